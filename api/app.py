@@ -1,0 +1,151 @@
+"""create_app(settings) → the Sanic application, with its blueprints, ORM, ports and errors."""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+import time
+import uuid
+from typing import Any
+
+from sanic import HTTPResponse, Request, Sanic, json
+from sanic.exceptions import SanicException
+from sanic_ext import Extend
+
+from config.settings import Settings, get_settings
+
+from .core import ports as ports_module
+from .core.db import close_db, init_db
+from .core.errors import DomainError
+from .core.ports import Ports, build_ports
+from .service import metrics
+from .service.routes import bp as service_bp
+
+log = logging.getLogger("memberhub")
+access_log = logging.getLogger("memberhub.access")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    ports: Ports | None = None,
+    manage_db: bool = True,
+    name: str = "memberhub",
+) -> Sanic:
+    """Build the application. Tests pass their own ports and open the database themselves."""
+    settings = settings or get_settings()
+    Sanic.test_mode = Sanic.test_mode or settings.env == "test"
+    app = Sanic(name, configure_logging=False)
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.OAS_URL_PREFIX = "/docs"
+    app.config.OAS_UI_DEFAULT = "swagger"
+    app.config.OAS_AUTODOC = False
+    app.config.CORS = False
+    app.config.HEALTH = False
+    app.ctx.settings = settings
+    Extend(app)
+    app.ext.openapi.describe(
+        "memberhub",
+        version="1.0.0",
+        description="Membership and payments backend for chain retail brands (HTTP contract v1).",
+    )
+    app.ext.openapi.add_security_scheme("bearer", "http", scheme="bearer", bearer_format="JWT")
+
+    app.ctx.ports = ports_module.install(ports or build_ports(settings))
+    _register_blueprints(app, settings)
+    _register_errors(app)
+    _register_middleware(app, settings)
+
+    if manage_db:
+
+        @app.before_server_start
+        async def _open(app: Sanic) -> None:
+            ports_module.install(app.ctx.ports)
+            await init_db(settings)
+
+        @app.after_server_stop
+        async def _close(app: Sanic) -> None:
+            await close_db()
+            await app.ctx.ports.cache.close()
+
+    return app
+
+
+def _register_blueprints(app: Sanic, settings: Settings) -> None:
+    from .org.routes import bp as org_bp
+
+    app.blueprint(service_bp)
+    app.blueprint(org_bp)
+    if settings.sandbox:
+        from sandbox.app import create_sandbox_blueprint
+
+        app.blueprint(create_sandbox_blueprint())
+
+
+def _register_errors(app: Sanic) -> None:
+    @app.exception(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> HTTPResponse:
+        return json(exc.to_body(), status=exc.status)
+
+    @app.exception(SanicException)
+    async def _sanic(request: Request, exc: SanicException) -> HTTPResponse:
+        status = getattr(exc, "status_code", 500) or 500
+        if status >= 500:
+            log.exception("unhandled error", extra={"request_id": _request_id(request)})
+            return json(_internal_body(request), status=500)
+        codes = {404: "route.not_found", 405: "route.method_not_allowed", 413: "request.too_large"}
+        code = codes.get(status, "request.invalid")
+        return json({"error": {"code": code, "message": str(exc) or "Bad request."}}, status=status)
+
+    @app.exception(Exception)
+    async def _crash(request: Request, exc: Exception) -> HTTPResponse:
+        log.exception("unhandled error", extra={"request_id": _request_id(request)})
+        return json(_internal_body(request), status=500)
+
+
+def _internal_body(request: Request) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": "internal",
+            "message": "Something went wrong on our side.",
+            "details": {"request_id": _request_id(request)},
+        }
+    }
+
+
+def _request_id(request: Request) -> str:
+    return getattr(request.ctx, "request_id", "") if request else ""
+
+
+def _register_middleware(app: Sanic, settings: Settings) -> None:
+    @app.on_request
+    async def _start(request: Request) -> None:
+        incoming = request.headers.get("x-request-id", "")
+        request.ctx.request_id = (
+            incoming[:64] if incoming.isascii() and incoming else uuid.uuid4().hex
+        )
+        request.ctx.started = time.perf_counter()
+
+    @app.on_response
+    async def _finish(request: Request, response: HTTPResponse) -> None:
+        started = getattr(request.ctx, "started", None)
+        if started is None:
+            return
+        elapsed = time.perf_counter() - started
+        route = request.route.path if request.route else "<unmatched>"
+        response.headers["x-request-id"] = request.ctx.request_id
+        metrics.observe(method=request.method, route=route, status=response.status, seconds=elapsed)
+        if settings.access_log:
+            # Path without the query string: codes and tokens may travel there.
+            access_log.info(
+                jsonlib.dumps(
+                    {
+                        "request_id": request.ctx.request_id,
+                        "method": request.method,
+                        "path": request.path,
+                        "route": route,
+                        "status": response.status,
+                        "ms": round(elapsed * 1000, 2),
+                    }
+                )
+            )

@@ -1,0 +1,154 @@
+"""Tokens and who may call what. Role checks live here and nowhere else."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import wraps
+from typing import Any
+
+import jwt
+
+from config.settings import get_settings
+
+from .errors import Forbidden, Unauthorized
+from .ports import clock
+
+ALGORITHM = "HS256"
+
+
+class TokenKind(StrEnum):
+    MEMBER = "member"
+    STAFF = "staff"
+
+
+class Role(StrEnum):
+    HQ_ADMIN = "hq_admin"
+    STORE_MANAGER = "store_manager"
+    GUIDE = "guide"
+    CASHIER = "cashier"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the verified claims of their token."""
+
+    kind: TokenKind
+    subject_id: int
+    brand_id: int
+    role: Role | None
+    jti: str
+
+
+def issue_token(
+    *, kind: TokenKind, subject_id: int, brand_id: int, role: Role | None = None
+) -> str:
+    """Sign a token of this kind for a member or a staff member of one brand."""
+    settings = get_settings()
+    now = int(clock().now().timestamp())
+    ttl = settings.member_token_ttl_s if kind is TokenKind.MEMBER else settings.staff_token_ttl_s
+    claims: dict[str, Any] = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": str(subject_id),
+        "brand": brand_id,
+        "kind": kind.value,
+        "iat": now,
+        "exp": now + ttl,
+        "jti": uuid.uuid4().hex,
+    }
+    if role is not None:
+        claims["role"] = role.value
+    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
+
+
+def verify_token(token: str) -> Principal:
+    """Check signature, algorithm, issuer, audience and expiry; refuse anything else."""
+    settings = get_settings()
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "iat", "sub", "iss", "aud", "jti"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("auth.token_expired", "The token has expired.") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("auth.token_invalid", "The token is not valid.") from exc
+    try:
+        kind = TokenKind(claims["kind"])
+        role = Role(claims["role"]) if kind is TokenKind.STAFF else None
+        return Principal(
+            kind=kind,
+            subject_id=int(claims["sub"]),
+            brand_id=int(claims["brand"]),
+            role=role,
+            jti=str(claims["jti"]),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise Unauthorized("auth.token_invalid", "The token is not valid.") from exc
+
+
+def bearer_token(headers: Any) -> str:
+    value = headers.get("authorization") or ""
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "auth.missing_token", "An 'Authorization: Bearer <token>' header is required."
+        )
+    return token.strip()
+
+
+def authorize(
+    principal: Principal, *, kind: TokenKind, roles: frozenset[Role] | None = None
+) -> None:
+    """Refuse a token of the wrong kind or a staff role outside `roles`."""
+    if principal.kind is not kind:
+        raise Forbidden("auth.wrong_token_kind", f"This needs a {kind.value} token.")
+    if roles is not None and principal.role not in roles:
+        raise Forbidden("auth.role_forbidden", "Your role may not do this.")
+
+
+def _guard(kind: TokenKind, roles: frozenset[Role] | None):  # type: ignore[no-untyped-def]
+    def decorator(handler):  # type: ignore[no-untyped-def]
+        @wraps(handler)
+        async def wrapped(request, *args, **kwargs):  # type: ignore[no-untyped-def]
+            principal = verify_token(bearer_token(request.headers))
+            authorize(principal, kind=kind, roles=roles)
+            request.ctx.principal = principal
+            request.ctx.brand_id = principal.brand_id
+            resolver = _RESOLVERS.get(kind)
+            if resolver is not None:
+                await resolver(request, principal)
+            return await handler(request, *args, **kwargs)
+
+        wrapped.__memberhub_auth__ = (kind, roles)  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorator
+
+
+_RESOLVERS: dict[TokenKind, Any] = {}
+
+
+def register_resolver(kind: TokenKind, resolver: Any) -> None:
+    """Let a domain load the caller's row (and refuse disabled or merged ones) for every request."""
+    _RESOLVERS[kind] = resolver
+
+
+def member_required():  # type: ignore[no-untyped-def]
+    """Route decorator: a member token of the route's brand."""
+    return _guard(TokenKind.MEMBER, None)
+
+
+def staff_required(*roles: Role):  # type: ignore[no-untyped-def]
+    """Route decorator: a staff token, optionally limited to some roles."""
+    return _guard(TokenKind.STAFF, frozenset(roles) if roles else None)
+
+
+ALL_STAFF = (Role.HQ_ADMIN, Role.STORE_MANAGER, Role.GUIDE, Role.CASHIER)
+ADMINS = (Role.HQ_ADMIN, Role.STORE_MANAGER)

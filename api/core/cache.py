@@ -1,0 +1,177 @@
+"""Cache, locks, one-time codes and rate limits: one port, an in-process and a Redis implementation."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
+
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from .errors import Conflict
+
+
+class Cache(Protocol):
+    """What services may ask of the cache. Values are strings; callers encode JSON themselves."""
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def set(self, key: str, value: str, *, ttl_s: float | None = None) -> None: ...
+
+    async def add(self, key: str, value: str, *, ttl_s: float) -> bool:
+        """Set only if absent; True when this call set it (locks, de-duplication)."""
+        ...
+
+    async def take(self, key: str) -> str | None:
+        """Get and delete in one step, so a one-time code is handed out once."""
+        ...
+
+    async def delete(self, key: str) -> bool: ...
+
+    async def incr(self, key: str, *, ttl_s: float) -> int:
+        """Increment a counter; the window starts at the first increment and lasts ttl_s."""
+        ...
+
+    def lock(
+        self, key: str, *, ttl_s: float = 10, wait_s: float = 5
+    ) -> AbstractAsyncContextManager[None]:
+        """Mutual exclusion across processes; raises Conflict `lock.busy` if not had in wait_s."""
+        ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryCache:
+    """In-process cache for the embedded default and tests: one process, no server."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, tuple[str, float | None]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _live(self, key: str) -> str | None:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        value, expires_at = item
+        if expires_at is not None and expires_at <= time.monotonic():
+            del self._data[key]
+            return None
+        return value
+
+    @staticmethod
+    def _deadline(ttl_s: float | None) -> float | None:
+        return None if ttl_s is None else time.monotonic() + ttl_s
+
+    async def get(self, key: str) -> str | None:
+        return self._live(key)
+
+    async def set(self, key: str, value: str, *, ttl_s: float | None = None) -> None:
+        self._data[key] = (value, self._deadline(ttl_s))
+
+    async def add(self, key: str, value: str, *, ttl_s: float) -> bool:
+        if self._live(key) is not None:
+            return False
+        self._data[key] = (value, self._deadline(ttl_s))
+        return True
+
+    async def take(self, key: str) -> str | None:
+        value = self._live(key)
+        self._data.pop(key, None)
+        return value
+
+    async def delete(self, key: str) -> bool:
+        return self._data.pop(key, None) is not None
+
+    async def incr(self, key: str, *, ttl_s: float) -> int:
+        current = self._live(key)
+        if current is None:
+            self._data[key] = ("1", self._deadline(ttl_s))
+            return 1
+        count = int(current) + 1
+        self._data[key] = (str(count), self._data[key][1])
+        return count
+
+    @asynccontextmanager
+    async def lock(self, key: str, *, ttl_s: float = 10, wait_s: float = 5) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            await asyncio.wait_for(lock.acquire(), timeout=wait_s)
+        except TimeoutError as exc:
+            raise Conflict("lock.busy", "The resource is busy; try again.") from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        self._data.clear()
+
+
+class RedisCache:
+    """Redis-backed cache shared by every API and worker process."""
+
+    def __init__(self, url: str, *, max_connections: int = 64, prefix: str = "mh:") -> None:
+        # The default pool raises MaxConnectionsError under load instead of waiting
+        # (redis-py#2517); a blocking pool queues the request for up to `timeout` seconds.
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=5, decode_responses=True
+        )
+        self.redis: Redis = Redis(connection_pool=pool)
+        self._prefix = prefix
+
+    def _k(self, key: str) -> str:
+        return self._prefix + key
+
+    async def get(self, key: str) -> str | None:
+        return await self.redis.get(self._k(key))
+
+    async def set(self, key: str, value: str, *, ttl_s: float | None = None) -> None:
+        px = None if ttl_s is None else max(1, int(ttl_s * 1000))
+        await self.redis.set(self._k(key), value, px=px)
+
+    async def add(self, key: str, value: str, *, ttl_s: float) -> bool:
+        return bool(
+            await self.redis.set(self._k(key), value, px=max(1, int(ttl_s * 1000)), nx=True)
+        )
+
+    async def take(self, key: str) -> str | None:
+        return await self.redis.getdel(self._k(key))
+
+    async def delete(self, key: str) -> bool:
+        return bool(await self.redis.delete(self._k(key)))
+
+    async def incr(self, key: str, *, ttl_s: float) -> int:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(self._k(key))
+            # NX: only the first increment of a window sets its expiry.
+            pipe.pexpire(self._k(key), max(1, int(ttl_s * 1000)), nx=True)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    @asynccontextmanager
+    async def lock(self, key: str, *, ttl_s: float = 10, wait_s: float = 5) -> AsyncIterator[None]:
+        lock = self.redis.lock(self._k("lock:" + key), timeout=ttl_s, blocking_timeout=wait_s)
+        if not await lock.acquire():
+            raise Conflict("lock.busy", "The resource is busy; try again.")
+        try:
+            yield
+        finally:
+            await lock.release()
+
+    async def ping(self) -> bool:
+        return bool(await self.redis.ping())
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+async def hit_rate_limit(cache: Cache, key: str, *, limit: int, window_s: float) -> bool:
+    """Count one attempt; True when the caller is over `limit` attempts in the window."""
+    return await cache.incr("rl:" + key, ttl_s=window_s) > limit

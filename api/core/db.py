@@ -1,0 +1,77 @@
+"""Tortoise ORM configuration: one app label, every domain's models, native migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise
+
+from config.settings import Settings, get_settings
+
+MODEL_MODULES = [
+    "api.core.models",
+    "api.org.models",
+]
+
+
+def _db_url(url: str) -> str:
+    # Tortoise names the asyncpg backend "postgres"; accept the other usual spellings too.
+    for prefix in ("postgresql://", "asyncpg://"):
+        if url.startswith(prefix):
+            return "postgres://" + url[len(prefix) :]
+    return url
+
+
+def tortoise_config(settings: Settings | None = None) -> dict[str, Any]:
+    """The Tortoise config dict for these settings (also what the `tortoise` CLI reads)."""
+    settings = settings or get_settings()
+    url = _db_url(settings.database_url)
+    connection: dict[str, Any] | str = url
+    if settings.uses_postgres:
+        connection = {
+            "engine": "tortoise.backends.asyncpg",
+            "credentials": _pg_credentials(url)
+            | {"minsize": 1, "maxsize": settings.database_pool_max},
+        }
+    return {
+        "connections": {"default": connection},
+        "apps": {
+            "memberhub": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _pg_credentials(url: str) -> dict[str, Any]:
+    from tortoise.backends.base.config_generator import expand_db_url
+
+    return expand_db_url(url)["credentials"]
+
+
+async def init_db(settings: Settings | None = None) -> None:
+    """Open the ORM's connections (idempotent)."""
+    if Tortoise._inited:
+        return
+    settings = settings or get_settings()
+    if settings.database_url.startswith("sqlite://") and ":memory:" not in settings.database_url:
+        Path(settings.database_url.removeprefix("sqlite://")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    await Tortoise.init(config=tortoise_config(settings))
+
+
+async def close_db() -> None:
+    await Tortoise.close_connections()
+
+
+def __getattr__(name: str) -> Any:
+    # `tortoise -c api.core.db.TORTOISE_ORM makemigrations` reads the config from the settings.
+    if name == "TORTOISE_ORM":
+        return tortoise_config()
+    raise AttributeError(name)

@@ -1,0 +1,1 @@
+"""Tables every domain shares: the outbox and the audit log."""

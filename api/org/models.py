@@ -1,0 +1,1 @@
+"""Brands, stores, staff, WeChat/Alipay apps, merchant accounts and payment routes."""

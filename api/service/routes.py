@@ -1,0 +1,69 @@
+"""Service routes: liveness, readiness, metrics."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from sanic import Blueprint, HTTPResponse, Request, json, raw
+from tortoise import connections
+
+from api.core.http import doc
+from api.core.ports import cache
+
+from . import metrics
+
+bp = Blueprint("service")
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    status: str
+    database: bool
+    cache: bool
+
+
+@bp.get("/healthz")
+@doc(summary="The process is up", tag="service", response=HealthOut, secured=None)
+async def healthz(request: Request) -> HTTPResponse:
+    return json({"status": "ok"})
+
+
+@bp.get("/readyz")
+@doc(
+    summary="Database and cache are reachable",
+    tag="service",
+    response=ReadyOut,
+    secured=None,
+    errors=(503,),
+)
+async def readyz(request: Request) -> HTTPResponse:
+    database = await _database_ok()
+    cache_ok = await _cache_ok()
+    ready = database and cache_ok
+    return json(
+        {"status": "ok" if ready else "unavailable", "database": database, "cache": cache_ok},
+        status=200 if ready else 503,
+    )
+
+
+@bp.get("/metrics")
+@doc(summary="Prometheus metrics (text format)", tag="service", secured=None)
+async def metrics_route(request: Request) -> HTTPResponse:
+    return raw(metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+async def _database_ok() -> bool:
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception:
+        return False
+    return True
+
+
+async def _cache_ok() -> bool:
+    try:
+        return await cache().ping()
+    except Exception:
+        return False

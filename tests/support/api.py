@@ -1,0 +1,118 @@
+"""A small HTTP client over the app's ASGI interface that checks every answer it sees."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sanic import Sanic
+
+# Keys that must never leave the server, whatever the route.
+FORBIDDEN_KEYS = {
+    "session_key",
+    "secret",
+    "password",
+    "password_hash",
+    "api_key",
+    "api_v3_key",
+    "private_key",
+    "app_auth_token",
+    "token_enc",
+    "aes_key",
+    "encoding_aes_key",
+}
+
+
+def _forbidden_keys(value: Any, path: str = "") -> list[str]:
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in FORBIDDEN_KEYS or key.endswith("_enc"):
+                found.append(f"{path}.{key}")
+            found.extend(_forbidden_keys(item, f"{path}.{key}"))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(_forbidden_keys(item, f"{path}[{index}]"))
+    return found
+
+
+UNPREFIXED = ("/api/", "/sandbox", "/healthz", "/readyz", "/metrics", "/docs", "/callbacks")
+
+
+class Answer:
+    """One HTTP answer: status, headers, text and JSON."""
+
+    def __init__(self, status: int, headers: Any, text: str) -> None:
+        self.status = status
+        self.headers = headers
+        self.text = text
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+    @property
+    def error_code(self) -> str | None:
+        try:
+            return self.json["error"]["code"]
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def __repr__(self) -> str:
+        return f"<Answer {self.status} {self.text[:300]}>"
+
+
+class Api:
+    """Calls the app like a client would; every JSON answer is scanned for secrets."""
+
+    seen: list[Answer] = []
+
+    def __init__(self, app: Sanic, *, prefix: str = "/api/v1") -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json_body: Any = None,
+        content: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Answer:
+        url = path if path.startswith(UNPREFIXED) else self.prefix + path
+        all_headers = dict(headers or {})
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        kwargs: dict[str, Any] = {"headers": all_headers}
+        if json_body is not None:
+            kwargs["json"] = json_body
+        if content is not None:
+            kwargs["content"] = content
+        if params is not None:
+            kwargs["params"] = params
+        _, response = await getattr(self.app.asgi_client, method.lower())(url, **kwargs)
+        answer = Answer(response.status, response.headers, response.text)
+        if "json" in response.headers.get("content-type", ""):
+            leaked = _forbidden_keys(answer.json)
+            assert not leaked, f"{method} {url} answered with secret fields {leaked}"
+            assert "session_key" not in answer.text, f"{method} {url} leaked a session_key"
+        Api.seen.append(answer)
+        return answer
+
+    async def get(self, path: str, **kw: Any) -> Answer:
+        return await self.request("GET", path, **kw)
+
+    async def post(self, path: str, json: Any = None, **kw: Any) -> Answer:
+        return await self.request("POST", path, json_body=json, **kw)
+
+    async def put(self, path: str, json: Any = None, **kw: Any) -> Answer:
+        return await self.request("PUT", path, json_body=json, **kw)
+
+    async def patch(self, path: str, json: Any = None, **kw: Any) -> Answer:
+        return await self.request("PATCH", path, json_body=json, **kw)
+
+    async def delete(self, path: str, **kw: Any) -> Answer:
+        return await self.request("DELETE", path, **kw)
