@@ -65,8 +65,6 @@ class Answer:
 class Api:
     """Calls the app like a client would; every JSON answer is scanned for secrets."""
 
-    seen: list[Answer] = []
-
     def __init__(self, app: Sanic, *, prefix: str = "/api/v1") -> None:
         self.app = app
         self.prefix = prefix
@@ -99,7 +97,6 @@ class Api:
             leaked = _forbidden_keys(answer.json)
             assert not leaked, f"{method} {url} answered with secret fields {leaked}"
             assert "session_key" not in answer.text, f"{method} {url} leaked a session_key"
-        Api.seen.append(answer)
         return answer
 
     async def get(self, path: str, **kw: Any) -> Answer:
