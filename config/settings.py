@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
@@ -51,8 +51,6 @@ class Settings(BaseSettings):
 
     outbox_max_attempts: int = 12
     outbox_batch_size: int = 100
-
-    bootstrap_demo: bool = Field(default=True, description="make run creates the demo brand once")
 
     @property
     def is_production(self) -> bool:

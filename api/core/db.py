@@ -40,7 +40,7 @@ def tortoise_config(settings: Settings | None = None) -> dict[str, Any]:
             "memberhub": {
                 "models": MODEL_MODULES,
                 "default_connection": "default",
-                "migrations": "migrations",
+                "migrations": "api.migrations",
             }
         },
         "use_tz": True,
