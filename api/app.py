@@ -72,10 +72,12 @@ def create_app(
 
 
 def _register_blueprints(app: Sanic, settings: Settings) -> None:
+    from .member_center.routes import bp as member_center_bp
     from .org.routes import bp as org_bp
 
     app.blueprint(service_bp)
     app.blueprint(org_bp)
+    app.blueprint(member_center_bp)
     if settings.sandbox:
         from sandbox.app import create_sandbox_blueprint
 

@@ -12,6 +12,7 @@ from config.settings import Settings, get_settings
 MODEL_MODULES = [
     "api.core.models",
     "api.org.models",
+    "api.member_center.models",
 ]
 
 
