@@ -1,0 +1,33 @@
+"""What the benchmark loads: each scenario names its route, its caller and its goal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    method: str
+    route: str  # may hold {fixture} placeholders filled from the seed
+    caller: str | None = None  # which seeded token calls it
+    body: str | None = None
+    uses_codes: bool = False
+    goal: str = ""
+
+    def available(self, fixtures: dict[str, Any]) -> bool:
+        return self.caller is None or bool(fixtures.get("tokens", {}).get(self.caller))
+
+    def token(self, fixtures: dict[str, Any]) -> str | None:
+        return fixtures["tokens"][self.caller] if self.caller else None
+
+    def path(self, fixtures: dict[str, Any]) -> str:
+        return self.route.format(**fixtures.get("ids", {}))
+
+
+SCENARIOS = [
+    Scenario("bare_json", "GET", "/healthz", goal=""),
+    Scenario("readyz", "GET", "/readyz"),
+    Scenario("admin_read", "GET", "/api/v1/admin/stores?limit=20", caller="hq_admin"),
+]

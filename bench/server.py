@@ -1,0 +1,40 @@
+"""The API server as the benchmark runs it: the real app, seeded with fixtures, on one process.
+
+Seeding happens inside the server process so that the in-process cache of the embedded stack
+holds the member codes the load tool will resolve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from sanic import Sanic
+
+from api.app import create_app
+from config.logging import configure_logging
+
+from .seed import seed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--seed-out", type=Path, required=True)
+    parser.add_argument("--codes", type=int, default=0)
+    args = parser.parse_args()
+
+    configure_logging("WARNING")
+    app = create_app()
+
+    @app.before_server_start
+    async def _seed(app: Sanic) -> None:
+        fixtures = await seed(codes=args.codes, codes_file=args.seed_out.with_suffix(".codes"))
+        args.seed_out.write_text(json.dumps(fixtures))
+
+    app.run(host="127.0.0.1", port=args.port, single_process=True, access_log=False, motd=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+-- One request shape for every scenario, set through the environment by bench/wrk.py.
+-- With WRK_CODES, each request's body carries the next unused member code of this thread.
+local method = os.getenv("WRK_METHOD") or "GET"
+local token = os.getenv("WRK_TOKEN") or ""
+local body = os.getenv("WRK_BODY") or ""
+local codes_file = os.getenv("WRK_CODES") or ""
+local nthreads = tonumber(os.getenv("WRK_THREADS") or "2")
+
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  headers = {}
+  if token ~= "" then headers["Authorization"] = "Bearer " .. token end
+  if body ~= "" or codes_file ~= "" then headers["Content-Type"] = "application/json" end
+  codes = {}
+  if codes_file ~= "" then
+    local n = 0
+    for line in io.lines(codes_file) do
+      if n % nthreads == tid then table.insert(codes, line) end
+      n = n + 1
+    end
+  end
+  next_code = 1
+end
+
+function request()
+  if codes_file ~= "" then
+    local code = codes[next_code] or "000000000000000000"
+    next_code = next_code + 1
+    return wrk.format(method, nil, headers, '{"code":"' .. code .. '"}')
+  end
+  return wrk.format(method, nil, headers, body ~= "" and body or nil)
+end
