@@ -93,7 +93,8 @@ class Api:
             kwargs["params"] = params
         _, response = await getattr(self.app.asgi_client, method.lower())(url, **kwargs)
         answer = Answer(response.status, response.headers, response.text)
-        if "json" in response.headers.get("content-type", ""):
+        # The OpenAPI document names input fields such as `password`; it holds no values.
+        if "json" in response.headers.get("content-type", "") and not url.startswith("/docs"):
             leaked = _forbidden_keys(answer.json)
             assert not leaked, f"{method} {url} answered with secret fields {leaked}"
             assert "session_key" not in answer.text, f"{method} {url} leaked a session_key"

@@ -1,0 +1,182 @@
+"""Alipay's open-API gateway as the sandbox plays it: signed requests in, RSA2-signed JSON out.
+
+The answer is built as text so that the signed substring is exactly what is sent: Alipay signs
+the JSON of the `<method>_response` node, and clients (python-alipay-sdk among them) verify the
+raw characters between its braces.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sanic import Blueprint, HTTPResponse, Request
+from sanic.response import json as json_response
+from sanic.response import text
+
+from .keys import alipay_app_public_pem, alipay_platform_private_pem, rsa2_sign, rsa2_verify
+from .state import STATE, new_alipay_user_id, random_token
+
+TOKEN_TTL_S = 1296000  # Alipay's user access_token: 15 days
+REFRESH_TTL_S = 2592000
+BEIJING = timezone(timedelta(hours=8))  # Alipay writes its times in China time, without offset
+
+INVALID_CODE = {
+    "code": "40002",
+    "msg": "Invalid Arguments",
+    "sub_code": "isv.code-invalid",
+    "sub_msg": "授权码code无效",
+}
+
+
+def _signed(node_name: str, node: dict[str, Any]) -> HTTPResponse:
+    """`{"<node_name>": {...}, "sign": "..."}` with the node's exact text signed RSA2."""
+    node_text = json.dumps(node, ensure_ascii=False, separators=(",", ":"))
+    sign = rsa2_sign(node_text, alipay_platform_private_pem())
+    body = f'{{"{node_name}":{node_text},"sign":"{sign}"}}'
+    return text(body, content_type="text/html;charset=utf-8")
+
+
+def _error(code: str, msg: str, sub_code: str, sub_msg: str) -> HTTPResponse:
+    return _signed(
+        "error_response", {"code": code, "msg": msg, "sub_code": sub_code, "sub_msg": sub_msg}
+    )
+
+
+def _params(request: Request) -> dict[str, str]:
+    """The request's public parameters, from the query string and a form body alike."""
+    params: dict[str, str] = {}
+    sources: list[Any] = [
+        request.get_args(keep_blank_values=True),
+        request.get_form(keep_blank_values=True) or {},
+    ]
+    for source in sources:
+        for key, values in source.items():
+            if values:
+                params[key] = values[0]
+    return params
+
+
+def _unsigned_string(params: dict[str, str]) -> str:
+    """Alipay's string to sign: every non-empty parameter but `sign`, sorted, k=v joined by &."""
+    items = sorted((k, v) for k, v in params.items() if k != "sign" and v != "")
+    return "&".join(f"{k}={v}" for k, v in items)
+
+
+def _signature_problem(params: dict[str, str]) -> HTTPResponse | None:
+    """Alipay's answer to a request whose signature does not check out, else None."""
+    if params.get("sign_type", "RSA2") != "RSA2":
+        return _error("40002", "Invalid Arguments", "isv.invalid-signature-type", "无效签名类型")
+    with STATE.lock:
+        known = STATE.alipay_app_keys.get(params["app_id"], alipay_app_public_pem())
+    if known is None:  # a player registered this app without a key: no verification
+        return None
+    sign = params.get("sign")
+    if not sign:
+        return _error(
+            "40001", "Missing Required Arguments", "isv.missing-signature", "缺少签名参数"
+        )
+    if not rsa2_verify(_unsigned_string(params), sign, known):
+        return _error("40002", "Invalid Arguments", "isv.invalid-signature", "验签出错")
+    return None
+
+
+def _oauth_token(params: dict[str, str]) -> HTTPResponse:
+    node_name = "alipay_system_oauth_token_response"
+    if params.get("grant_type") != "authorization_code":
+        return _error(
+            "40002", "Invalid Arguments", "isv.grant-type-invalid", "grant_type参数不正确"
+        )
+    code = params.get("code")
+    item = STATE.take_alipay_code(code, params["app_id"]) if code else None
+    if item is None:
+        return _signed("error_response", INVALID_CODE)
+    node: dict[str, Any] = {"user_id": item.user_id}
+    if item.open_id:
+        node["open_id"] = item.open_id
+    node.update(
+        access_token=f"authusrB{random_token(32)}",
+        expires_in=TOKEN_TTL_S,
+        refresh_token=f"authusrB{random_token(32)}",
+        re_expires_in=REFRESH_TTL_S,
+        auth_start=datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+    )
+    return _signed(node_name, node)
+
+
+METHODS = {"alipay.system.oauth.token": _oauth_token}
+
+
+async def gateway(request: Request) -> HTTPResponse:
+    """GET/POST /gateway.do: one open-API call, dispatched on `method`."""
+    params = _params(request)
+    for required in ("app_id", "method", "sign_type", "timestamp", "version"):
+        if not params.get(required):
+            return _error(
+                "40001",
+                "Missing Required Arguments",
+                f"isv.missing-{required.replace('_', '-')}",
+                f"缺少{required}参数",
+            )
+    problem = _signature_problem(params)
+    if problem is not None:
+        return problem
+    handler = METHODS.get(params["method"])
+    if handler is None:
+        return _error("40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名")
+    return handler(params)
+
+
+# --- player routes -------------------------------------------------------------------------
+
+
+def _player_body(request: Request) -> dict[str, Any]:
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        data = None
+    return data if isinstance(data, dict) else {}
+
+
+def _bad_player_request(message: str) -> HTTPResponse:
+    return json_response({"error": {"code": "sandbox.invalid", "message": message}}, status=400)
+
+
+async def player_auth_code(request: Request) -> HTTPResponse:
+    """POST /auth-codes {app_id, user_id?, open_id?}: a one-time my.getAuthCode() code."""
+    data = _player_body(request)
+    app_id = data.get("app_id")
+    if not isinstance(app_id, str) or not app_id:
+        return _bad_player_request("app_id is required")
+    user_id = str(data.get("user_id") or new_alipay_user_id())
+    open_id = data.get("open_id") or None
+    code = STATE.add_alipay_code(app_id, user_id, open_id and str(open_id))
+    return json_response({"auth_code": code, "user_id": user_id, "open_id": open_id})
+
+
+async def player_register_app(request: Request) -> HTTPResponse:
+    """POST /apps {app_id, app_public_key_pem | null}: the key to verify that app's requests.
+
+    Unregistered apps are verified with the demo merchant key (`sandbox/keys/alipay_app_*`);
+    registering null turns request verification off for that app.
+    """
+    data = _player_body(request)
+    app_id = data.get("app_id")
+    if not isinstance(app_id, str) or not app_id:
+        return _bad_player_request("app_id is required")
+    pem = data.get("app_public_key_pem")
+    if pem is not None and (not isinstance(pem, str) or "BEGIN PUBLIC KEY" not in pem):
+        return _bad_player_request("app_public_key_pem must be a PEM public key or null")
+    with STATE.lock:
+        STATE.alipay_app_keys[app_id] = pem
+    return json_response({"app_id": app_id, "verifies_requests": pem is not None})
+
+
+def create_alipay_blueprint(name: str) -> Blueprint:
+    """Alipay's gateway and the player routes, as a fresh blueprint named name."""
+    bp = Blueprint(name, url_prefix="/alipay")
+    bp.add_route(gateway, "/gateway.do", methods=["GET", "POST"], name="gateway")
+    bp.add_route(player_auth_code, "/auth-codes", methods=["POST"], name="auth_codes")
+    bp.add_route(player_register_app, "/apps", methods=["POST"], name="apps")
+    return bp

@@ -1,0 +1,51 @@
+"""The sandbox as Sanic routes: mounted under /sandbox by memberhub, or run on its own."""
+
+from __future__ import annotations
+
+import itertools
+
+from sanic import Blueprint, HTTPResponse, Request, Sanic
+from sanic.blueprint_group import BlueprintGroup
+from sanic.response import json
+
+from .alipay import create_alipay_blueprint
+from .state import STATE
+from .wechat import create_wechat_blueprint
+
+URL_PREFIX = "/sandbox"
+_serial = itertools.count(1)
+
+
+async def reset(request: Request) -> HTTPResponse:
+    """POST /sandbox/reset: forget every token, code, message and menu."""
+    STATE.reset()
+    return json({"reset": True})
+
+
+async def index(request: Request) -> HTTPResponse:
+    """GET /sandbox/: what this is, so a person who opens it in a browser knows."""
+    return json(
+        {"sandbox": "memberhub WeChat/Alipay stand-in", "wechat": "/wechat", "alipay": "/alipay"}
+    )
+
+
+def create_sandbox_blueprint() -> BlueprintGroup:
+    """Every sandbox route under /sandbox, as fresh blueprints (safe to call once per app)."""
+    serial = next(_serial)
+    root = Blueprint(f"sandbox_root_{serial}")
+    root.add_route(reset, "/reset", methods=["POST"], name="reset")
+    root.add_route(index, "/", methods=["GET"], name="index")
+    return Blueprint.group(
+        root,
+        create_wechat_blueprint(f"sandbox_wechat_{serial}"),
+        create_alipay_blueprint(f"sandbox_alipay_{serial}"),
+        url_prefix=URL_PREFIX,
+    )
+
+
+def create_sandbox_app(name: str = "sandbox") -> Sanic:
+    """The sandbox as an app of its own (`python -m sandbox`)."""
+    app = Sanic(name)
+    app.config.ACCESS_LOG = False  # query strings carry (sandbox) secrets and codes
+    app.blueprint(create_sandbox_blueprint())
+    return app

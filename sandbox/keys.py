@@ -1,0 +1,92 @@
+"""The sandbox's secrets: WeChat app secrets by derivation, fixed Alipay key pairs as PEM files.
+
+Everything here is public test material. Nothing in it may ever be configured in production.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from functools import cache, lru_cache
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+# Not a secret: anyone may derive any sandbox appid's secret, which is the point.
+SANDBOX_SEED = b"memberhub-sandbox-seed-v1"
+WECHAT_APPID = re.compile(r"^wx[0-9a-f]{16}$")
+
+_KEY_DIR = Path(__file__).resolve().parent / "keys"
+
+
+def is_wechat_appid(appid: str) -> bool:
+    """Whether appid has the shape of a real one: `wx` and 16 lowercase hex digits."""
+    return bool(WECHAT_APPID.match(appid or ""))
+
+
+def wechat_app_secret(appid: str) -> str:
+    """The AppSecret the sandbox accepts for appid (32 hex characters, like WeChat's)."""
+    return hmac.new(SANDBOX_SEED, appid.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@cache
+def _read(name: str) -> str:
+    return (_KEY_DIR / name).read_text(encoding="ascii")
+
+
+def alipay_platform_private_pem() -> str:
+    """The "Alipay" side's private key: the sandbox signs its gateway answers with it."""
+    return _read("alipay_platform_private.pem")
+
+
+def alipay_platform_public_pem() -> str:
+    """The "Alipay public key" a merchant configures to verify the sandbox's answers."""
+    return _read("alipay_platform_public.pem")
+
+
+def alipay_app_private_pem() -> str:
+    """The demo merchant app's private key: memberhub signs its requests with it."""
+    return _read("alipay_app_private.pem")
+
+
+def alipay_app_public_pem() -> str:
+    """The demo merchant app's public key: the sandbox verifies requests with it by default."""
+    return _read("alipay_app_public.pem")
+
+
+@cache
+def _private_key(pem: str) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+@lru_cache(maxsize=64)
+def _public_key(pem: str) -> rsa.RSAPublicKey:
+    key = serialization.load_pem_public_key(pem.encode())
+    assert isinstance(key, rsa.RSAPublicKey)
+    return key
+
+
+def rsa2_sign(message: str, private_key_pem: str) -> str:
+    """SHA256withRSA (Alipay's RSA2) over the UTF-8 message, base64 without newlines."""
+    signature = _private_key(private_key_pem).sign(
+        message.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
+    return base64.b64encode(signature).decode()
+
+
+def rsa2_verify(message: str, signature_b64: str, public_key_pem: str) -> bool:
+    """Whether signature_b64 is a valid RSA2 signature of message under public_key_pem."""
+    try:
+        signature = base64.b64decode(signature_b64, validate=False)
+        _public_key(public_key_pem).verify(
+            signature, message.encode(), padding.PKCS1v15(), hashes.SHA256()
+        )
+    except (InvalidSignature, ValueError):
+        return False
+    return True

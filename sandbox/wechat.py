@@ -1,0 +1,416 @@
+"""WeChat's server APIs as the sandbox plays them, under the same paths as api.weixin.qq.com.
+
+Like the real platform, every answer is HTTP 200 and errors are `{"errcode", "errmsg"}` JSON.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import segno
+from sanic import Blueprint, HTTPResponse, Request
+from sanic.response import json as json_response
+from sanic.response import raw
+
+from .keys import is_wechat_appid, wechat_app_secret
+from .state import STATE, new_openid, random_token
+
+ERRORS = {
+    40001: "invalid credential, access_token is invalid or not latest",
+    40002: "invalid grant_type",
+    40003: "invalid openid",
+    40013: "invalid appid",
+    40029: "invalid code",
+    40037: "invalid template_id",
+    40125: "invalid appsecret",
+    40169: "invalid length for scene, or the data is not json string",
+    41001: "access_token missing",
+    41002: "appid missing",
+    41004: "appsecret missing",
+    41008: "missing code",
+    42001: "access_token expired",
+    44002: "empty post data",
+    47001: "data format error",
+}
+
+NICKNAME = "沙箱用户"
+
+
+def wx_error(errcode: int) -> HTTPResponse:
+    """WeChat's error answer: HTTP 200 with errcode and errmsg."""
+    return json_response({"errcode": errcode, "errmsg": ERRORS[errcode]})
+
+
+def wx_ok(**fields: Any) -> HTTPResponse:
+    return json_response({"errcode": 0, "errmsg": "ok", **fields}, ensure_ascii=False)
+
+
+def _check_app(appid: str | None, secret: str | None) -> HTTPResponse | None:
+    """WeChat's checks of an appid/secret pair, in its order."""
+    if not appid:
+        return wx_error(41002)
+    if not is_wechat_appid(appid):
+        return wx_error(40013)
+    if not secret:
+        return wx_error(41004)
+    if not secrets.compare_digest(secret, wechat_app_secret(appid)):
+        return wx_error(40125)
+    return None
+
+
+def _token_app(request: Request) -> tuple[str, None] | tuple[None, HTTPResponse]:
+    """The appid behind the request's client access_token, or WeChat's error answer."""
+    token = request.args.get("access_token")
+    if not token:
+        return None, wx_error(41001)
+    item, expired = STATE.lookup_token(token)
+    if item is None:
+        return None, wx_error(40001)
+    if expired:
+        return None, wx_error(42001)
+    return item.appid, None
+
+
+def _body(request: Request) -> dict[str, Any] | HTTPResponse:
+    """The JSON body wechatpy posts (no content type), or WeChat's error answer."""
+    if not request.body:
+        return wx_error(44002)
+    try:
+        data = json.loads(request.body)
+    except ValueError:
+        return wx_error(47001)
+    if not isinstance(data, dict):
+        return wx_error(47001)
+    return data
+
+
+def _player_body(request: Request) -> dict[str, Any]:
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        data = None
+    return data if isinstance(data, dict) else {}
+
+
+def _bad_player_request(message: str) -> HTTPResponse:
+    return json_response({"error": {"code": "sandbox.invalid", "message": message}}, status=400)
+
+
+# --- the platform's API -----------------------------------------------------------------------
+
+
+async def cgi_token(request: Request) -> HTTPResponse:
+    """GET /cgi-bin/token: the app's access_token (client_credential)."""
+    args = request.args
+    if args.get("grant_type") != "client_credential":
+        return wx_error(40002)
+    appid = args.get("appid")
+    problem = _check_app(appid, args.get("secret"))
+    if problem is not None:
+        return problem
+    assert appid is not None
+    token, expires_in = STATE.issue_access_token(appid)
+    return json_response({"access_token": token, "expires_in": expires_in})
+
+
+async def jscode2session(request: Request) -> HTTPResponse:
+    """GET /sns/jscode2session: a mini-program login code → openid, session_key, unionid."""
+    args = request.args
+    appid = args.get("appid")
+    problem = _check_app(appid, args.get("secret"))
+    if problem is not None:
+        return problem
+    assert appid is not None
+    code = args.get("js_code")
+    if not code:
+        return wx_error(41008)
+    login = STATE.take_login_code(code, appid)
+    if login is None:
+        return wx_error(40029)
+    answer: dict[str, Any] = {"openid": login.openid, "session_key": random_token(22) + "=="}
+    if login.unionid:
+        answer["unionid"] = login.unionid
+    return json_response(answer)
+
+
+async def oauth2_access_token(request: Request) -> HTTPResponse:
+    """GET /sns/oauth2/access_token: official-account web authorization code exchange."""
+    args = request.args
+    appid = args.get("appid")
+    problem = _check_app(appid, args.get("secret"))
+    if problem is not None:
+        return problem
+    assert appid is not None
+    if args.get("grant_type") != "authorization_code":
+        return wx_error(40002)
+    code = args.get("code")
+    if not code:
+        return wx_error(41008)
+    login = STATE.take_login_code(code, appid)
+    if login is None:
+        return wx_error(40029)
+    token, expires_in = STATE.issue_oauth_token(appid, login.openid)
+    answer: dict[str, Any] = {
+        "access_token": token,
+        "expires_in": expires_in,
+        "refresh_token": random_token(96),
+        "openid": login.openid,
+        "scope": "snsapi_userinfo",
+    }
+    if login.unionid:
+        answer["unionid"] = login.unionid
+    return json_response(answer)
+
+
+def _profile(appid: str, openid: str) -> dict[str, Any]:
+    profile: dict[str, Any] = {
+        "openid": openid,
+        "nickname": NICKNAME,
+        "sex": 0,
+        "language": "zh_CN",
+        "city": "",
+        "province": "",
+        "country": "",
+        "headimgurl": "",
+    }
+    unionid = STATE.users.get((appid, openid))
+    if unionid:
+        profile["unionid"] = unionid
+    return profile
+
+
+async def sns_userinfo(request: Request) -> HTTPResponse:
+    """GET /sns/userinfo: the profile behind a web-authorization access_token."""
+    token = request.args.get("access_token")
+    if not token:
+        return wx_error(41001)
+    item, expired = STATE.lookup_token(token, kind="oauth")
+    if item is None:
+        return wx_error(40001)
+    if expired:
+        return wx_error(42001)
+    openid = request.args.get("openid")
+    if openid != item.openid:
+        return wx_error(40003)
+    assert item.openid is not None
+    return json_response({**_profile(item.appid, item.openid), "privilege": []}, ensure_ascii=False)
+
+
+async def cgi_user_info(request: Request) -> HTTPResponse:
+    """GET /cgi-bin/user/info: an official-account follower's profile."""
+    appid, problem = _token_app(request)
+    if problem is not None:
+        return problem
+    assert appid is not None
+    openid = request.args.get("openid")
+    if not openid:
+        return wx_error(40003)
+    profile = _profile(appid, openid)
+    profile.update(
+        subscribe=1,
+        subscribe_time=int(time.time()),
+        remark="",
+        groupid=0,
+        tagid_list=[],
+        subscribe_scene="ADD_SCENE_QR_CODE",
+        qr_scene=0,
+        qr_scene_str="",
+    )
+    return json_response(profile, ensure_ascii=False)
+
+
+async def getuserphonenumber(request: Request) -> HTTPResponse:
+    """POST /wxa/business/getuserphonenumber: getPhoneNumber's code → the phone number."""
+    appid, problem = _token_app(request)
+    if problem is not None:
+        return problem
+    assert appid is not None
+    data = _body(request)
+    if isinstance(data, HTTPResponse):
+        return data
+    code = data.get("code")
+    if not code:
+        return wx_error(41008)
+    item = STATE.take_phone_code(str(code), appid)
+    if item is None:
+        return wx_error(40029)
+    return wx_ok(
+        phone_info={
+            "phoneNumber": item.phone,
+            "purePhoneNumber": item.phone,
+            "countryCode": "86",
+            "watermark": {"timestamp": int(time.time()), "appid": appid},
+        }
+    )
+
+
+def _sender(kind: str) -> Callable[[Request], Awaitable[HTTPResponse]]:
+    async def send(request: Request) -> HTTPResponse:
+        appid, problem = _token_app(request)
+        if problem is not None:
+            return problem
+        assert appid is not None
+        data = _body(request)
+        if isinstance(data, HTTPResponse):
+            return data
+        touser = data.get("touser")
+        if not touser or not isinstance(touser, str):
+            return wx_error(40003)
+        if kind != "custom" and not data.get("template_id"):
+            return wx_error(40037)
+        msgid = STATE.record_sent(kind, appid, touser, data)
+        if kind == "custom":
+            return wx_ok()
+        return wx_ok(msgid=msgid)
+
+    send.__name__ = f"send_{kind}"
+    return send
+
+
+async def qrcode_create(request: Request) -> HTTPResponse:
+    """POST /cgi-bin/qrcode/create: an official-account QR code for a scene."""
+    appid, problem = _token_app(request)
+    if problem is not None:
+        return problem
+    assert appid is not None
+    data = _body(request)
+    if isinstance(data, HTTPResponse):
+        return data
+    scene = (data.get("action_info") or {}).get("scene") or {}
+    if not scene:
+        return wx_error(47001)
+    ticket = "gQ" + random_token(94)
+    answer: dict[str, Any] = {"ticket": ticket, "url": f"http://weixin.qq.com/q/{random_token(22)}"}
+    if str(data.get("action_name", "")).startswith("QR_LIMIT"):
+        expire_seconds = None
+    else:
+        expire_seconds = min(int(data.get("expire_seconds") or 60), 2592000)
+        answer["expire_seconds"] = expire_seconds
+    with STATE.lock:
+        STATE.qrcodes[ticket] = {"appid": appid, "scene": scene, "expire_seconds": expire_seconds}
+    return json_response(answer)
+
+
+async def getwxacodeunlimit(request: Request) -> HTTPResponse:
+    """POST /wxa/getwxacodeunlimit: a mini-program code image (PNG) for a scene."""
+    appid, problem = _token_app(request)
+    if problem is not None:
+        return problem
+    data = _body(request)
+    if isinstance(data, HTTPResponse):
+        return data
+    scene = data.get("scene")
+    if not isinstance(scene, str) or not 1 <= len(scene) <= 32:
+        return wx_error(40169)
+    page = data.get("page") or ""
+    buffer = io.BytesIO()
+    content = f"sandbox-wxacode:{appid}:{page}?scene={scene}"
+    segno.make(content, error="m").save(buffer, kind="png", scale=8, border=2)
+    return raw(buffer.getvalue(), content_type="image/png")
+
+
+async def menu_create(request: Request) -> HTTPResponse:
+    """POST /cgi-bin/menu/create: the official account's custom menu."""
+    appid, problem = _token_app(request)
+    if problem is not None:
+        return problem
+    assert appid is not None
+    data = _body(request)
+    if isinstance(data, HTTPResponse):
+        return data
+    if not isinstance(data.get("button"), list):
+        return wx_error(47001)
+    with STATE.lock:
+        STATE.menus[appid] = data
+    return wx_ok()
+
+
+async def menu_get(request: Request) -> HTTPResponse:
+    """GET /cgi-bin/menu/get: the menu last created."""
+    appid, problem = _token_app(request)
+    if problem is not None:
+        return problem
+    assert appid is not None
+    menu = STATE.menus.get(appid)
+    if menu is None:
+        return json_response({"errcode": 46003, "errmsg": "menu no exist"})
+    return json_response({"menu": menu}, ensure_ascii=False)
+
+
+# --- player routes: a test or a person plays the platform's users --------------------------
+
+
+async def player_login_code(request: Request) -> HTTPResponse:
+    """POST /login-codes {appid, openid?, unionid?}: a one-time wx.login() code."""
+    data = _player_body(request)
+    appid = data.get("appid")
+    if not isinstance(appid, str) or not is_wechat_appid(appid):
+        return _bad_player_request("appid must be `wx` and 16 hex digits")
+    openid = data.get("openid") or new_openid()
+    unionid = data.get("unionid") or None
+    code = STATE.add_login_code(appid, str(openid), unionid and str(unionid))
+    return json_response({"code": code, "openid": openid, "unionid": unionid})
+
+
+async def player_phone_code(request: Request) -> HTTPResponse:
+    """POST /phone-codes {appid, phone}: a one-time getPhoneNumber code."""
+    data = _player_body(request)
+    appid, phone = data.get("appid"), data.get("phone")
+    if not isinstance(appid, str) or not is_wechat_appid(appid):
+        return _bad_player_request("appid must be `wx` and 16 hex digits")
+    if not isinstance(phone, str) or not phone.isdigit():
+        return _bad_player_request("phone must be digits")
+    return json_response({"code": STATE.add_phone_code(appid, phone)})
+
+
+async def player_sent(request: Request) -> HTTPResponse:
+    """GET /sent: messages memberhub sent, newest first."""
+    items = STATE.sent_newest_first()
+    appid = request.args.get("appid")
+    if appid:
+        items = [item for item in items if item["appid"] == appid]
+    return json_response({"items": items}, ensure_ascii=False)
+
+
+async def player_expire_tokens(request: Request) -> HTTPResponse:
+    """POST /expire-tokens {appid?}: every issued access_token expires now."""
+    appid = _player_body(request).get("appid")
+    return json_response({"expired": STATE.expire_tokens(appid or None)})
+
+
+async def player_menus(request: Request) -> HTTPResponse:
+    """GET /menus: the menus memberhub created, by appid."""
+    return json_response({"items": dict(STATE.menus)}, ensure_ascii=False)
+
+
+def create_wechat_blueprint(name: str) -> Blueprint:
+    """WeChat's API and the player routes, as a fresh blueprint named name."""
+    bp = Blueprint(name, url_prefix="/wechat")
+    routes: list[tuple[Any, str, list[str]]] = [
+        (cgi_token, "/cgi-bin/token", ["GET"]),
+        (jscode2session, "/sns/jscode2session", ["GET"]),
+        (oauth2_access_token, "/sns/oauth2/access_token", ["GET"]),
+        (sns_userinfo, "/sns/userinfo", ["GET"]),
+        (cgi_user_info, "/cgi-bin/user/info", ["GET"]),
+        (getuserphonenumber, "/wxa/business/getuserphonenumber", ["POST"]),
+        (_sender("template"), "/cgi-bin/message/template/send", ["POST"]),
+        (_sender("subscribe"), "/cgi-bin/message/subscribe/send", ["POST"]),
+        (_sender("custom"), "/cgi-bin/message/custom/send", ["POST"]),
+        (qrcode_create, "/cgi-bin/qrcode/create", ["POST"]),
+        (getwxacodeunlimit, "/wxa/getwxacodeunlimit", ["POST"]),
+        (menu_create, "/cgi-bin/menu/create", ["POST"]),
+        (menu_get, "/cgi-bin/menu/get", ["GET"]),
+        (player_login_code, "/login-codes", ["POST"]),
+        (player_phone_code, "/phone-codes", ["POST"]),
+        (player_sent, "/sent", ["GET"]),
+        (player_expire_tokens, "/expire-tokens", ["POST"]),
+        (player_menus, "/menus", ["GET"]),
+    ]
+    for handler, uri, methods in routes:
+        bp.add_route(handler, uri, methods=methods, name=handler.__name__)
+    return bp
