@@ -1,0 +1,112 @@
+# memberhub developer and CI entry points. Every tool runs from the project virtualenv (.venv).
+#
+#   make venv           create/refresh .venv (uv==0.13.9, `uv sync --frozen`, main + dev)
+#   make run            migrate, bootstrap the demo brand, serve on 127.0.0.1:8000 (HOST=, PORT= override)
+#   make test           pytest on the embedded defaults (SQLite, in-process cache), then again
+#                       on PostgreSQL + Redis (scripts/test-services); stops at the first failure
+#   make test-sqlite    the first suite alone
+#   make test-services  the second suite alone
+#   make lint           ruff check, ruff format --check, mypy
+#   make fmt            ruff format, ruff check --fix
+#   make worker         the job worker
+#   make bench          the wrk benchmarks (installs wrk when missing)
+#   make clean          remove .venv, caches and build output (var/, the dev database, is kept)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON3 ?= python3
+UV_VERSION := 0.13.9
+VENV := .venv
+BIN := $(VENV)/bin
+SYNC_STAMP := $(VENV)/.synced
+UV_STAMP := $(VENV)/.uv-$(UV_VERSION)
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+MYPY_TARGETS := $(wildcard config api/core api/org api/member_center sandbox workers)
+
+# Root needs no sudo; anyone else uses it when present.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || ! command -v sudo >/dev/null 2>&1 || echo sudo)
+
+# The embedded suite must not pick up service URLs from the caller's environment.
+PYTEST_EMBEDDED := env -u MEMBERHUB_TEST_DATABASE_URL -u MEMBERHUB_TEST_REDIS_URL \
+	$(BIN)/python -m pytest
+PYTEST_SERVICES := scripts/test-services run -- $(BIN)/python -m pytest
+
+.PHONY: help venv run test test-sqlite test-services lint fmt worker bench clean
+
+help:
+	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
+
+# --- virtualenv ------------------------------------------------------------------------------
+
+venv: $(SYNC_STAMP)
+
+$(BIN)/python:
+	$(PYTHON3) -m venv $(VENV)
+
+# The stamp names the uv version, so changing UV_VERSION reinstalls uv.
+$(UV_STAMP): | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	rm -f $(VENV)/.uv-*
+	touch $@
+
+# Re-sync only when the lock or the project metadata is newer than the last sync.
+$(SYNC_STAMP): pyproject.toml uv.lock $(UV_STAMP)
+	$(BIN)/uv sync --frozen
+	touch $@
+
+# --- running ---------------------------------------------------------------------------------
+
+run: venv
+	$(BIN)/memberhub migrate
+	$(BIN)/memberhub bootstrap-demo --once
+	$(BIN)/memberhub serve --host $(HOST) --port $(PORT)
+
+worker: venv
+	$(BIN)/memberhub worker
+
+# --- tests -----------------------------------------------------------------------------------
+# pytest exits 5 when it collects no tests; like every other non-zero status, that fails make.
+# The two suites are separate processes, run one after the other even under `make -j`.
+
+test: venv
+	$(PYTEST_EMBEDDED)
+	$(PYTEST_SERVICES)
+
+test-sqlite: venv
+	$(PYTEST_EMBEDDED)
+
+test-services: venv
+	$(PYTEST_SERVICES)
+
+# --- code quality ----------------------------------------------------------------------------
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --config-file pyproject.toml $(MYPY_TARGETS)
+
+fmt: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# --- benchmarks ------------------------------------------------------------------------------
+
+bench: venv
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		echo "wrk not found: installing it with apt-get"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; \
+	fi
+	$(BIN)/python -m bench
+
+# --- housekeeping ----------------------------------------------------------------------------
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
