@@ -85,7 +85,12 @@ def bootstrap_demo(once: bool) -> None:
     """Create the demo brand (stores, apps, merchant accounts, staff) and print it as JSON."""
     from api.org.demo import bootstrap_demo as run_bootstrap
 
-    summary = _with_db(lambda: run_bootstrap(once=once))
+    from api.core.errors import DomainError
+
+    try:
+        summary = _with_db(lambda: run_bootstrap(once=once))
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
     json.dump(summary, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
 

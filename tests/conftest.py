@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 _TMP = Path(tempfile.mkdtemp(prefix="memberhub-test-"))
@@ -30,7 +31,7 @@ os.environ.update(
         "MEMBERHUB_ENV": "test",
         "MEMBERHUB_DATABASE_URL": os.environ.get("MEMBERHUB_TEST_DATABASE_URL")
         or f"sqlite://{_TMP / 'test.sqlite3'}",
-        "MEMBERHUB_SANDBOX": os.environ.get("MH_T_SANDBOX", "1"),
+        "MEMBERHUB_SANDBOX": "1",
         "MEMBERHUB_WECHAT_API_BASE": f"{SANDBOX_URL}/wechat",
         "MEMBERHUB_ALIPAY_GATEWAY": f"{SANDBOX_URL}/alipay/gateway.do",
         "MEMBERHUB_PUBLIC_BASE_URL": "http://127.0.0.1:8000",
@@ -51,6 +52,7 @@ from api.core.ports import Ports, build_ports  # noqa: E402
 from config.settings import Settings, get_settings  # noqa: E402
 
 from .support.api import Api  # noqa: E402
+from .support.player import Player  # noqa: E402
 
 get_settings.cache_clear()
 
@@ -120,3 +122,10 @@ def app(settings: Settings, ports: Ports):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def api(app) -> Api:  # type: ignore[no-untyped-def]
     return Api(app)
+
+
+@pytest.fixture
+async def player(sandbox_url: str) -> AsyncIterator[Player]:
+    """The sandbox's player routes: login codes, phone codes, Alipay auth codes, sent messages."""
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=10) as http:
+        yield Player(http)

@@ -1,1 +1,194 @@
 """Brands, stores, staff, WeChat/Alipay apps, merchant accounts and payment routes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class AttributionPolicy(StrEnum):
+    FIRST_TOUCH = "first_touch"  # the first store or guide keeps the member for good
+    WINDOW = "window"  # a new scan takes the member over once the window has passed
+    LAST_TOUCH = "last_touch"  # the latest scan wins
+
+
+DEFAULT_BRAND_SETTINGS: dict[str, object] = {
+    "member_code_ttl_s": 60,
+    "attribution_policy": AttributionPolicy.FIRST_TOUCH.value,
+    "attribution_window_days": 30,
+    # Points earned expire at the end of the year after the year they were earned in.
+    "points_expiry_years": 1,
+    "points_frozen_days": 7,
+    "wallet_refund_principal_only": True,
+}
+
+
+class Brand(Model):
+    """A chain brand: the tenant every other row belongs to."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=32, unique=True)
+    name = fields.CharField(max_length=64)
+    settings = fields.JSONField(default=dict)
+    status = fields.CharEnumField(Status, max_length=16, default=Status.ACTIVE)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "org_brand"
+
+    def setting(self, name: str) -> object:
+        """A brand rule, falling back to the product default."""
+        return self.settings.get(name, DEFAULT_BRAND_SETTINGS[name])
+
+
+class WechatAppKind(StrEnum):
+    MINIPROGRAM = "miniprogram"
+    OFFICIAL_ACCOUNT = "official_account"
+
+
+class MessageMode(StrEnum):
+    PLAIN = "plain"
+    COMPATIBLE = "compatible"
+    SAFE = "safe"
+
+
+class WechatApp(Model):
+    """A mini-program or official account of the brand; secrets encrypted at rest."""
+
+    id = fields.IntField(primary_key=True)
+    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
+    kind = fields.CharEnumField(WechatAppKind, max_length=24)
+    appid = fields.CharField(max_length=32, unique=True)
+    name = fields.CharField(max_length=64)
+    secret_enc = fields.TextField()
+    token_enc = fields.TextField(null=True)  # message push token
+    aes_key_enc = fields.TextField(null=True)  # EncodingAESKey
+    message_mode = fields.CharEnumField(MessageMode, max_length=16, default=MessageMode.PLAIN)
+    status = fields.CharEnumField(Status, max_length=16, default=Status.ACTIVE)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "org_wechat_app"
+
+
+class AlipayApp(Model):
+    """An Alipay mini-program of the brand; its private key encrypted at rest."""
+
+    id = fields.IntField(primary_key=True)
+    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
+    app_id = fields.CharField(max_length=32, unique=True)
+    name = fields.CharField(max_length=64)
+    private_key_enc = fields.TextField()
+    alipay_public_key = fields.TextField()
+    status = fields.CharEnumField(Status, max_length=16, default=Status.ACTIVE)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "org_alipay_app"
+
+
+class StoreKind(StrEnum):
+    DIRECT = "direct"
+    FRANCHISE = "franchise"
+
+
+class Store(Model):
+    id = fields.IntField(primary_key=True)
+    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
+    code = fields.CharField(max_length=32)
+    name = fields.CharField(max_length=64)
+    city = fields.CharField(max_length=32, default="")
+    address = fields.CharField(max_length=255, default="")
+    lat = fields.DecimalField(max_digits=9, decimal_places=6, null=True)
+    lng = fields.DecimalField(max_digits=9, decimal_places=6, null=True)
+    kind = fields.CharEnumField(StoreKind, max_length=16, default=StoreKind.DIRECT)
+    status = fields.CharEnumField(Status, max_length=16, default=Status.ACTIVE)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "org_store"
+        unique_together = (("brand", "code"),)
+
+
+class StaffRole(StrEnum):
+    HQ_ADMIN = "hq_admin"
+    STORE_MANAGER = "store_manager"
+    GUIDE = "guide"
+    CASHIER = "cashier"
+
+
+class Staff(Model):
+    """Someone who works for the brand; signs in with a password hashed by argon2."""
+
+    id = fields.IntField(primary_key=True)
+    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
+    username = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=64)
+    role = fields.CharEnumField(StaffRole, max_length=16)
+    store = fields.ForeignKeyField("memberhub.Store", null=True, related_name=False)
+    guide_code = fields.CharField(max_length=16, null=True)
+    password_hash = fields.CharField(max_length=255)
+    status = fields.CharEnumField(Status, max_length=16, default=Status.ACTIVE)
+    last_login_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "org_staff"
+        unique_together = (("brand", "username"), ("brand", "guide_code"))
+
+
+class PaymentProvider(StrEnum):
+    WECHATPAY_V3 = "wechatpay_v3"
+    WECHATPAY_V2 = "wechatpay_v2"
+    ALIPAY = "alipay"
+
+
+class AccountMode(StrEnum):
+    DIRECT = "direct"  # the brand's own merchant account
+    PARTNER = "partner"  # WeChat Pay service provider, money to `sub_mchid`
+    ISV = "isv"  # Alipay third-party app acting with the franchisee's `app_auth_token`
+
+
+class MerchantAccount(Model):
+    """Where a store's money goes. `key` names it in callback URLs; secrets never leave."""
+
+    id = fields.IntField(primary_key=True)
+    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
+    key = fields.CharField(max_length=32, unique=True)
+    name = fields.CharField(max_length=64)
+    provider = fields.CharEnumField(PaymentProvider, max_length=16)
+    mode = fields.CharEnumField(AccountMode, max_length=16, default=AccountMode.DIRECT)
+    mch_id = fields.CharField(max_length=32, default="")  # WeChat Pay merchant / partner id
+    app_id = fields.CharField(max_length=32, default="")  # appid paid through / Alipay app id
+    sub_mchid = fields.CharField(max_length=32, default="")
+    sub_appid = fields.CharField(max_length=32, default="")
+    secrets_enc = fields.TextField()  # encrypted JSON: keys, certificates, app_auth_token
+    secret_names = fields.JSONField(default=list)  # which secrets are set, safe to show
+    status = fields.CharEnumField(Status, max_length=16, default=Status.ACTIVE)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "org_merchant_account"
+
+
+class StorePaymentRoute(Model):
+    """Per store and provider, the merchant account that receives the money."""
+
+    id = fields.IntField(primary_key=True)
+    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
+    store = fields.ForeignKeyField("memberhub.Store", related_name=False)
+    provider = fields.CharEnumField(PaymentProvider, max_length=16)
+    account = fields.ForeignKeyField("memberhub.MerchantAccount", related_name=False)
+    status = fields.CharEnumField(Status, max_length=16, default=Status.ACTIVE)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "org_store_payment_route"
+        unique_together = (("store", "provider"),)

@@ -1,0 +1,253 @@
+"""The demo brand `make run` serves: apps, three stores (one franchise), accounts, staff.
+
+Everything is created through the same services the admin API uses, so the demo data obeys
+the same rules as a real brand's.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from tortoise.transactions import in_transaction
+
+from api.core.auth import Role, TokenKind, issue_token
+from api.core.errors import Conflict
+from config.settings import get_settings
+
+from . import schemas, service
+from .models import (
+    AccountMode,
+    Brand,
+    MerchantAccount,
+    PaymentProvider,
+    Staff,
+    StaffRole,
+    StoreKind,
+    StorePaymentRoute,
+    WechatApp,
+    WechatAppKind,
+)
+from .passwords import hash_password
+
+DEMO_BRAND = "demo"
+MINIPROGRAM_APPID = "wxdeadbeef00000001"
+OFFICIAL_ACCOUNT_APPID = "wxdeadbeef00000002"
+ALIPAY_APP_ID = "2021000000000001"
+
+STORES = (
+    {"code": "SH001", "name": "南京西路店", "city": "上海", "kind": StoreKind.DIRECT,
+     "address": "南京西路 1266 号", "lat": "31.229000", "lng": "121.455000"},
+    {"code": "SH002", "name": "徐家汇店", "city": "上海", "kind": StoreKind.DIRECT,
+     "address": "虹桥路 1 号", "lat": "31.195000", "lng": "121.437000"},
+    {"code": "HZ001", "name": "杭州湖滨加盟店", "city": "杭州", "kind": StoreKind.FRANCHISE,
+     "address": "湖滨路 28 号", "lat": "30.259000", "lng": "120.164000"},
+)  # fmt: skip
+
+
+def _private_key_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def _wechatpay_secrets() -> schemas.AccountSecrets:
+    return schemas.AccountSecrets(
+        api_v3_key=secrets.token_hex(16),
+        private_key=_private_key_pem(),
+        cert_serial_no=secrets.token_hex(20).upper(),
+    )
+
+
+def _alipay_secrets(*, app_auth_token: str | None = None) -> schemas.AccountSecrets:
+    from sandbox import keys
+
+    return schemas.AccountSecrets(
+        private_key=keys.alipay_app_private_pem(),
+        alipay_public_key=keys.alipay_platform_public_pem(),
+        app_auth_token=app_auth_token,
+    )
+
+
+async def bootstrap_demo(*, once: bool = False) -> dict[str, Any]:
+    """Create the demo brand (or, with `once`, find it) and describe it as JSON-ready data."""
+    brand = await Brand.get_or_none(code=DEMO_BRAND)
+    if brand is not None and not once:
+        raise Conflict("demo.exists", "The demo brand exists already; use --once to print it.")
+    if brand is None:
+        async with in_transaction():
+            brand = await _create_demo()
+    return await _summary(brand)
+
+
+async def _create_demo() -> Brand:
+    from sandbox import keys
+
+    brand = await Brand.create(code=DEMO_BRAND, name="Demo Bakery 示范烘焙", settings={})
+    admin = await Staff.create(
+        brand_id=brand.id,
+        username="admin",
+        name="Head office",
+        role=StaffRole.HQ_ADMIN,
+        password_hash=hash_password(secrets.token_urlsafe(16)),
+    )
+    await service.create_wechat_app(
+        actor=admin,
+        data=schemas.WechatAppCreate(
+            kind=WechatAppKind.MINIPROGRAM,
+            appid=MINIPROGRAM_APPID,
+            name="Demo mini-program",
+            app_secret=keys.wechat_app_secret(MINIPROGRAM_APPID),
+        ),
+    )
+    await service.create_wechat_app(
+        actor=admin,
+        data=schemas.WechatAppCreate(
+            kind=WechatAppKind.OFFICIAL_ACCOUNT,
+            appid=OFFICIAL_ACCOUNT_APPID,
+            name="Demo official account",
+            app_secret=keys.wechat_app_secret(OFFICIAL_ACCOUNT_APPID),
+            push_token=secrets.token_hex(16),
+            encoding_aes_key=secrets.token_urlsafe(48).replace("-", "a").replace("_", "b")[:43],
+        ),
+    )
+    await service.create_alipay_app(
+        actor=admin,
+        data=schemas.AlipayAppCreate(
+            app_id=ALIPAY_APP_ID,
+            name="Demo Alipay mini-program",
+            app_private_key=keys.alipay_app_private_pem(),
+            alipay_public_key=keys.alipay_platform_public_pem(),
+        ),
+    )
+    hq_wechat = await service.create_account(
+        actor=admin,
+        data=schemas.MerchantAccountCreate(
+            name="Head office WeChat Pay",
+            provider=PaymentProvider.WECHATPAY_V3,
+            mch_id="1900000001",
+            app_id=MINIPROGRAM_APPID,
+            secrets=_wechatpay_secrets(),
+        ),
+    )
+    hq_alipay = await service.create_account(
+        actor=admin,
+        data=schemas.MerchantAccountCreate(
+            name="Head office Alipay",
+            provider=PaymentProvider.ALIPAY,
+            app_id=ALIPAY_APP_ID,
+            secrets=_alipay_secrets(),
+        ),
+    )
+    franchise_wechat = await service.create_account(
+        actor=admin,
+        data=schemas.MerchantAccountCreate(
+            name="Hangzhou franchisee WeChat Pay (service provider)",
+            provider=PaymentProvider.WECHATPAY_V3,
+            mode=AccountMode.PARTNER,
+            mch_id="1900000002",
+            app_id=MINIPROGRAM_APPID,
+            sub_mchid="1900000003",
+            secrets=_wechatpay_secrets(),
+        ),
+    )
+    franchise_alipay = await service.create_account(
+        actor=admin,
+        data=schemas.MerchantAccountCreate(
+            name="Hangzhou franchisee Alipay (ISV)",
+            provider=PaymentProvider.ALIPAY,
+            mode=AccountMode.ISV,
+            app_id=ALIPAY_APP_ID,
+            secrets=_alipay_secrets(app_auth_token="202611BBdemo" + secrets.token_hex(8)),
+        ),
+    )
+    for spec in STORES:
+        store = await service.create_store(
+            actor=admin, data=schemas.StoreCreate.model_validate(spec)
+        )
+        franchise = store.kind is StoreKind.FRANCHISE
+        for account in (
+            (franchise_wechat, franchise_alipay) if franchise else (hq_wechat, hq_alipay)
+        ):
+            await service.create_route(
+                actor=admin,
+                data=schemas.RouteCreate(
+                    store_id=store.id, provider=account.provider, account_id=account.id
+                ),
+            )
+        suffix = store.code.lower()
+        await Staff.create(
+            brand_id=brand.id,
+            username=f"cashier.{suffix}",
+            name=f"{store.name} 收银",
+            role=StaffRole.CASHIER,
+            store_id=store.id,
+            password_hash=hash_password(secrets.token_urlsafe(16)),
+        )
+        await Staff.create(
+            brand_id=brand.id,
+            username=f"guide.{suffix}",
+            name=f"{store.name} 导购",
+            role=StaffRole.GUIDE,
+            store_id=store.id,
+            guide_code=f"G{store.code}",
+            password_hash=hash_password(secrets.token_urlsafe(16)),
+        )
+    return brand
+
+
+def _token(staff: Staff) -> str:
+    return issue_token(
+        kind=TokenKind.STAFF, subject_id=staff.id, brand_id=staff.brand_id, role=Role(staff.role)
+    )
+
+
+async def _summary(brand: Brand) -> dict[str, Any]:
+    base = get_settings().public_base_url
+    admin = await Staff.get(brand_id=brand.id, username="admin")
+    apps = {app.kind: app.appid for app in await WechatApp.filter(brand_id=brand.id)}
+    accounts = {a.id: a for a in await MerchantAccount.filter(brand_id=brand.id)}
+    routes = await StorePaymentRoute.filter(brand_id=brand.id).prefetch_related("store")
+    staff = await Staff.filter(brand_id=brand.id).exclude(role=StaffRole.HQ_ADMIN).order_by("id")
+    stores: dict[int, dict[str, Any]] = {}
+    for route in sorted(routes, key=lambda r: r.store_id):
+        store = route.store
+        entry = stores.setdefault(
+            store.id,
+            {"id": store.id, "code": store.code, "name": store.name, "kind": store.kind.value,
+             "accounts": {}, "staff": []},
+        )  # fmt: skip
+        account = accounts[route.account_id]
+        entry["accounts"][route.provider.value] = {
+            "key": account.key,
+            "mode": account.mode.value,
+            "mch_id": account.mch_id,
+            "sub_mchid": account.sub_mchid,
+            "notify_url": service.notify_url(account),
+        }
+    for person in staff:
+        if person.store_id in stores:
+            stores[person.store_id]["staff"].append(
+                {"id": person.id, "username": person.username, "role": person.role.value,
+                 "guide_code": person.guide_code, "token": _token(person)}
+            )  # fmt: skip
+    return {
+        "brand": {"id": brand.id, "code": brand.code, "name": brand.name},
+        "miniprogram": {"appid": apps.get(WechatAppKind.MINIPROGRAM)},
+        "official_account": {"appid": apps.get(WechatAppKind.OFFICIAL_ACCOUNT)},
+        "alipay": {"app_id": ALIPAY_APP_ID},
+        "stores": list(stores.values()),
+        "hq_admin": {"id": admin.id, "username": admin.username, "token": _token(admin)},
+        "urls": {
+            "api": f"{base}/api/v1",
+            "docs": f"{base}/docs",
+            "openapi": f"{base}/docs/openapi.json",
+            "readyz": f"{base}/readyz",
+            "sandbox": f"{base}/sandbox" if get_settings().sandbox else None,
+        },
+    }
