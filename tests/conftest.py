@@ -4,6 +4,7 @@ is set), emptied after every test; the sandbox as a real process on loopback; a 
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import tempfile
@@ -42,6 +43,7 @@ if os.environ.get("MEMBERHUB_TEST_REDIS_URL"):
 else:
     os.environ.pop("MEMBERHUB_REDIS_URL", None)
 
+from sanic import Sanic  # noqa: E402
 from tortoise import Tortoise, connections  # noqa: E402
 
 from api.app import create_app  # noqa: E402
@@ -51,7 +53,7 @@ from api.core.db import close_db, init_db  # noqa: E402
 from api.core.ports import Ports, build_ports  # noqa: E402
 from config.settings import Settings, get_settings  # noqa: E402
 
-from .support.api import Api  # noqa: E402
+from .support.api import Api, serve_asgi  # noqa: E402
 from .support.player import Player  # noqa: E402
 
 get_settings.cache_clear()
@@ -114,14 +116,28 @@ def clock(ports: Ports) -> FrozenClock:
     return frozen
 
 
-@pytest.fixture
-def app(settings: Settings, ports: Ports):  # type: ignore[no-untyped-def]
-    return create_app(settings, ports=ports, manage_db=False)
+@pytest.fixture(scope="session")
+async def served_app(settings: Settings, database: None) -> AsyncIterator[Sanic]:
+    """One application for the whole run, started once through the ASGI lifespan.
+
+    Building and starting a Sanic app compiles its router, which costs about a second; the
+    per-test state lives in the ports and the database, which every test gets fresh.
+    """
+    application = create_app(settings, ports=build_ports(settings), manage_db=False)
+    async with serve_asgi(application):
+        yield application
 
 
 @pytest.fixture
-def api(app) -> Api:  # type: ignore[no-untyped-def]
-    return Api(app)
+def app(served_app: Sanic, ports: Ports) -> Sanic:
+    served_app.ctx.ports = ports
+    return served_app
+
+
+@pytest.fixture
+async def api(app: Sanic) -> AsyncIterator[Api]:
+    async with Api.over(app) as client:
+        yield client
 
 
 @pytest.fixture
@@ -129,3 +145,45 @@ async def player(sandbox_url: str) -> AsyncIterator[Player]:
     """The sandbox's player routes: login codes, phone codes, Alipay auth codes, sent messages."""
     async with httpx.AsyncClient(base_url=sandbox_url, timeout=10) as http:
         yield Player(http)
+
+
+class _LeakWatch(logging.Handler):
+    """Reads every log line the suite produces, looking for what must never be logged."""
+
+    PATTERNS = ("session_key", "PRIVATE KEY", "secret=", "password=")
+    # Our code, the web server and the platform SDKs at DEBUG; the ORM's SQL echo stays out.
+    LOGGERS = ("memberhub", "sanic", "urllib3", "requests", "wechatpy", "alipay")
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.leaks: list[str] = []
+        self.lines = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines += 1
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed record is not our concern here
+            return
+        if record.exc_info:
+            text += logging.Formatter().formatException(record.exc_info)
+        for pattern in self.PATTERNS:
+            if pattern in text:
+                self.leaks.append(f"{record.name}: {text[:200]}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secrets_in_logs() -> Iterator[None]:
+    """Fail the run if any log line of any test carried a secret or a session_key."""
+    watch = _LeakWatch()
+    root = logging.getLogger()
+    root.addHandler(watch)
+    previous = {name: logging.getLogger(name).level for name in watch.LOGGERS}
+    for name in watch.LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    yield
+    root.removeHandler(watch)
+    for name, level in previous.items():
+        logging.getLogger(name).setLevel(level)
+    assert watch.lines > 0
+    assert not watch.leaks, "secrets reached the logs:\n" + "\n".join(watch.leaks[:20])
