@@ -83,9 +83,8 @@ def migrate() -> None:
 @click.option("--once", is_flag=True, help="Do nothing but print the summary if the demo exists.")
 def bootstrap_demo(once: bool) -> None:
     """Create the demo brand (stores, apps, merchant accounts, staff) and print it as JSON."""
-    from api.org.demo import bootstrap_demo as run_bootstrap
-
     from api.core.errors import DomainError
+    from api.org.demo import bootstrap_demo as run_bootstrap
 
     try:
         summary = _with_db(lambda: run_bootstrap(once=once))

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
 
     staff_login_max_failures: int = 5
     staff_login_window_s: int = 300
+    member_code_resolve_per_minute: int = 120  # per staff member, at the till
 
     sandbox: bool = True
     wechat_api_base: str = "http://127.0.0.1:8000/sandbox/wechat"
@@ -51,6 +52,14 @@ class Settings(BaseSettings):
 
     outbox_max_attempts: int = 12
     outbox_batch_size: int = 100
+    outbox_poll_s: int = 5  # how often the worker's `outbox.deliver` schedule runs
+    outbox_lease_s: int = 120  # a claimed row is retried after this if its worker died mid-send
+    outbox_backoff_max_s: int = 3600
+
+    queue_name: str = "memberhub"
+    worker_concurrency: int = 10
+    worker_shutdown_grace_s: int = 10  # running jobs get this long to finish on SIGTERM
+    smtp_timeout_s: float = 10.0
 
     @property
     def is_production(self) -> bool:

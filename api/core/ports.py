@@ -7,10 +7,11 @@ from any entry point without a request object.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .cache import Cache, MemoryCache, RedisCache
 from .clock import Clock
+from .queue import LocalQueue, Queue, build_queue
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -20,20 +21,23 @@ if TYPE_CHECKING:
 class Ports:
     cache: Cache
     clock: Clock = field(default_factory=Clock)
-    queue: Any = None
+    queue: Queue = field(default_factory=LocalQueue)
 
 
 _current: Ports | None = None
 
 
-def build_ports(settings: Settings) -> Ports:
-    """The ports the settings ask for: Redis-backed when a Redis URL is set, in-process otherwise."""
+def build_ports(settings: Settings, *, worker: bool = False) -> Ports:
+    """The ports the settings ask for: Redis-backed when a Redis URL is set, in-process otherwise.
+
+    `worker` is set by the worker process only: its queue runs the jobs and the schedules.
+    """
     cache: Cache
     if settings.redis_url:
         cache = RedisCache(settings.redis_url, max_connections=settings.redis_pool_max)
     else:
         cache = MemoryCache()
-    return Ports(cache=cache)
+    return Ports(cache=cache, queue=build_queue(settings, worker=worker))
 
 
 def install(ports: Ports) -> Ports:
@@ -56,3 +60,8 @@ def cache() -> Cache:
 
 def clock() -> Clock:
     return current().clock
+
+
+def queue() -> Queue:
+    """The installed job queue."""
+    return current().queue
