@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import wraps
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import jwt
@@ -16,6 +17,8 @@ from .errors import Forbidden, Unauthorized
 from .ports import clock
 
 ALGORITHM = "HS256"
+
+Handler = Callable[..., Awaitable[Any]]
 
 
 class TokenKind(StrEnum):
@@ -113,10 +116,10 @@ def authorize(
         raise Forbidden("auth.role_forbidden", "Your role may not do this.")
 
 
-def _guard(kind: TokenKind, roles: frozenset[Role] | None):  # type: ignore[no-untyped-def]
-    def decorator(handler):  # type: ignore[no-untyped-def]
+def _guard(kind: TokenKind, roles: frozenset[Role] | None) -> Callable[[Handler], Handler]:
+    def decorator(handler: Handler) -> Handler:
         @wraps(handler)
-        async def wrapped(request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        async def wrapped(request: Any, *args: Any, **kwargs: Any) -> Any:
             principal = verify_token(bearer_token(request.headers))
             authorize(principal, kind=kind, roles=roles)
             request.ctx.principal = principal
@@ -140,12 +143,12 @@ def register_resolver(kind: TokenKind, resolver: Any) -> None:
     _RESOLVERS[kind] = resolver
 
 
-def member_required():  # type: ignore[no-untyped-def]
+def member_required() -> Callable[[Handler], Handler]:
     """Route decorator: a member token of the route's brand."""
     return _guard(TokenKind.MEMBER, None)
 
 
-def staff_required(*roles: Role):  # type: ignore[no-untyped-def]
+def staff_required(*roles: Role) -> Callable[[Handler], Handler]:
     """Route decorator: a staff token, optionally limited to some roles."""
     return _guard(TokenKind.STAFF, frozenset(roles) if roles else None)
 

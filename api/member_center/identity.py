@@ -222,7 +222,7 @@ async def _bind_phone(
         .using_db(db)
         .first()
     )
-    member = await Member.get(id=member_id, brand_id=brand_id).using_db(db)
+    member = await Member.filter(id=member_id, brand_id=brand_id).using_db(db).get()
     if holder is not None and holder.member_id != member.id:
         member = await merge_members(
             brand_id=brand_id,
@@ -253,7 +253,7 @@ async def _bind_phone(
     if member.status != MemberStatus.MEMBER:
         changes |= await registration_changes(brand_id, member, db)
     await Member.filter(id=member.id).using_db(db).update(**changes)
-    return await Member.get(id=member.id).using_db(db)
+    return await Member.filter(id=member.id).using_db(db).get()
 
 
 async def registration_changes(

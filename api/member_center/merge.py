@@ -61,12 +61,12 @@ async def _merge(
     db: BaseDBAsyncClient, brand_id: int, survivor_id: int, loser_id: int, reason: str, actor: str
 ) -> Member:
     if survivor_id == loser_id:
-        return await Member.get(id=survivor_id).using_db(db)
+        return await Member.filter(id=survivor_id).using_db(db).get()
     # Both rows locked in id order (PostgreSQL), so a concurrent merge of the same pair waits.
     for member_id in sorted((survivor_id, loser_id)):
         await points.lock_member(db, brand_id=brand_id, member_id=member_id, allow_merged=True)
-    loser = await Member.get(id=loser_id, brand_id=brand_id).using_db(db)
-    survivor = await Member.get(id=survivor_id, brand_id=brand_id).using_db(db)
+    loser = await Member.filter(id=loser_id, brand_id=brand_id).using_db(db).get()
+    survivor = await Member.filter(id=survivor_id, brand_id=brand_id).using_db(db).get()
     live = (MemberStatus.VISITOR, MemberStatus.MEMBER)
     if loser.status not in live or survivor.status not in live:
         return survivor
@@ -114,7 +114,7 @@ async def _merge(
         },
         connection=db,
     )
-    return await Member.get(id=survivor_id).using_db(db)
+    return await Member.filter(id=survivor_id).using_db(db).get()
 
 
 async def _move_tags(db: BaseDBAsyncClient, loser_id: int, survivor_id: int) -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from api.org.models import Brand, Staff, Store
 
 
 class MemberStatus(StrEnum):
@@ -33,7 +37,10 @@ class Level(Model):
     """A brand's member tier, reached by growth (paid amounts and configured actions)."""
 
     id = fields.IntField(primary_key=True)
-    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
     name = fields.CharField(max_length=32)
     rank = fields.IntField()  # 0 is the entry level
     growth_threshold = fields.IntField(default=0)
@@ -41,7 +48,7 @@ class Level(Model):
     discount_pct = fields.IntField(default=100)  # 95 → pays 95 % of the price
     free_delivery = fields.BooleanField(default=False)
     birthday_coupon = fields.BooleanField(default=False)
-    benefits = fields.JSONField(default=list)  # display lines for the member center
+    benefits: list[Any] = fields.JSONField(default=list)  # display lines for the member center  # type: ignore[assignment]
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -54,10 +61,16 @@ class Member(Model):
     """One person inside one brand, with one points balance, one wallet and one level."""
 
     id = fields.IntField(primary_key=True)
-    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
     member_no = fields.CharField(max_length=20)
     status = fields.CharEnumField(MemberStatus, max_length=16, default=MemberStatus.VISITOR)
-    merged_into = fields.ForeignKeyField("memberhub.Member", null=True, related_name=False)
+    merged_into: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+        "memberhub.Member", null=True, related_name=False
+    )
+    merged_into_id: int | None
 
     nickname = fields.CharField(max_length=64, default="")
     avatar_url = fields.CharField(max_length=512, default="")
@@ -66,15 +79,24 @@ class Member(Model):
     phone_enc = fields.TextField(null=True)  # api.core.crypto.encrypt
     phone_masked = fields.CharField(max_length=16, default="")
 
-    level = fields.ForeignKeyField("memberhub.Level", null=True, related_name=False)
+    level: fields.ForeignKeyNullableRelation[Level] = fields.ForeignKeyField(
+        "memberhub.Level", null=True, related_name=False
+    )
+    level_id: int | None
     growth = fields.IntField(default=0)
     year_growth = fields.IntField(default=0)  # growth since the last requalification
     points_balance = fields.IntField(default=0)
     wallet_principal_fen = fields.BigIntField(default=0)
     wallet_bonus_fen = fields.BigIntField(default=0)
 
-    home_store = fields.ForeignKeyField("memberhub.Store", null=True, related_name=False)
-    guide = fields.ForeignKeyField("memberhub.Staff", null=True, related_name=False)
+    home_store: fields.ForeignKeyNullableRelation[Store] = fields.ForeignKeyField(
+        "memberhub.Store", null=True, related_name=False
+    )
+    home_store_id: int | None
+    guide: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "memberhub.Staff", null=True, related_name=False
+    )
+    guide_id: int | None
 
     registered_at = fields.DatetimeField(null=True)  # became a member (phone bound or paid)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -90,8 +112,14 @@ class MemberIdentity(Model):
     """A key that points at a member: an OpenID of one app, a UnionID, an Alipay id, a phone."""
 
     id = fields.IntField(primary_key=True)
-    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
-    member = fields.ForeignKeyField("memberhub.Member", related_name="identities")
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "memberhub.Member", related_name="identities"
+    )
+    member_id: int
     kind = fields.CharEnumField(IdentityKind, max_length=16)
     app_id = fields.CharField(max_length=64, default="")
     value = fields.CharField(max_length=128)
@@ -116,8 +144,14 @@ class PointsEntry(Model):
     """The append-only points ledger: one row per change, unique by its business key."""
 
     id = fields.IntField(primary_key=True)
-    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
-    member = fields.ForeignKeyField("memberhub.Member", related_name=False)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "memberhub.Member", related_name=False
+    )
+    member_id: int
     key = fields.CharField(max_length=128)  # e.g. "order:123:earn"
     kind = fields.CharEnumField(PointsEntryKind, max_length=16)
     delta = fields.IntField()
@@ -136,9 +170,18 @@ class PointsLot(Model):
     """Earned points that expire together; spending drains the oldest lots first."""
 
     id = fields.IntField(primary_key=True)
-    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
-    member = fields.ForeignKeyField("memberhub.Member", related_name=False)
-    entry = fields.ForeignKeyField("memberhub.PointsEntry", related_name=False)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "memberhub.Member", related_name=False
+    )
+    member_id: int
+    entry: fields.ForeignKeyRelation[PointsEntry] = fields.ForeignKeyField(
+        "memberhub.PointsEntry", related_name=False
+    )
+    entry_id: int
     amount = fields.IntField()
     remaining = fields.IntField()
     available_at = fields.DatetimeField()  # frozen until then (purchase points, refund window)
@@ -164,8 +207,14 @@ class WalletEntry(Model):
     """The stored-value ledger; principal (money paid) and bonus (given) are kept apart."""
 
     id = fields.IntField(primary_key=True)
-    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
-    member = fields.ForeignKeyField("memberhub.Member", related_name=False)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "memberhub.Member", related_name=False
+    )
+    member_id: int
     key = fields.CharField(max_length=128)
     kind = fields.CharEnumField(WalletEntryKind, max_length=16)
     principal_delta_fen = fields.BigIntField()
@@ -186,7 +235,10 @@ class WalletPackage(Model):
     """A recharge offer configured by head office: pay 500, get 550."""
 
     id = fields.IntField(primary_key=True)
-    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
     name = fields.CharField(max_length=64)
     pay_fen = fields.BigIntField()
     bonus_fen = fields.BigIntField(default=0)
@@ -208,10 +260,22 @@ class MemberRelation(Model):
     """The store and guide a member belongs to, with history (ended rows keep `ended_at`)."""
 
     id = fields.IntField(primary_key=True)
-    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
-    member = fields.ForeignKeyField("memberhub.Member", related_name=False)
-    store = fields.ForeignKeyField("memberhub.Store", null=True, related_name=False)
-    guide = fields.ForeignKeyField("memberhub.Staff", null=True, related_name=False)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "memberhub.Member", related_name=False
+    )
+    member_id: int
+    store: fields.ForeignKeyNullableRelation[Store] = fields.ForeignKeyField(
+        "memberhub.Store", null=True, related_name=False
+    )
+    store_id: int | None
+    guide: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "memberhub.Staff", null=True, related_name=False
+    )
+    guide_id: int | None
     source = fields.CharEnumField(RelationSource, max_length=16)
     scene = fields.CharField(max_length=64, default="")
     started_at = fields.DatetimeField()
@@ -224,7 +288,10 @@ class MemberRelation(Model):
 
 class TagGroup(Model):
     id = fields.IntField(primary_key=True)
-    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
     name = fields.CharField(max_length=32)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -241,8 +308,14 @@ class TagKind(StrEnum):
 
 class Tag(Model):
     id = fields.IntField(primary_key=True)
-    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
-    group = fields.ForeignKeyField("memberhub.TagGroup", null=True, related_name=False)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    group: fields.ForeignKeyNullableRelation[TagGroup] = fields.ForeignKeyField(
+        "memberhub.TagGroup", null=True, related_name=False
+    )
+    group_id: int | None
     name = fields.CharField(max_length=32)
     kind = fields.CharEnumField(TagKind, max_length=8, default=TagKind.MANUAL)
     active = fields.BooleanField(default=True)
@@ -255,12 +328,79 @@ class Tag(Model):
 
 class MemberTag(Model):
     id = fields.IntField(primary_key=True)
-    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
-    member = fields.ForeignKeyField("memberhub.Member", related_name=False)
-    tag = fields.ForeignKeyField("memberhub.Tag", related_name=False)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "memberhub.Member", related_name=False
+    )
+    member_id: int
+    tag: fields.ForeignKeyRelation[Tag] = fields.ForeignKeyField(
+        "memberhub.Tag", related_name=False
+    )
+    tag_id: int
     tagged_by = fields.CharField(max_length=64, default="")  # "staff:12"
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "mc_member_tag"
         unique_together = (("member", "tag"),)
+
+
+class WalletRefund(Model):
+    """Links a wallet REFUND entry to the spend it gives back, so refunds never exceed the spend."""
+
+    id = fields.IntField(primary_key=True)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    spend_entry: fields.ForeignKeyRelation[WalletEntry] = fields.ForeignKeyField(
+        "memberhub.WalletEntry", related_name=False
+    )
+    spend_entry_id: int
+    refund_entry: fields.OneToOneRelation[WalletEntry] = fields.OneToOneField(
+        "memberhub.WalletEntry", related_name=False
+    )
+    refund_entry_id: int
+    principal_fen = fields.BigIntField()
+    bonus_fen = fields.BigIntField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "mc_wallet_refund"
+
+
+class GrowthEntryKind(StrEnum):
+    EARN = "earn"
+    REQUALIFY = "requalify"  # the yearly check: level kept or lowered, year_growth reset
+
+
+class GrowthEntry(Model):
+    """The growth ledger: one row per growth credit or yearly requalification, unique by its key."""
+
+    id = fields.IntField(primary_key=True)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "memberhub.Member", related_name=False
+    )
+    member_id: int
+    key = fields.CharField(max_length=128)  # "order:123:growth", "requalify:2025:member:7"
+    kind = fields.CharEnumField(GrowthEntryKind, max_length=16)
+    delta = fields.IntField()
+    growth_after = fields.IntField()
+    year_growth_after = fields.IntField()
+    level: fields.ForeignKeyNullableRelation[Level] = fields.ForeignKeyField(
+        "memberhub.Level", null=True, related_name=False
+    )
+    level_id: int | None
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "mc_growth_entry"
+        unique_together = (("brand", "key"),)
+        indexes = (("member", "id"),)

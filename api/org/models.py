@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -36,7 +37,7 @@ class Brand(Model):
     id = fields.IntField(primary_key=True)
     code = fields.CharField(max_length=32, unique=True)
     name = fields.CharField(max_length=64)
-    settings = fields.JSONField(default=dict)
+    settings: dict[str, Any] = fields.JSONField(default=dict)
     status = fields.CharEnumField(Status, max_length=16, default=Status.ACTIVE)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -63,7 +64,10 @@ class WechatApp(Model):
     """A mini-program or official account of the brand; secrets encrypted at rest."""
 
     id = fields.IntField(primary_key=True)
-    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
     kind = fields.CharEnumField(WechatAppKind, max_length=24)
     appid = fields.CharField(max_length=32, unique=True)
     name = fields.CharField(max_length=64)
@@ -82,7 +86,10 @@ class AlipayApp(Model):
     """An Alipay mini-program of the brand; its private key encrypted at rest."""
 
     id = fields.IntField(primary_key=True)
-    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
     app_id = fields.CharField(max_length=32, unique=True)
     name = fields.CharField(max_length=64)
     private_key_enc = fields.TextField()
@@ -101,7 +108,10 @@ class StoreKind(StrEnum):
 
 class Store(Model):
     id = fields.IntField(primary_key=True)
-    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
     code = fields.CharField(max_length=32)
     name = fields.CharField(max_length=64)
     city = fields.CharField(max_length=32, default="")
@@ -128,11 +138,17 @@ class Staff(Model):
     """Someone who works for the brand; signs in with a password hashed by argon2."""
 
     id = fields.IntField(primary_key=True)
-    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
     username = fields.CharField(max_length=64)
     name = fields.CharField(max_length=64)
     role = fields.CharEnumField(StaffRole, max_length=16)
-    store = fields.ForeignKeyField("memberhub.Store", null=True, related_name=False)
+    store: fields.ForeignKeyNullableRelation[Store] = fields.ForeignKeyField(
+        "memberhub.Store", null=True, related_name=False
+    )
+    store_id: int | None
     guide_code = fields.CharField(max_length=16, null=True)
     password_hash = fields.CharField(max_length=255)
     status = fields.CharEnumField(Status, max_length=16, default=Status.ACTIVE)
@@ -160,7 +176,10 @@ class MerchantAccount(Model):
     """Where a store's money goes. `key` names it in callback URLs; secrets never leave."""
 
     id = fields.IntField(primary_key=True)
-    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
     key = fields.CharField(max_length=32, unique=True)
     name = fields.CharField(max_length=64)
     provider = fields.CharEnumField(PaymentProvider, max_length=16)
@@ -170,7 +189,7 @@ class MerchantAccount(Model):
     sub_mchid = fields.CharField(max_length=32, default="")
     sub_appid = fields.CharField(max_length=32, default="")
     secrets_enc = fields.TextField()  # encrypted JSON: keys, certificates, app_auth_token
-    secret_names = fields.JSONField(default=list)  # which secrets are set, safe to show
+    secret_names: list[Any] = fields.JSONField(default=list)  # which secrets are set, safe to show  # type: ignore[assignment]
     status = fields.CharEnumField(Status, max_length=16, default=Status.ACTIVE)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -182,10 +201,19 @@ class StorePaymentRoute(Model):
     """Per store and provider, the merchant account that receives the money."""
 
     id = fields.IntField(primary_key=True)
-    brand = fields.ForeignKeyField("memberhub.Brand", related_name=False)
-    store = fields.ForeignKeyField("memberhub.Store", related_name=False)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    store: fields.ForeignKeyRelation[Store] = fields.ForeignKeyField(
+        "memberhub.Store", related_name=False
+    )
+    store_id: int
     provider = fields.CharEnumField(PaymentProvider, max_length=16)
-    account = fields.ForeignKeyField("memberhub.MerchantAccount", related_name=False)
+    account: fields.ForeignKeyRelation[MerchantAccount] = fields.ForeignKeyField(
+        "memberhub.MerchantAccount", related_name=False
+    )
+    account_id: int
     status = fields.CharEnumField(Status, max_length=16, default=Status.ACTIVE)
     created_at = fields.DatetimeField(auto_now_add=True)
 

@@ -1,3 +1,55 @@
-from sanic import Blueprint
+"""Levels: head office's ladder."""
+
+from __future__ import annotations
+
+from sanic import Blueprint, HTTPResponse, Request
+
+from api.core.auth import Role, staff_required
+from api.core.http import body, doc, out
+from api.member_center import levels as service
+from api.member_center.schemas.levels import LevelIn, LevelList, LevelOut, LevelPatch
 
 bp = Blueprint("member_center_levels", url_prefix="/api/v1")
+
+
+@bp.get("/admin/levels")
+@doc(
+    summary="The brand's levels, lowest rank first", tag="levels", response=LevelList, errors=(403,)
+)
+@staff_required(Role.HQ_ADMIN)
+async def list_levels(request: Request) -> HTTPResponse:
+    levels = await service.list_levels(brand_id=request.ctx.brand_id)
+    return out(LevelList(items=[LevelOut.of(level) for level in levels]))
+
+
+@bp.post("/admin/levels")
+@doc(
+    summary="Add a level (rank 0 is the entry level at threshold 0; thresholds rise with rank)",
+    tag="levels",
+    body=LevelIn,
+    response=LevelOut,
+    status=201,
+    errors=(403, 409),
+)
+@staff_required(Role.HQ_ADMIN)
+async def create_level(request: Request) -> HTTPResponse:
+    payload = body(request, LevelIn)
+    level = await service.create_level(brand_id=request.ctx.brand_id, **payload.model_dump())
+    return out(LevelOut.of(level), status=201)
+
+
+@bp.patch("/admin/levels/<level_id:int>")
+@doc(
+    summary="Change a level's name, threshold, benefits or availability",
+    tag="levels",
+    body=LevelPatch,
+    response=LevelOut,
+    errors=(403, 404, 409),
+)
+@staff_required(Role.HQ_ADMIN)
+async def update_level(request: Request, level_id: int) -> HTTPResponse:
+    payload = body(request, LevelPatch)
+    level = await service.update_level(
+        brand_id=request.ctx.brand_id, level_id=level_id, **payload.model_dump()
+    )
+    return out(LevelOut.of(level))

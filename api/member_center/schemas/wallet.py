@@ -1,0 +1,103 @@
+"""What crosses the wire for stored value: balances, ledger entries, recharge packages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from api.member_center.models import WalletEntry, WalletPackage
+from api.member_center.wallet import WalletBalance
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+MAX_FEN = 100_000_000  # ¥1,000,000: far above any sane recharge
+
+
+class WalletPackageOut(BaseModel):
+    id: int
+    name: str
+    pay_fen: int
+    bonus_fen: int
+    receive_fen: int
+    active: bool
+
+    @classmethod
+    def of(cls, package: WalletPackage) -> WalletPackageOut:
+        return cls(
+            id=package.id,
+            name=package.name,
+            pay_fen=package.pay_fen,
+            bonus_fen=package.bonus_fen,
+            receive_fen=package.pay_fen + package.bonus_fen,
+            active=package.active,
+        )
+
+
+class WalletPackageList(BaseModel):
+    items: list[WalletPackageOut]
+
+
+class WalletOut(BaseModel):
+    principal_fen: int
+    bonus_fen: int
+    total_fen: int
+    packages: list[WalletPackageOut]
+
+    @classmethod
+    def of(cls, balance: WalletBalance, packages: list[WalletPackage]) -> WalletOut:
+        return cls(
+            principal_fen=balance.principal_fen,
+            bonus_fen=balance.bonus_fen,
+            total_fen=balance.total_fen,
+            packages=[WalletPackageOut.of(package) for package in packages],
+        )
+
+
+class WalletEntryOut(BaseModel):
+    id: int
+    kind: str
+    amount_fen: int  # principal + bonus change, negative for money leaving the wallet
+    principal_delta_fen: int
+    bonus_delta_fen: int
+    principal_after_fen: int
+    bonus_after_fen: int
+    reason: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, entry: WalletEntry) -> WalletEntryOut:
+        return cls(
+            id=entry.id,
+            kind=entry.kind.value,
+            amount_fen=entry.principal_delta_fen + entry.bonus_delta_fen,
+            principal_delta_fen=entry.principal_delta_fen,
+            bonus_delta_fen=entry.bonus_delta_fen,
+            principal_after_fen=entry.principal_after_fen,
+            bonus_after_fen=entry.bonus_after_fen,
+            reason=entry.reason,
+            created_at=entry.created_at,
+        )
+
+
+class WalletEntryPage(BaseModel):
+    items: list[WalletEntryOut]
+    next_cursor: str | None
+
+
+class WalletPackageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: Name
+    pay_fen: int = Field(gt=0, le=MAX_FEN)
+    bonus_fen: int = Field(default=0, ge=0, le=MAX_FEN)
+    active: bool = True
+
+
+class WalletPackagePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: Name | None = None
+    pay_fen: int | None = Field(default=None, gt=0, le=MAX_FEN)
+    bonus_fen: int | None = Field(default=None, ge=0, le=MAX_FEN)
+    active: bool | None = None

@@ -1,0 +1,506 @@
+"""Stored value: recharge, spend, refund, withdraw and merge; head office's recharge packages.
+
+Principal (money the member paid) and bonus (money the brand gave) are kept apart: a spend
+takes from both in proportion to their balances, a refund gives back the parts that were spent,
+and a withdrawal pays back the principal only when the brand's rule says so.
+
+Each change locks the member row, moves both balance columns with one guarded update and appends
+a ledger row with a unique key, in one transaction. Invariant: for each column,
+sum(entries.*_delta_fen) == the member's balance column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from api.core.errors import Conflict, InvalidInput, NotFound
+from api.core.pagination import paginate
+from api.core.ports import clock
+from api.org.models import Brand
+
+from .models import Member, WalletEntry, WalletEntryKind, WalletPackage, WalletRefund
+from .points import check_key, lock_member
+
+SPEND_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class WalletBalance:
+    principal_fen: int
+    bonus_fen: int
+
+    @property
+    def total_fen(self) -> int:
+        return self.principal_fen + self.bonus_fen
+
+
+class _Stale(Exception):
+    """The balances changed between read and guarded update; roll back and read again."""
+
+
+def split_spend(amount_fen: int, principal_fen: int, bonus_fen: int) -> tuple[int, int]:
+    """Principal and bonus parts of a spend, proportional to the balances, principal rounded up."""
+    total = principal_fen + bonus_fen
+    if amount_fen > total:
+        raise Conflict("wallet.insufficient", "The wallet balance does not cover this amount.")
+    if total == 0:
+        return 0, 0
+    principal = -(-amount_fen * principal_fen // total)  # integer ceiling, no float error
+    return principal, amount_fen - principal
+
+
+def _split_refund(
+    amount_fen: int, spent: tuple[int, int], refundable: tuple[int, int]
+) -> tuple[int, int]:
+    spent_total = spent[0] + spent[1]
+    principal = -(-amount_fen * spent[0] // spent_total) if spent_total else 0
+    principal = min(principal, refundable[0])
+    bonus = amount_fen - principal
+    if bonus > refundable[1]:
+        bonus = refundable[1]
+        principal = amount_fen - bonus
+    return principal, bonus
+
+
+async def _stored(brand_id: int, key: str, member_id: int | None) -> WalletEntry | None:
+    entry = await WalletEntry.get_or_none(brand_id=brand_id, key=key)
+    if entry is not None and member_id is not None and entry.member_id != member_id:
+        raise Conflict("wallet.key_reused", "This key was already used for another member.")
+    return entry
+
+
+async def _once(
+    *,
+    brand_id: int,
+    member_id: int | None,
+    key: str,
+    operation: Callable[[BaseDBAsyncClient], Awaitable[WalletEntry]],
+) -> WalletEntry:
+    """Run `operation` in one transaction unless `key` is on the ledger; a replay returns the first entry."""
+    existing = await _stored(brand_id, key, member_id)
+    if existing is not None:
+        return existing
+    try:
+        async with in_transaction() as db:
+            return await operation(db)
+    except IntegrityError:
+        # A concurrent call with the same key committed first; ours rolled back.
+        existing = await _stored(brand_id, key, member_id)
+        if existing is None:
+            raise
+        return existing
+
+
+async def _move(
+    db: BaseDBAsyncClient, *, member_id: int, principal_fen: int, bonus_fen: int
+) -> bool:
+    """Change both columns at once; each decrement only while its column covers it."""
+    guard: dict[str, Any] = {}
+    if principal_fen < 0:
+        guard["wallet_principal_fen__gte"] = -principal_fen
+    if bonus_fen < 0:
+        guard["wallet_bonus_fen__gte"] = -bonus_fen
+    updated = (
+        await Member.filter(id=member_id, **guard)
+        .using_db(db)
+        .update(
+            wallet_principal_fen=F("wallet_principal_fen") + principal_fen,
+            wallet_bonus_fen=F("wallet_bonus_fen") + bonus_fen,
+        )
+    )
+    return bool(updated)
+
+
+async def _append(
+    db: BaseDBAsyncClient,
+    *,
+    brand_id: int,
+    member_id: int,
+    key: str,
+    kind: WalletEntryKind,
+    principal_fen: int,
+    bonus_fen: int,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> WalletEntry:
+    after = (
+        await Member.filter(id=member_id)
+        .using_db(db)
+        .values_list("wallet_principal_fen", "wallet_bonus_fen")
+    )[0]
+    return await WalletEntry.create(
+        using_db=db,
+        brand_id=brand_id,
+        member_id=member_id,
+        key=key,
+        kind=kind,
+        principal_delta_fen=principal_fen,
+        bonus_delta_fen=bonus_fen,
+        principal_after_fen=after[0],
+        bonus_after_fen=after[1],
+        reason=reason[:255],
+        actor=actor[:64],
+        created_at=now,
+    )
+
+
+def _check_fen(value: Any, *, allow_zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
+        raise InvalidInput("wallet.invalid_amount", "Amounts are whole numbers of fen above zero.")
+    return value
+
+
+# ---------------------------------------------------------------- operations
+
+
+async def recharge_wallet(
+    *,
+    brand_id: int,
+    member_id: int,
+    principal_fen: int,
+    bonus_fen: int = 0,
+    key: str,
+    reason: str = "",
+    actor: str = "system",
+) -> WalletEntry:
+    """Credit a paid recharge (principal) and the brand's gift on top of it (bonus)."""
+    _check_fen(principal_fen)
+    _check_fen(bonus_fen, allow_zero=True)
+    check_key(key, code="wallet.invalid_key")
+    now = clock().now()
+
+    async def operation(db: BaseDBAsyncClient) -> WalletEntry:
+        await lock_member(db, brand_id=brand_id, member_id=member_id)
+        await _move(db, member_id=member_id, principal_fen=principal_fen, bonus_fen=bonus_fen)
+        return await _append(
+            db,
+            brand_id=brand_id,
+            member_id=member_id,
+            key=key,
+            kind=WalletEntryKind.RECHARGE,
+            principal_fen=principal_fen,
+            bonus_fen=bonus_fen,
+            reason=reason,
+            actor=actor,
+            now=now,
+        )
+
+    return await _once(brand_id=brand_id, member_id=member_id, key=key, operation=operation)
+
+
+async def spend_wallet(
+    *, brand_id: int, member_id: int, amount_fen: int, key: str, reason: str, actor: str
+) -> WalletEntry:
+    """Pay from the wallet, split between principal and bonus; 409 `wallet.insufficient` if short."""
+    _check_fen(amount_fen)
+    check_key(key, code="wallet.invalid_key")
+    now = clock().now()
+
+    async def operation(db: BaseDBAsyncClient) -> WalletEntry:
+        member = await lock_member(db, brand_id=brand_id, member_id=member_id)
+        principal, bonus = split_spend(
+            amount_fen, member.wallet_principal_fen, member.wallet_bonus_fen
+        )
+        if not await _move(db, member_id=member_id, principal_fen=-principal, bonus_fen=-bonus):
+            raise _Stale
+        return await _append(
+            db,
+            brand_id=brand_id,
+            member_id=member_id,
+            key=key,
+            kind=WalletEntryKind.SPEND,
+            principal_fen=-principal,
+            bonus_fen=-bonus,
+            reason=reason,
+            actor=actor,
+            now=now,
+        )
+
+    # Only reachable where the row lock is missing: the split was computed on balances that
+    # a concurrent spend has since lowered, so read them again.
+    for _ in range(SPEND_ATTEMPTS):
+        try:
+            return await _once(brand_id=brand_id, member_id=member_id, key=key, operation=operation)
+        except _Stale:
+            continue
+    raise Conflict("wallet.busy", "The wallet is changing too fast; try again.")
+
+
+async def refund_wallet_spend(
+    *,
+    brand_id: int,
+    spend_key: str,
+    key: str,
+    amount_fen: int | None = None,
+    reason: str = "",
+    actor: str = "system",
+) -> WalletEntry:
+    """Give back (part of) an earlier spend to principal and bonus, never more than was spent."""
+    if amount_fen is not None:
+        _check_fen(amount_fen)
+    check_key(key, code="wallet.invalid_key")
+    spend = await WalletEntry.get_or_none(
+        brand_id=brand_id, key=spend_key, kind=WalletEntryKind.SPEND
+    )
+    if spend is None:
+        raise NotFound("wallet.spend_not_found", "No such wallet spend.")
+    now = clock().now()
+    spent = (-spend.principal_delta_fen, -spend.bonus_delta_fen)
+
+    async def operation(db: BaseDBAsyncClient) -> WalletEntry:
+        await lock_member(db, brand_id=brand_id, member_id=spend.member_id)
+        given_back = await WalletRefund.filter(spend_entry_id=spend.id).using_db(db)
+        refundable = (
+            spent[0] - sum(row.principal_fen for row in given_back),
+            spent[1] - sum(row.bonus_fen for row in given_back),
+        )
+        amount = amount_fen if amount_fen is not None else refundable[0] + refundable[1]
+        if amount <= 0:
+            raise Conflict("wallet.already_refunded", "This spend was already given back.")
+        if amount > refundable[0] + refundable[1]:
+            raise Conflict(
+                "wallet.refund_exceeds_spend", "A refund cannot exceed what is left of the spend."
+            )
+        principal, bonus = _split_refund(amount, spent, refundable)
+        await _move(db, member_id=spend.member_id, principal_fen=principal, bonus_fen=bonus)
+        entry = await _append(
+            db,
+            brand_id=brand_id,
+            member_id=spend.member_id,
+            key=key,
+            kind=WalletEntryKind.REFUND,
+            principal_fen=principal,
+            bonus_fen=bonus,
+            reason=reason or f"refund of {spend_key}",
+            actor=actor,
+            now=now,
+        )
+        await WalletRefund.create(
+            using_db=db,
+            brand_id=brand_id,
+            spend_entry_id=spend.id,
+            refund_entry_id=entry.id,
+            principal_fen=principal,
+            bonus_fen=bonus,
+            created_at=now,
+        )
+        return entry
+
+    return await _once(brand_id=brand_id, member_id=spend.member_id, key=key, operation=operation)
+
+
+async def withdraw_wallet(
+    *, brand_id: int, member_id: int, key: str, actor: str, reason: str = ""
+) -> WalletEntry:
+    """Close the member's stored value: the WITHDRAW entry is what is paid back to them.
+
+    With the brand rule `wallet_refund_principal_only` on, only the principal is paid back and
+    the bonus is forfeited in a separate ADJUST entry keyed `{key}:forfeit`.
+    """
+    check_key(key, code="wallet.invalid_key")
+    if len(key) > 120:
+        raise InvalidInput("wallet.invalid_key", "A withdrawal key must fit in 120 characters.")
+    brand = await Brand.get_or_none(id=brand_id)
+    if brand is None:
+        raise NotFound("brand.not_found", "No such brand.")
+    principal_only = bool(brand.setting("wallet_refund_principal_only"))
+    now = clock().now()
+
+    async def _append_forfeit(
+        db: BaseDBAsyncClient, member_id: int, forfeited: int, now: datetime
+    ) -> None:
+        await _append(
+            db,
+            brand_id=brand_id,
+            member_id=member_id,
+            key=f"{key}:forfeit",
+            kind=WalletEntryKind.ADJUST,
+            principal_fen=0,
+            bonus_fen=-forfeited,
+            reason="bonus forfeited on withdrawal",
+            actor=actor,
+            now=now,
+        )
+
+    async def operation(db: BaseDBAsyncClient) -> WalletEntry:
+        member = await lock_member(db, brand_id=brand_id, member_id=member_id)
+        principal, bonus = member.wallet_principal_fen, member.wallet_bonus_fen
+        if principal == 0 and bonus == 0:
+            raise Conflict("wallet.empty", "There is nothing in the wallet to withdraw.")
+        paid_bonus = 0 if principal_only else bonus
+        if not await _move(db, member_id=member_id, principal_fen=-principal, bonus_fen=-bonus):
+            raise Conflict("wallet.concurrent_change", "The wallet changed; try again.")
+        # Both rows see the final (zero) balances; the WITHDRAW row is written last so its
+        # `*_after_fen` equal the member's columns like every other entry's.
+        if bonus - paid_bonus:
+            await _append_forfeit(db, member_id, bonus - paid_bonus, now)
+        return await _append(
+            db,
+            brand_id=brand_id,
+            member_id=member_id,
+            key=key,
+            kind=WalletEntryKind.WITHDRAW,
+            principal_fen=-principal,
+            bonus_fen=-paid_bonus,
+            reason=reason or "stored value withdrawn",
+            actor=actor,
+            now=now,
+        )
+
+    return await _once(brand_id=brand_id, member_id=member_id, key=key, operation=operation)
+
+
+async def move_wallet_for_merge(
+    *,
+    brand_id: int,
+    loser_id: int,
+    survivor_id: int,
+    key_prefix: str,
+    connection: BaseDBAsyncClient,
+) -> WalletBalance:
+    """Inside the caller's transaction, move the loser's principal and bonus to the survivor."""
+    db = connection
+    out_key = check_key(f"{key_prefix}:wallet:out", code="wallet.invalid_key")
+    in_key = check_key(f"{key_prefix}:wallet:in", code="wallet.invalid_key")
+    done = await WalletEntry.filter(brand_id=brand_id, key=out_key).using_db(db).first()
+    if done is not None:
+        return WalletBalance(-done.principal_delta_fen, -done.bonus_delta_fen)
+    members = {}
+    for member_id in sorted((loser_id, survivor_id)):  # id order: no deadlock between merges
+        members[member_id] = await lock_member(
+            db, brand_id=brand_id, member_id=member_id, allow_merged=True
+        )
+    principal = members[loser_id].wallet_principal_fen
+    bonus = members[loser_id].wallet_bonus_fen
+    if principal == 0 and bonus == 0:
+        return WalletBalance(0, 0)
+    now = clock().now()
+    if not await _move(db, member_id=loser_id, principal_fen=-principal, bonus_fen=-bonus):
+        raise Conflict("wallet.concurrent_change", "The wallet changed during the merge.")
+    await _append(
+        db,
+        brand_id=brand_id,
+        member_id=loser_id,
+        key=out_key,
+        kind=WalletEntryKind.MERGE_OUT,
+        principal_fen=-principal,
+        bonus_fen=-bonus,
+        reason=f"merged into member {survivor_id}",
+        actor="system",
+        now=now,
+    )
+    await _move(db, member_id=survivor_id, principal_fen=principal, bonus_fen=bonus)
+    await _append(
+        db,
+        brand_id=brand_id,
+        member_id=survivor_id,
+        key=in_key,
+        kind=WalletEntryKind.MERGE_IN,
+        principal_fen=principal,
+        bonus_fen=bonus,
+        reason=f"merged from member {loser_id}",
+        actor="system",
+        now=now,
+    )
+    return WalletBalance(principal, bonus)
+
+
+# ---------------------------------------------------------------- reads
+
+
+async def wallet_balance(*, brand_id: int, member_id: int) -> WalletBalance:
+    """The member's principal and bonus balances."""
+    row = (
+        await Member.filter(id=member_id, brand_id=brand_id)
+        .first()
+        .values_list("wallet_principal_fen", "wallet_bonus_fen")
+    )
+    if row is None:
+        raise NotFound("member.not_found", "No such member.")
+    return WalletBalance(principal_fen=row[0], bonus_fen=row[1])
+
+
+async def list_wallet_entries(
+    *, brand_id: int, member_id: int, cursor: str | None, limit: int
+) -> tuple[list[WalletEntry], str | None]:
+    """One page of a member's stored-value ledger, newest first."""
+    if not await Member.exists(id=member_id, brand_id=brand_id):
+        raise NotFound("member.not_found", "No such member.")
+    return await paginate(
+        WalletEntry.filter(brand_id=brand_id, member_id=member_id), cursor=cursor, limit=limit
+    )
+
+
+# ---------------------------------------------------------------- recharge packages
+
+
+def _check_package(name: Any, pay_fen: Any, bonus_fen: Any) -> None:
+    if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 64):
+        raise InvalidInput("wallet_package.invalid_name", "A package needs a name (≤ 64).")
+    if pay_fen is not None:
+        _check_fen(pay_fen)
+    if bonus_fen is not None:
+        _check_fen(bonus_fen, allow_zero=True)
+
+
+async def create_package(
+    *, brand_id: int, name: str, pay_fen: int, bonus_fen: int = 0, active: bool = True
+) -> WalletPackage:
+    """Offer a recharge package: pay `pay_fen`, receive `pay_fen + bonus_fen`."""
+    _check_package(name, pay_fen, bonus_fen)
+    return await WalletPackage.create(
+        brand_id=brand_id, name=name.strip(), pay_fen=pay_fen, bonus_fen=bonus_fen, active=active
+    )
+
+
+async def get_package(*, brand_id: int, package_id: int) -> WalletPackage:
+    """One package of the brand, or 404 `wallet_package.not_found`."""
+    package = await WalletPackage.get_or_none(id=package_id, brand_id=brand_id)
+    if package is None:
+        raise NotFound("wallet_package.not_found", "No such recharge package.")
+    return package
+
+
+async def update_package(
+    *,
+    brand_id: int,
+    package_id: int,
+    name: str | None = None,
+    pay_fen: int | None = None,
+    bonus_fen: int | None = None,
+    active: bool | None = None,
+) -> WalletPackage:
+    """Change a package's name, amounts or availability (`active=False` takes it off offer)."""
+    _check_package(name, pay_fen, bonus_fen)
+    package = await get_package(brand_id=brand_id, package_id=package_id)
+    changes: dict[str, Any] = {
+        field: value
+        for field, value in (
+            ("name", name.strip() if name is not None else None),
+            ("pay_fen", pay_fen),
+            ("bonus_fen", bonus_fen),
+            ("active", active),
+        )
+        if value is not None
+    }
+    if changes:
+        await WalletPackage.filter(id=package.id, brand_id=brand_id).update(**changes)
+        await package.refresh_from_db()
+    return package
+
+
+async def list_packages(*, brand_id: int, active_only: bool = True) -> list[WalletPackage]:
+    """The brand's recharge packages, cheapest first (only those on offer unless asked)."""
+    query = WalletPackage.filter(brand_id=brand_id)
+    if active_only:
+        query = query.filter(active=True)
+    return await query.order_by("pay_fen", "id")
