@@ -1,3 +1,209 @@
-from sanic import Blueprint
+"""Head office on members: search, one member's page, tags, and moving a leaving guide's members."""
+
+from __future__ import annotations
+
+from sanic import Blueprint, HTTPResponse, Request
+
+from api.core.auth import ADMINS, Role, staff_required
+from api.core.http import body, doc, out, query
+from api.member_center import relations, search, tags
+from api.member_center.schemas.admin_members import (
+    AdminMemberDetailOut,
+    AdminMemberOut,
+    AdminMemberPage,
+    AdminMemberQuery,
+)
+from api.member_center.schemas.relations import ReassignIn, ReassignOut
+from api.member_center.schemas.tags import (
+    MemberTagsIn,
+    MemberTagsOut,
+    TagFilter,
+    TagGroupIn,
+    TagGroupList,
+    TagGroupOut,
+    TagIn,
+    TagList,
+    TagOut,
+    TagPatch,
+)
 
 bp = Blueprint("member_center_admin_members", url_prefix="/api/v1")
+
+HQ = Role.HQ_ADMIN
+
+
+# Members -----------------------------------------------------------------------------------
+
+
+@bp.get("/admin/members")
+@doc(
+    summary="Search members (tags, level, store, guide, status, registration dates, q)",
+    tag="admin-members",
+    response=AdminMemberPage,
+    errors=(401, 403, 422),
+)
+@staff_required(*ADMINS)
+async def members_list(request: Request) -> HTTPResponse:
+    params = query(request, AdminMemberQuery)
+    rows, cursor = await search.search_members(
+        actor=request.ctx.staff, filters=params.filters(), cursor=params.cursor, limit=params.limit
+    )
+    return out(AdminMemberPage(items=[AdminMemberOut.of_row(r) for r in rows], next_cursor=cursor))
+
+
+@bp.get("/admin/members/<member_id:int>")
+@doc(
+    summary="One member with tags and store/guide relation history",
+    tag="admin-members",
+    response=AdminMemberDetailOut,
+    errors=(401, 403, 404),
+)
+@staff_required(*ADMINS)
+async def members_get(request: Request, member_id: int) -> HTTPResponse:
+    detail = await search.member_detail(actor=request.ctx.staff, member_id=member_id)
+    return out(AdminMemberDetailOut.of_detail(detail))
+
+
+async def _member_tags_out(brand_id: int, member_id: int) -> MemberTagsOut:
+    carried = await tags.member_tags(brand_id=brand_id, member_id=member_id)
+    return MemberTagsOut(member_id=member_id, tags=[TagOut.of(t) for t in carried])
+
+
+@bp.post("/admin/members/<member_id:int>/tags")
+@doc(
+    summary="Tag a member with manual or guide tags (idempotent)",
+    tag="admin-members",
+    body=MemberTagsIn,
+    response=MemberTagsOut,
+    errors=(401, 403, 404),
+)
+@staff_required(HQ)
+async def members_tag(request: Request, member_id: int) -> HTTPResponse:
+    payload = body(request, MemberTagsIn)
+    staff = request.ctx.staff
+    member = await tags.tag_member(
+        brand_id=staff.brand_id, member_id=member_id, tag_ids=payload.tag_ids, actor=staff
+    )
+    return out(await _member_tags_out(staff.brand_id, member.id))
+
+
+@bp.delete("/admin/members/<member_id:int>/tags/<tag_id:int>")
+@doc(
+    summary="Take a tag off a member",
+    tag="admin-members",
+    response=MemberTagsOut,
+    errors=(401, 403, 404),
+)
+@staff_required(HQ)
+async def members_untag(request: Request, member_id: int, tag_id: int) -> HTTPResponse:
+    brand_id = request.ctx.brand_id
+    member = await tags.untag_member(brand_id=brand_id, member_id=member_id, tag_id=tag_id)
+    return out(await _member_tags_out(brand_id, member.id))
+
+
+# Tag groups and tags -----------------------------------------------------------------------
+
+
+@bp.get("/admin/tag-groups")
+@doc(summary="The brand's tag groups", tag="tags", response=TagGroupList, errors=(401, 403))
+@staff_required(HQ)
+async def tag_groups_list(request: Request) -> HTTPResponse:
+    groups = await tags.list_tag_groups(brand_id=request.ctx.brand_id)
+    return out(TagGroupList(items=[TagGroupOut.of(g) for g in groups]))
+
+
+@bp.post("/admin/tag-groups")
+@doc(
+    summary="Add a tag group",
+    tag="tags",
+    body=TagGroupIn,
+    response=TagGroupOut,
+    status=201,
+    errors=(401, 403, 409),
+)
+@staff_required(HQ)
+async def tag_groups_create(request: Request) -> HTTPResponse:
+    payload = body(request, TagGroupIn)
+    group = await tags.create_tag_group(brand_id=request.ctx.brand_id, name=payload.name)
+    return out(TagGroupOut.of(group), status=201)
+
+
+@bp.get("/admin/tags")
+@doc(
+    summary="The brand's tags (filter by kind, group_id, active)",
+    tag="tags",
+    response=TagList,
+    errors=(401, 403, 422),
+)
+@staff_required(HQ)
+async def tags_list(request: Request) -> HTTPResponse:
+    params = query(request, TagFilter)
+    found = await tags.list_tags(
+        brand_id=request.ctx.brand_id,
+        kind=params.kind,
+        group_id=params.group_id,
+        active=params.active,
+    )
+    return out(TagList(items=[TagOut.of(t) for t in found]))
+
+
+@bp.post("/admin/tags")
+@doc(
+    summary="Add a manual or guide tag (auto tags are the workers')",
+    tag="tags",
+    body=TagIn,
+    response=TagOut,
+    status=201,
+    errors=(401, 403, 409),
+)
+@staff_required(HQ)
+async def tags_create(request: Request) -> HTTPResponse:
+    payload = body(request, TagIn)
+    tag = await tags.create_tag(
+        brand_id=request.ctx.brand_id,
+        name=payload.name,
+        kind=payload.kind,
+        group_id=payload.group_id,
+    )
+    return out(TagOut.of(tag), status=201)
+
+
+@bp.patch("/admin/tags/<tag_id:int>")
+@doc(
+    summary="Rename, regroup or (de)activate a tag",
+    tag="tags",
+    body=TagPatch,
+    response=TagOut,
+    errors=(401, 403, 404, 409),
+)
+@staff_required(HQ)
+async def tags_update(request: Request, tag_id: int) -> HTTPResponse:
+    payload = body(request, TagPatch)
+    tag = await tags.update_tag(
+        brand_id=request.ctx.brand_id,
+        tag_id=tag_id,
+        name=payload.name,
+        active=payload.active,
+        group_id=payload.group_id,
+    )
+    return out(TagOut.of(tag))
+
+
+# Guides ------------------------------------------------------------------------------------
+
+
+@bp.post("/admin/guides/<guide_id:int>/reassign")
+@doc(
+    summary="Move a leaving guide's members to another active guide, or to the guide's store",
+    tag="admin-members",
+    body=ReassignIn,
+    response=ReassignOut,
+    errors=(401, 403, 404),
+)
+@staff_required(*ADMINS)
+async def guides_reassign(request: Request, guide_id: int) -> HTTPResponse:
+    payload = body(request, ReassignIn)
+    moved = await relations.reassign_guide_members(
+        actor=request.ctx.staff, guide_id=guide_id, to_guide_id=payload.to_guide_id
+    )
+    return out(ReassignOut(moved=moved))

@@ -1,0 +1,92 @@
+"""What crosses the wire for tags: groups, tags, and the tags a member carries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from api.member_center.models import Tag, TagGroup, TagKind
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+TagId = Annotated[int, Field(ge=1)]
+
+
+class TagGroupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: Name
+
+
+class TagGroupOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, group: TagGroup) -> TagGroupOut:
+        return cls(id=group.id, name=group.name, created_at=group.created_at)
+
+
+class TagGroupList(BaseModel):
+    items: list[TagGroupOut]
+
+
+class TagIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    group_id: int | None = Field(default=None, ge=1)
+    kind: TagKind = TagKind.MANUAL
+
+
+class TagPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: Name | None = None
+    group_id: int | None = Field(default=None, ge=1)
+    active: bool | None = None
+
+
+class TagFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: TagKind | None = None
+    group_id: int | None = None
+    active: bool | None = None
+
+
+class TagOut(BaseModel):
+    id: int
+    name: str
+    group_id: int | None
+    kind: TagKind
+    active: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, tag: Tag) -> TagOut:
+        return cls(
+            id=tag.id,
+            name=tag.name,
+            group_id=tag.group_id,
+            kind=tag.kind,
+            active=tag.active,
+            created_at=tag.created_at,
+        )
+
+
+class TagList(BaseModel):
+    items: list[TagOut]
+
+
+class MemberTagsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    tag_ids: list[TagId] = Field(min_length=1, max_length=50)
+
+
+class MemberTagsOut(BaseModel):
+    member_id: int
+    tags: list[TagOut]
