@@ -60,11 +60,17 @@ async def init_db(settings: Settings | None = None) -> None:
     if Tortoise._inited:
         return
     settings = settings or get_settings()
+    prepare_database_path(settings)
+    # Handlers run in tasks the server creates, not in the task that opened the database.
+    await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+
+
+def prepare_database_path(settings: Settings) -> None:
+    """Create the folder of a SQLite database file (`var/` by default)."""
     if settings.database_url.startswith("sqlite://") and ":memory:" not in settings.database_url:
         Path(settings.database_url.removeprefix("sqlite://")).parent.mkdir(
             parents=True, exist_ok=True
         )
-    await Tortoise.init(config=tortoise_config(settings))
 
 
 async def close_db() -> None:

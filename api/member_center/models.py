@@ -34,7 +34,7 @@ class Gender(StrEnum):
 
 
 class Level(Model):
-    """A brand's member tier, reached by growth (paid amounts and configured actions)."""
+    """A member tier of the brand, reached by growth (paid amounts and configured actions)."""
 
     id = fields.IntField(primary_key=True)
     brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
@@ -105,7 +105,7 @@ class Member(Model):
     class Meta:
         table = "mc_member"
         unique_together = (("brand", "member_no"),)
-        indexes = (("brand", "registered_at"),)
+        indexes = (("brand_id", "registered_at"),)
 
 
 class MemberIdentity(Model):
@@ -163,11 +163,11 @@ class PointsEntry(Model):
     class Meta:
         table = "mc_points_entry"
         unique_together = (("brand", "key"),)
-        indexes = (("member", "id"),)
+        indexes = (("member_id", "id"),)
 
 
 class PointsLot(Model):
-    """Earned points that expire together; spending drains the oldest lots first."""
+    """Earned points that expire together. Spending drains the oldest lots first."""
 
     id = fields.IntField(primary_key=True)
     brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
@@ -190,7 +190,7 @@ class PointsLot(Model):
 
     class Meta:
         table = "mc_points_lot"
-        indexes = (("member", "expires_at"), ("expires_at", "remaining"))
+        indexes = (("member_id", "expires_at"), ("expires_at", "remaining"))
 
 
 class WalletEntryKind(StrEnum):
@@ -204,7 +204,7 @@ class WalletEntryKind(StrEnum):
 
 
 class WalletEntry(Model):
-    """The stored-value ledger; principal (money paid) and bonus (given) are kept apart."""
+    """The stored-value ledger. Principal (money paid) and bonus (given) are kept apart."""
 
     id = fields.IntField(primary_key=True)
     brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
@@ -228,7 +228,7 @@ class WalletEntry(Model):
     class Meta:
         table = "mc_wallet_entry"
         unique_together = (("brand", "key"),)
-        indexes = (("member", "id"),)
+        indexes = (("member_id", "id"),)
 
 
 class WalletPackage(Model):
@@ -283,7 +283,7 @@ class MemberRelation(Model):
 
     class Meta:
         table = "mc_relation"
-        indexes = (("member", "ended_at"), ("guide", "ended_at"))
+        indexes = (("member_id", "ended_at"), ("guide_id", "ended_at"))
 
 
 class TagGroup(Model):
@@ -403,4 +403,4 @@ class GrowthEntry(Model):
     class Meta:
         table = "mc_growth_entry"
         unique_together = (("brand", "key"),)
-        indexes = (("member", "id"),)
+        indexes = (("member_id", "id"),)

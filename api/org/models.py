@@ -61,7 +61,7 @@ class MessageMode(StrEnum):
 
 
 class WechatApp(Model):
-    """A mini-program or official account of the brand; secrets encrypted at rest."""
+    """A mini-program or official account of the brand, its secrets encrypted at rest."""
 
     id = fields.IntField(primary_key=True)
     brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
@@ -83,7 +83,7 @@ class WechatApp(Model):
 
 
 class AlipayApp(Model):
-    """An Alipay mini-program of the brand; its private key encrypted at rest."""
+    """An Alipay mini-program of the brand, its private key encrypted at rest."""
 
     id = fields.IntField(primary_key=True)
     brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
@@ -135,7 +135,7 @@ class StaffRole(StrEnum):
 
 
 class Staff(Model):
-    """Someone who works for the brand; signs in with a password hashed by argon2."""
+    """Someone who works for the brand, signing in with a password hashed by argon2."""
 
     id = fields.IntField(primary_key=True)
     brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
@@ -173,7 +173,7 @@ class AccountMode(StrEnum):
 
 
 class MerchantAccount(Model):
-    """Where a store's money goes. `key` names it in callback URLs; secrets never leave."""
+    """Where the money of a store goes. Its key names it in callback URLs. Secrets never leave."""
 
     id = fields.IntField(primary_key=True)
     brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
