@@ -5,11 +5,53 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from api.core.auth import TokenKind, issue_token
+from api.member_center import member_code
+from api.member_center.members import mask_phone, new_member_no
+from api.member_center.models import Member, MemberStatus
 from api.org.demo import bootstrap_demo
+from api.org.models import StaffRole
+
+BENCH_MEMBER_NICKNAME = "bench member"
+# Codes must outlive every scenario of the run, not the brand's 60 s.
+BENCH_CODE_TTL_S = 6 * 3600
+
+
+async def _bench_member(brand_id: int) -> Member:
+    member = await Member.filter(brand_id=brand_id, nickname=BENCH_MEMBER_NICKNAME).first()
+    if member is None:
+        member = await Member.create(
+            brand_id=brand_id,
+            member_no=new_member_no(),
+            status=MemberStatus.MEMBER,
+            nickname=BENCH_MEMBER_NICKNAME,
+            phone_masked=mask_phone("13800000000"),
+        )
+    return member
+
+
+def _cashier_token(demo: dict[str, Any]) -> str | None:
+    for store in demo["stores"]:
+        for person in store["staff"]:
+            if person["role"] == StaffRole.CASHIER.value:
+                return person["token"]
+    return None
 
 
 async def seed(*, codes: int, codes_file: Path) -> dict[str, Any]:
     """The demo brand, its tokens and (when asked) a file of fresh member codes."""
     demo = await bootstrap_demo(once=True)
-    codes_file.write_text("")
-    return {"tokens": {"hq_admin": demo["hq_admin"]["token"]}, "ids": {}}
+    brand_id = demo["brand"]["id"]
+    member = await _bench_member(brand_id)
+    issued = await member_code.create_member_codes(
+        brand_id=brand_id, member_id=member.id, count=codes, ttl_s=BENCH_CODE_TTL_S
+    )
+    codes_file.write_text("".join(code + "\n" for code in issued))
+    return {
+        "tokens": {
+            "hq_admin": demo["hq_admin"]["token"],
+            "member": issue_token(kind=TokenKind.MEMBER, subject_id=member.id, brand_id=brand_id),
+            "cashier": _cashier_token(demo),
+        },
+        "ids": {"brand_id": brand_id, "member_id": member.id},
+    }

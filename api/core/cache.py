@@ -28,6 +28,13 @@ class Cache(Protocol):
         """Get and delete in one step, so a one-time code is handed out once."""
         ...
 
+    async def swap(self, key: str, value: str) -> str | None:
+        """Replace an existing key's value, keeping its expiry; the old value, None if absent.
+
+        Atomic, so of many callers swapping in the same marker exactly one sees the original.
+        """
+        ...
+
     async def delete(self, key: str) -> bool: ...
 
     async def incr(self, key: str, *, ttl_s: float) -> int:
@@ -82,6 +89,12 @@ class MemoryCache:
         value = self._live(key)
         self._data.pop(key, None)
         return value
+
+    async def swap(self, key: str, value: str) -> str | None:
+        old = self._live(key)
+        if old is not None:
+            self._data[key] = (value, self._data[key][1])
+        return old
 
     async def delete(self, key: str) -> bool:
         return self._data.pop(key, None) is not None
@@ -143,6 +156,10 @@ class RedisCache:
 
     async def take(self, key: str) -> str | None:
         return await self.redis.getdel(self._k(key))
+
+    async def swap(self, key: str, value: str) -> str | None:
+        # SET … XX GET KEEPTTL (Redis ≥ 7): one command, so no other client slips in between.
+        return await self.redis.set(self._k(key), value, xx=True, get=True, keepttl=True)
 
     async def delete(self, key: str) -> bool:
         return bool(await self.redis.delete(self._k(key)))
