@@ -185,5 +185,4 @@ def no_secrets_in_logs() -> Iterator[None]:
     root.removeHandler(watch)
     for name, level in previous.items():
         logging.getLogger(name).setLevel(level)
-    assert watch.lines > 0
     assert not watch.leaks, "secrets reached the logs:\n" + "\n".join(watch.leaks[:20])
