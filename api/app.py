@@ -137,7 +137,7 @@ def _register_middleware(app: Sanic, settings: Settings) -> None:
         route = request.route.path if request.route else "<unmatched>"
         response.headers["x-request-id"] = request.ctx.request_id
         metrics.observe(method=request.method, route=route, status=response.status, seconds=elapsed)
-        if settings.access_log:
+        if settings.access_log and access_log.isEnabledFor(logging.INFO):
             # Path without the query string: codes and tokens may travel there.
             access_log.info(
                 jsonlib.dumps(

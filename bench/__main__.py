@@ -24,6 +24,7 @@ from .wrk import Figures, require_wrk, run_wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+WARMUP_S = 2
 
 
 def _free_port() -> int:
@@ -57,7 +58,8 @@ def run_stack(
 
     port = _free_port()
     seed_out = work / "seed.json"
-    codes = max(20_000, duration_s * 4_000)
+    server_log = work / "server.log"
+    codes = max(40_000, duration_s * 10_000)  # half for the measured run, half for the warm-up
     server = subprocess.Popen(
         [
             PYTHON,
@@ -73,7 +75,8 @@ def run_stack(
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # A file, not a pipe: a pipe nobody reads fills up and stalls the server mid-run.
+        stderr=server_log.open("wb"),
     )
     try:
         _wait_ready(f"http://127.0.0.1:{port}/readyz")
@@ -82,17 +85,32 @@ def run_stack(
         for scenario in SCENARIOS:
             if not scenario.available(fixtures):
                 continue
+            # A short unmeasured run first: connection pools fill, caches warm, as in service.
+            run_wrk(
+                f"http://127.0.0.1:{port}{scenario.path(fixtures)}",
+                method=scenario.method,
+                token=scenario.token(fixtures),
+                body=scenario.body,
+                codes_file=work / "seed.codes" if scenario.uses_codes else None,
+                codes_slice=(codes // 2, codes),
+                connections=connections,
+                duration_s=WARMUP_S,
+            )
             figures = run_wrk(
                 f"http://127.0.0.1:{port}{scenario.path(fixtures)}",
                 method=scenario.method,
                 token=scenario.token(fixtures),
                 body=scenario.body,
                 codes_file=work / "seed.codes" if scenario.uses_codes else None,
+                codes_slice=(0, codes // 2),
                 connections=connections,
                 duration_s=duration_s,
             )
             results.append((scenario, figures))
         return results
+    except BaseException:
+        sys.stderr.write(server_log.read_text(errors="replace")[-4000:])
+        raise
     finally:
         server.terminate()
         try:

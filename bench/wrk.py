@@ -34,6 +34,7 @@ def run_wrk(
     token: str | None = None,
     body: str | None = None,
     codes_file: Path | None = None,
+    codes_slice: tuple[int, int] = (0, 1_000_000_000),
     connections: int = 64,
     threads: int = 2,
     duration_s: int = 10,
@@ -47,6 +48,7 @@ def run_wrk(
     }
     if codes_file is not None:
         env["WRK_CODES"] = str(codes_file)
+        env["WRK_CODES_FROM"], env["WRK_CODES_TO"] = (str(n) for n in codes_slice)
     command = [
         require_wrk(),
         f"-t{threads}",

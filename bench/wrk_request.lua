@@ -5,6 +5,9 @@ local token = os.getenv("WRK_TOKEN") or ""
 local body = os.getenv("WRK_BODY") or ""
 local codes_file = os.getenv("WRK_CODES") or ""
 local nthreads = tonumber(os.getenv("WRK_THREADS") or "2")
+-- The slice of the codes file this run may use (the warm-up and the measured run use two).
+local codes_from = tonumber(os.getenv("WRK_CODES_FROM") or "0")
+local codes_to = tonumber(os.getenv("WRK_CODES_TO") or "1000000000")
 
 local threads = {}
 local counter = 0
@@ -23,7 +26,9 @@ function init(args)
   if codes_file ~= "" then
     local n = 0
     for line in io.lines(codes_file) do
-      if n % nthreads == tid then table.insert(codes, line) end
+      if n >= codes_from and n < codes_to and n % nthreads == tid then
+        table.insert(codes, line)
+      end
       n = n + 1
     end
   end

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Protocol
+from typing import Protocol, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
@@ -32,6 +32,15 @@ class Cache(Protocol):
         """Replace an existing key's value, keeping its expiry; the old value, None if absent.
 
         Atomic, so of many callers swapping in the same marker exactly one sees the original.
+        """
+        ...
+
+    async def swap_within_limit(
+        self, limit_key: str, *, limit: int, window_s: float, key: str, value: str
+    ) -> tuple[bool, str | None]:
+        """Count one attempt against `limit_key`; when within the limit, `swap` `key`.
+
+        Returns (allowed, old value). One round trip: the till's hot path uses it.
         """
         ...
 
@@ -120,11 +129,29 @@ class MemoryCache:
         finally:
             lock.release()
 
+    async def swap_within_limit(
+        self, limit_key: str, *, limit: int, window_s: float, key: str, value: str
+    ) -> tuple[bool, str | None]:
+        if await self.incr(limit_key, ttl_s=window_s) > limit:
+            return False, None
+        return True, await self.swap(key, value)
+
     async def ping(self) -> bool:
         return True
 
     async def close(self) -> None:
         self._data.clear()
+
+
+# KEYS: the rate-limit counter, the key to swap. ARGV: window in ms, limit, new value.
+_SWAP_WITHIN_LIMIT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if n > tonumber(ARGV[2]) then return {0, false} end
+local old = redis.call('GET', KEYS[2])
+if old then redis.call('SET', KEYS[2], ARGV[3], 'KEEPTTL') end
+return {1, old}
+"""
 
 
 class RedisCache:
@@ -138,12 +165,13 @@ class RedisCache:
         )
         self.redis: Redis = Redis(connection_pool=pool)
         self._prefix = prefix
+        self._swap_within_limit = self.redis.register_script(_SWAP_WITHIN_LIMIT)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
 
     async def get(self, key: str) -> str | None:
-        return await self.redis.get(self._k(key))
+        return cast(str | None, await self.redis.get(self._k(key)))
 
     async def set(self, key: str, value: str, *, ttl_s: float | None = None) -> None:
         px = None if ttl_s is None else max(1, int(ttl_s * 1000))
@@ -155,11 +183,21 @@ class RedisCache:
         )
 
     async def take(self, key: str) -> str | None:
-        return await self.redis.getdel(self._k(key))
+        return cast(str | None, await self.redis.getdel(self._k(key)))
 
     async def swap(self, key: str, value: str) -> str | None:
         # SET … XX GET KEEPTTL (Redis ≥ 7): one command, so no other client slips in between.
-        return await self.redis.set(self._k(key), value, xx=True, get=True, keepttl=True)
+        old = await self.redis.set(self._k(key), value, xx=True, get=True, keepttl=True)
+        return cast(str | None, old)
+
+    async def swap_within_limit(
+        self, limit_key: str, *, limit: int, window_s: float, key: str, value: str
+    ) -> tuple[bool, str | None]:
+        allowed, old = await self._swap_within_limit(
+            keys=[self._k(limit_key), self._k(key)],
+            args=[max(1, int(window_s * 1000)), limit, value],
+        )
+        return bool(allowed), cast(str | None, old)
 
     async def delete(self, key: str) -> bool:
         return bool(await self.redis.delete(self._k(key)))

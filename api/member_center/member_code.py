@@ -22,7 +22,6 @@ import segno
 from barcode.writer import SVGWriter
 
 from api.core import ports
-from api.core.cache import hit_rate_limit
 from api.core.errors import Conflict, Gone, NotFound, RateLimited
 from api.org.models import Brand
 from config.settings import get_settings
@@ -213,15 +212,18 @@ async def load_member_card(*, brand_id: int, member_id: int) -> MemberCard:
 async def resolve_member_code(*, brand_id: int, staff_id: int, code: str) -> MemberCard:
     """The member behind a code scanned at a till of the brand; burns the code."""
     cache = ports.cache()
-    limit = get_settings().member_code_resolve_per_minute
-    # Counted before the lookup, unknown codes included: the limit is what stops a till (or a
-    # stolen staff token) from guessing codes.
-    if await hit_rate_limit(
-        cache, f"member-code-resolve:{staff_id}", limit=limit, window_s=RATE_WINDOW_S
-    ):
-        raise RateLimited("member_code.rate_limited", "Too many member codes scanned; wait a bit.")
     key = code_key(brand_id=brand_id, code=code)
-    old = await cache.swap(key, USED)
+    # Counted before the lookup, unknown codes included: the limit is what stops a till (or a
+    # stolen staff token) from guessing codes. Counting and swapping is one cache round trip.
+    allowed, old = await cache.swap_within_limit(
+        f"rl:member-code-resolve:{staff_id}",
+        limit=get_settings().member_code_resolve_per_minute,
+        window_s=RATE_WINDOW_S,
+        key=key,
+        value=USED,
+    )
+    if not allowed:
+        raise RateLimited("member_code.rate_limited", "Too many member codes scanned; wait a bit.")
     if old is None:
         raise NotFound("member_code.not_found", "No such member code.")
     if old == USED:

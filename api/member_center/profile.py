@@ -48,9 +48,27 @@ async def load_profile(*, brand_id: int, member_id: int) -> MemberOut:
     return profile_out(member)
 
 
+async def member_profile(member: Member) -> MemberOut:
+    """The profile of a member already loaded (the caller): relations fetched only when set."""
+    related = [
+        name
+        for name, key in (
+            ("level", member.level_id),
+            ("home_store", member.home_store_id),
+            ("guide", member.guide_id),
+        )
+        if key is not None
+    ]
+    if related:
+        await member.fetch_related(*related)
+    return profile_out(member)
+
+
 def profile_out(member: Member) -> MemberOut:
     """Shape a member (with level, home_store and guide loaded) for the member center."""
-    level, store, guide = member.level, member.home_store, member.guide
+    level = member.level if member.level_id is not None else None
+    store = member.home_store if member.home_store_id is not None else None
+    guide = member.guide if member.guide_id is not None else None
     return MemberOut(
         id=member.id,
         member_no=member.member_no,

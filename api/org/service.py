@@ -87,10 +87,41 @@ async def login_staff(*, brand_code: str, username: str, password: str) -> tuple
     return token, staff
 
 
+STAFF_SNAPSHOT_TTL_S = 60
+
+
+def _staff_key(staff_id: int) -> str:
+    return f"staff:{staff_id}"
+
+
 async def load_active_staff(*, brand_id: int, staff_id: int) -> Staff:
-    """The staff row behind a token; a disabled or foreign-brand account no longer signs in."""
-    staff = await Staff.get_or_none(id=staff_id, brand_id=brand_id)
-    if staff is None or staff.status != Status.ACTIVE:
+    """The staff member behind a token; a disabled or foreign-brand account is refused.
+
+    Every staff request needs this, so a read-only snapshot (no password hash) is kept in the
+    cache for a minute and dropped whenever the staff member is changed through `update_staff`.
+    """
+    cached = await cache().get(_staff_key(staff_id))
+    if cached is not None:
+        data = json.loads(cached)
+        role, status = StaffRole(data.pop("role")), Status(data.pop("status"))
+        staff: Staff | None = Staff(**data, role=role, status=status)
+    else:
+        staff = await Staff.get_or_none(id=staff_id)
+        if staff is not None:
+            snapshot = {
+                "id": staff.id,
+                "brand_id": staff.brand_id,
+                "username": staff.username,
+                "name": staff.name,
+                "role": staff.role.value,
+                "store_id": staff.store_id,
+                "guide_code": staff.guide_code,
+                "status": staff.status.value,
+            }
+            await cache().set(
+                _staff_key(staff_id), json.dumps(snapshot), ttl_s=STAFF_SNAPSHOT_TTL_S
+            )
+    if staff is None or staff.brand_id != brand_id or staff.status != Status.ACTIVE:
         raise Unauthorized("auth.staff_inactive", "This staff account is not active.")
     return staff
 
@@ -285,6 +316,7 @@ async def update_staff(*, actor: Staff, staff_id: int, data: schemas.StaffUpdate
         await staff.save()
     except IntegrityError as exc:
         raise Conflict("staff.taken", "That guide code is already used in this brand.") from exc
+    await cache().delete(_staff_key(staff.id))
     details = data.model_dump(mode="json", exclude_unset=True, exclude={"password"})
     await audit.record(
         brand_id=actor.brand_id,

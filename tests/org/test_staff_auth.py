@@ -199,3 +199,20 @@ async def test_roles_are_checked(api: Api) -> None:
         403,
         "auth.role_forbidden",
     )
+
+
+async def test_disabling_a_staff_member_takes_effect_at_once(api: Api) -> None:
+    brand = await make_brand()
+    admin = await make_staff(brand=brand)
+    store = await make_store(brand=brand)
+    manager = await make_staff(brand=brand, role=StaffRole.STORE_MANAGER, store=store)
+    token = staff_token(manager)
+    assert (await api.get("/admin/stores", token=token)).status == 200  # now cached
+
+    disabled = await api.patch(
+        f"/admin/staff/{manager.id}", {"status": "disabled"}, token=staff_token(admin)
+    )
+    after = await api.get("/admin/stores", token=token)
+
+    assert disabled.status == 200
+    assert (after.status, after.error_code) == (401, "auth.staff_inactive")

@@ -18,9 +18,7 @@ bp = Blueprint("member_center_me", url_prefix="/api/v1")
 )
 @member_required()
 async def me(request: Request) -> HTTPResponse:
-    return out(
-        await profile.load_profile(brand_id=request.ctx.brand_id, member_id=request.ctx.member_id)
-    )
+    return out(await profile.member_profile(request.ctx.member))
 
 
 @bp.patch("/me")
