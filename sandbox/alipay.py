@@ -15,7 +15,14 @@ from sanic import Blueprint, HTTPResponse, Request
 from sanic.response import json as json_response
 from sanic.response import text
 
-from .keys import alipay_app_public_pem, alipay_platform_private_pem, rsa2_sign, rsa2_verify
+from .keys import (
+    aes_cbc_encrypt,
+    alipay_aes_key,
+    alipay_app_public_pem,
+    alipay_platform_private_pem,
+    rsa2_sign,
+    rsa2_verify,
+)
 from .state import STATE, new_alipay_user_id, random_token
 
 TOKEN_TTL_S = 1296000  # Alipay's user access_token: 15 days
@@ -155,6 +162,29 @@ async def player_auth_code(request: Request) -> HTTPResponse:
     return json_response({"auth_code": code, "user_id": user_id, "open_id": open_id})
 
 
+async def player_phone_response(request: Request) -> HTTPResponse:
+    """POST /phone-responses {app_id, phone}: what my.getPhoneNumber() hands the mini-program.
+
+    The content is encrypted with the app's AES key and signed by Alipay over the quoted
+    ciphertext, as the real platform does.
+    """
+    data = _player_body(request)
+    app_id, phone = data.get("app_id"), data.get("phone")
+    if not isinstance(app_id, str) or not app_id or not isinstance(phone, str) or not phone:
+        return _bad_player_request("app_id and phone are required")
+    content = json.dumps({"code": "10000", "msg": "Success", "mobile": phone})
+    response = aes_cbc_encrypt(content, alipay_aes_key(app_id))
+    return json_response(
+        {
+            "response": response,
+            "sign": rsa2_sign(f'"{response}"', alipay_platform_private_pem()),
+            "sign_type": "RSA2",
+            "encrypt_type": "AES",
+            "charset": "UTF-8",
+        }
+    )
+
+
 async def player_register_app(request: Request) -> HTTPResponse:
     """POST /apps {app_id, app_public_key_pem | null}: the key to verify that app's requests.
 
@@ -179,4 +209,7 @@ def create_alipay_blueprint(name: str) -> Blueprint:
     bp.add_route(gateway, "/gateway.do", methods=["GET", "POST"], name="gateway")
     bp.add_route(player_auth_code, "/auth-codes", methods=["POST"], name="auth_codes")
     bp.add_route(player_register_app, "/apps", methods=["POST"], name="apps")
+    bp.add_route(
+        player_phone_response, "/phone-responses", methods=["POST"], name="phone_responses"
+    )
     return bp

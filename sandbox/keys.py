@@ -14,7 +14,9 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 # Not a secret: anyone may derive any sandbox appid's secret, which is the point.
 SANDBOX_SEED = b"memberhub-sandbox-seed-v1"
@@ -31,6 +33,20 @@ def is_wechat_appid(appid: str) -> bool:
 def wechat_app_secret(appid: str) -> str:
     """The AppSecret the sandbox accepts for appid (32 hex characters, like WeChat's)."""
     return hmac.new(SANDBOX_SEED, appid.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def alipay_aes_key(app_id: str) -> str:
+    """The content-encryption (AES) key the sandbox uses for app_id: base64 of 16 bytes."""
+    raw = hmac.new(SANDBOX_SEED, b"alipay-aes:" + app_id.encode(), hashlib.sha256).digest()[:16]
+    return base64.b64encode(raw).decode()
+
+
+def aes_cbc_encrypt(plain: str, key_b64: str) -> str:
+    """Alipay's content encryption: AES-CBC, zero IV, PKCS#5 padding, base64 out."""
+    padder = sym_padding.PKCS7(128).padder()
+    data = padder.update(plain.encode()) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(base64.b64decode(key_b64)), modes.CBC(bytes(16))).encryptor()
+    return base64.b64encode(encryptor.update(data) + encryptor.finalize()).decode()
 
 
 @cache

@@ -8,6 +8,7 @@ RSA2 signature with the Alipay public key; an answer that fails verification is 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import textwrap
@@ -19,6 +20,12 @@ from urllib.error import URLError
 from alipay import AliPay, ISVAliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
 from alipay.utils import AliPayConfig
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import padding as sym_padding
+from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from config.settings import get_settings
 
@@ -153,3 +160,41 @@ async def oauth_token(creds: AlipayCredentials, auth_code: str) -> AlipayUser:
     if user_id is None and open_id is None:
         raise UpstreamError("alipay.upstream", "Alipay's answer named no user.")
     return AlipayUser(user_id=user_id, open_id=open_id)
+
+
+def decrypt_phone(creds: AlipayCredentials, *, aes_key: str, response: str, sign: str) -> str:
+    """The phone number in my.getPhoneNumber()'s answer: Alipay's signature checked first.
+
+    Alipay signs the quoted ciphertext with RSA2 and encrypts the content with the app's AES key
+    (AES-CBC, zero IV, PKCS#5 padding).
+    """
+    public_key = serialization.load_pem_public_key(
+        _pem(creds.alipay_public_key_pem, "PUBLIC KEY").encode()
+    )
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise UpstreamError("alipay.bad_key", "The configured Alipay public key is not RSA.")
+    try:
+        public_key.verify(
+            base64.b64decode(sign, validate=True),
+            f'"{response}"'.encode(),
+            asym_padding.PKCS1v15(),
+            hashes.SHA256(),
+        )
+    except (InvalidSignature, ValueError) as exc:
+        raise BadRequest(
+            "alipay.bad_signature", "The phone answer is not signed by Alipay."
+        ) from exc
+    try:
+        decryptor = Cipher(
+            algorithms.AES(base64.b64decode(aes_key)), modes.CBC(bytes(16))
+        ).decryptor()
+        padded = decryptor.update(base64.b64decode(response, validate=True)) + decryptor.finalize()
+        unpadder = sym_padding.PKCS7(128).unpadder()
+        content = json.loads(unpadder.update(padded) + unpadder.finalize())
+    except ValueError as exc:
+        raise BadRequest(
+            "alipay.bad_phone_response", "The phone answer cannot be decrypted with this app's key."
+        ) from exc
+    if not isinstance(content, dict) or content.get("code") != "10000" or not content.get("mobile"):
+        raise BadRequest("alipay.phone_refused", "Alipay did not hand over a phone number.")
+    return str(content["mobile"])

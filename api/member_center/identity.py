@@ -159,12 +159,7 @@ async def login_alipay(*, app_id: str, auth_code: str) -> Login:
     app = await AlipayApp.get_or_none(app_id=app_id, status=Status.ACTIVE)
     if app is None or not await _brand_active(app.brand_id):
         raise NotFound("alipay_app.not_found", "No active Alipay app with this app_id.")
-    creds = alipay.AlipayCredentials(
-        app_id=app.app_id,
-        app_private_key_pem=decrypt(app.private_key_enc),
-        alipay_public_key_pem=app.alipay_public_key,
-    )
-    user = await alipay.oauth_token(creds, auth_code)
+    user = await alipay.oauth_token(_alipay_credentials(app), auth_code)
     user_key = user.user_id or user.open_id
     if not user_key:
         raise InvalidInput("alipay.no_user", "Alipay did not name the user.")
@@ -175,6 +170,36 @@ async def login_alipay(*, app_id: str, auth_code: str) -> Login:
         ],
     )
     return Login(token=member_token(member), member=await _reload(member))
+
+
+async def bind_alipay_phone(
+    *, brand_id: int, member_id: int, response: str, sign: str, app_id: str | None = None
+) -> Login:
+    """Bind the phone from my.getPhoneNumber()'s signed, encrypted answer."""
+    apps = AlipayApp.filter(brand_id=brand_id, status=Status.ACTIVE)
+    if app_id is not None:
+        apps = apps.filter(app_id=app_id)
+    found = await apps.limit(2)
+    if len(found) != 1:
+        if app_id is not None:
+            raise NotFound("alipay_app.not_found", "No such Alipay app in this brand.")
+        raise InvalidInput("auth.app_id_required", "Name the Alipay app_id.")
+    app = found[0]
+    if app.aes_key_enc is None:
+        raise InvalidInput("alipay.no_aes_key", "This Alipay app has no content encryption key.")
+    phone = alipay.decrypt_phone(
+        _alipay_credentials(app), aes_key=decrypt(app.aes_key_enc), response=response, sign=sign
+    )
+    member = await bind_phone(brand_id=brand_id, member_id=member_id, phone=phone)
+    return Login(token=member_token(member), member=await _reload(member))
+
+
+def _alipay_credentials(app: AlipayApp) -> alipay.AlipayCredentials:
+    return alipay.AlipayCredentials(
+        app_id=app.app_id,
+        app_private_key_pem=decrypt(app.private_key_enc),
+        alipay_public_key_pem=app.alipay_public_key,
+    )
 
 
 async def bind_wxa_phone(

@@ -123,6 +123,7 @@ async def _create_demo() -> Brand:
             name="Demo Alipay mini-program",
             app_private_key=keys.alipay_app_private_pem(),
             alipay_public_key=keys.alipay_platform_public_pem(),
+            aes_key=keys.alipay_aes_key(ALIPAY_APP_ID),
         ),
     )
     hq_wechat = await service.create_account(

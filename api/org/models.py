@@ -94,6 +94,7 @@ class AlipayApp(Model):
     name = fields.CharField(max_length=64)
     private_key_enc = fields.TextField()
     alipay_public_key = fields.TextField()
+    aes_key_enc = fields.TextField(null=True)  # content encryption key (phone numbers)
     status = fields.CharEnumField(Status, max_length=16, default=Status.ACTIVE)
     created_at = fields.DatetimeField(auto_now_add=True)
 

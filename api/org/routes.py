@@ -51,7 +51,13 @@ def _account_out(account: MerchantAccount) -> schemas.MerchantAccountOut:
 
 
 def _alipay_app_out(app: AlipayApp) -> schemas.AlipayAppOut:
-    return schemas.AlipayAppOut.model_validate(app)
+    return schemas.AlipayAppOut(
+        id=app.id,
+        app_id=app.app_id,
+        name=app.name,
+        has_aes_key=app.aes_key_enc is not None,
+        status=app.status,
+    )
 
 
 # Sign-in -------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 WechatAppId = Annotated[str, StringConstraints(pattern=r"^wx[0-9a-f]{16}$")]
 AlipayAppId = Annotated[str, StringConstraints(pattern=r"^20[0-9]{14}$")]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+# The Alipay console's AES key: base64 of 16 bytes.
+AesKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{22}==$")]
 MchId = Annotated[str, StringConstraints(pattern=r"^[0-9]{8,12}$")]
 
 
@@ -194,6 +196,7 @@ class AlipayAppCreate(Strict):
     name: Name
     app_private_key: Annotated[str, StringConstraints(min_length=100, max_length=8000)]
     alipay_public_key: Annotated[str, StringConstraints(min_length=100, max_length=4000)]
+    aes_key: AesKey | None = None
 
 
 class AlipayAppUpdate(Strict):
@@ -204,6 +207,7 @@ class AlipayAppUpdate(Strict):
     alipay_public_key: Annotated[str, StringConstraints(min_length=100, max_length=4000)] | None = (
         None
     )
+    aes_key: AesKey | None = None
     status: Status | None = None
 
 
@@ -211,6 +215,7 @@ class AlipayAppOut(FromRow):
     id: int
     app_id: str
     name: str
+    has_aes_key: bool
     status: Status
 
 

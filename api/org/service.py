@@ -413,6 +413,7 @@ async def create_alipay_app(*, actor: Staff, data: schemas.AlipayAppCreate) -> A
             name=data.name,
             private_key_enc=encrypt(data.app_private_key),
             alipay_public_key=data.alipay_public_key,
+            aes_key_enc=encrypt(data.aes_key) if data.aes_key else None,
         )
     except IntegrityError as exc:
         raise Conflict("alipay_app.taken", "This app_id is already registered.") from exc
@@ -436,6 +437,8 @@ async def update_alipay_app(
     changes = data.model_dump(exclude_unset=True)
     if changes.get("app_private_key"):
         app.private_key_enc = encrypt(changes.pop("app_private_key"))
+    if changes.get("aes_key"):
+        app.aes_key_enc = encrypt(changes.pop("aes_key"))
     app.update_from_dict({k: v for k, v in changes.items() if v is not None})
     await app.save()
     return app

@@ -8,7 +8,7 @@ from api.core import audit  # noqa: F401  (the audit table must exist)
 from api.core.crypto import decrypt, encrypt
 from api.core.models import AuditLog
 from api.core.ports import Ports
-from api.member_center import identity, points, wallet
+from api.member_center import points, wallet
 from api.member_center.models import (
     IdentityKind,
     Member,
@@ -18,7 +18,7 @@ from api.member_center.models import (
     WalletEntry,
 )
 from api.org.models import AlipayApp, WechatAppKind
-from sandbox.keys import alipay_app_private_pem, alipay_platform_public_pem
+from sandbox.keys import alipay_aes_key, alipay_app_private_pem, alipay_platform_public_pem
 from tests.factories import make_brand, make_wechat_app, member_token
 from tests.support.api import Api
 from tests.support.player import Player
@@ -107,6 +107,7 @@ async def test_mini_program_official_account_and_alipay_are_one_member(
         name="alipay",
         private_key_enc=encrypt(alipay_app_private_pem()),
         alipay_public_key=alipay_platform_public_pem(),
+        aes_key_enc=encrypt(alipay_aes_key("2021000000000777")),
     )
     wxa_login = await _wxa_login(api, player, wxa.appid, unionid="union-same")
     oa_code = await player.login_code(oa.appid, unionid="union-same")
@@ -129,7 +130,10 @@ async def test_mini_program_official_account_and_alipay_are_one_member(
         {"code": await player.phone_code(wxa.appid, PHONE)},
         token=wxa_login.json["token"],
     )
-    await identity.bind_phone(brand_id=brand.id, member_id=ali_id, phone=PHONE)
+    ali_phone = await player.alipay_phone(alipay_app.app_id, PHONE)
+    bound = await api.post("/auth/alipay/phone", ali_phone, token=ali_login.json["token"])
+    assert bound.status == 200, bound
+    assert bound.json["member"]["id"] == wxa_id
 
     live = await Member.filter(brand_id=brand.id, status=MemberStatus.MEMBER)
     assert [m.id for m in live] == [wxa_id]
@@ -228,3 +232,39 @@ async def test_a_member_token_of_brand_a_is_refused_on_brand_b(api: Api, player:
     answer = await api.get("/me", token=member_token(member))
 
     assert (answer.status, answer.error_code) == (401, "auth.member_gone")
+
+
+async def test_a_forged_or_tampered_alipay_phone_answer_is_refused(
+    api: Api, player: Player
+) -> None:
+    brand = await make_brand()
+    app = await AlipayApp.create(
+        brand_id=brand.id,
+        app_id="2021000000000778",
+        name="alipay",
+        private_key_enc=encrypt(alipay_app_private_pem()),
+        alipay_public_key=alipay_platform_public_pem(),
+        aes_key_enc=encrypt(alipay_aes_key("2021000000000778")),
+    )
+    code = await player.alipay_code(app.app_id)
+    login = await api.post(
+        "/auth/alipay/login", {"app_id": app.app_id, "auth_code": code["auth_code"]}
+    )
+    token = login.json["token"]
+    genuine = await player.alipay_phone(app.app_id, PHONE)
+    other_app = await player.alipay_phone("2021000000000999", PHONE)  # another app's AES key
+
+    tampered = await api.post(
+        "/auth/alipay/phone",
+        {**genuine, "response": genuine["response"][:-4] + "AAA="},
+        token=token,
+    )
+    unsigned = await api.post(
+        "/auth/alipay/phone", {**genuine, "sign": genuine["sign"][::-1]}, token=token
+    )
+    wrong_key = await api.post("/auth/alipay/phone", other_app, token=token)
+
+    assert (tampered.status, tampered.error_code) == (400, "alipay.bad_signature")
+    assert (unsigned.status, unsigned.error_code) == (400, "alipay.bad_signature")
+    assert (wrong_key.status, wrong_key.error_code) == (400, "alipay.bad_phone_response")
+    assert await Member.filter(status=MemberStatus.MEMBER).count() == 0

@@ -37,6 +37,11 @@ class Player:
             payload["user_id"] = user_id
         return await self._post("/alipay/auth-codes", payload)
 
+    async def alipay_phone(self, app_id: str, phone: str) -> dict[str, Any]:
+        """my.getPhoneNumber()'s answer: {response, sign}, as the mini-program posts it on."""
+        answer = await self._post("/alipay/phone-responses", {"app_id": app_id, "phone": phone})
+        return {"response": answer["response"], "sign": answer["sign"]}
+
     async def sent(self, appid: str | None = None) -> list[dict[str, Any]]:
         answer = await self.http.get("/wechat/sent", params={"appid": appid} if appid else None)
         return answer.json()["items"]

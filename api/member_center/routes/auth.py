@@ -11,6 +11,7 @@ from api.member_center.models import MemberStatus
 from api.member_center.profile import load_profile
 from api.member_center.schemas.profile import (
     AlipayLoginIn,
+    AlipayPhoneIn,
     LoginOut,
     OaOAuthIn,
     WxaLoginIn,
@@ -95,3 +96,24 @@ async def oa_oauth(request: Request) -> HTTPResponse:
 async def alipay_login(request: Request) -> HTTPResponse:
     data = body(request, AlipayLoginIn)
     return await _answer(await identity.login_alipay(app_id=data.app_id, auth_code=data.auth_code))
+
+
+@bp.post("/auth/alipay/phone")
+@doc(
+    summary="Bind the phone from Alipay's my.getPhoneNumber (signed, encrypted answer)",
+    tag="auth",
+    body=AlipayPhoneIn,
+    response=LoginOut,
+    errors=(400, 401, 403, 404),
+)
+@member_required()
+async def alipay_phone(request: Request) -> HTTPResponse:
+    data = body(request, AlipayPhoneIn)
+    login = await identity.bind_alipay_phone(
+        brand_id=request.ctx.brand_id,
+        member_id=request.ctx.member_id,
+        response=data.response,
+        sign=data.sign,
+        app_id=data.app_id,
+    )
+    return await _answer(login)

@@ -41,6 +41,14 @@ class AlipayLoginIn(Strict):
     auth_code: Code
 
 
+class AlipayPhoneIn(Strict):
+    """my.getPhoneNumber()'s answer as the mini-program received it."""
+
+    response: Annotated[str, StringConstraints(min_length=16, max_length=4096)]
+    sign: Annotated[str, StringConstraints(min_length=16, max_length=1024)]
+    app_id: Annotated[str, StringConstraints(pattern=r"^20[0-9]{14}$")] | None = None
+
+
 class LevelBrief(BaseModel):
     id: int
     name: str
