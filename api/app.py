@@ -17,8 +17,10 @@ from config.settings import Settings, get_settings
 from .core import ports as ports_module
 from .core.db import close_db, init_db
 from .core.errors import DomainError
+from .core.http import DOCUMENTED_MODELS
 from .core.ports import Ports, build_ports
 from .service import metrics
+from .service.openapi import openapi_30_document
 from .service.routes import bp as service_bp
 
 log = logging.getLogger("memberhub")
@@ -65,6 +67,7 @@ def create_app(
 
         @app.after_server_stop
         async def _close(app: Sanic) -> None:
+            await app.ctx.ports.queue.stop()
             await close_db()
             await app.ctx.ports.cache.close()
 
@@ -127,6 +130,13 @@ def _register_middleware(app: Sanic, settings: Settings) -> None:
             incoming[:64] if incoming.isascii() and incoming else uuid.uuid4().hex
         )
         request.ctx.started = time.perf_counter()
+
+    @app.on_response
+    async def _openapi_30(request: Request, response: HTTPResponse) -> HTTPResponse | None:
+        if request.path != "/docs/openapi.json" or response.status != 200:
+            return None
+        document = openapi_30_document(jsonlib.loads(response.body or b"{}"), DOCUMENTED_MODELS)
+        return json(document, status=200, headers={"x-request-id": request.ctx.request_id})
 
     @app.on_response
     async def _finish(request: Request, response: HTTPResponse) -> None:

@@ -14,6 +14,9 @@ from .errors import BadRequest, InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
 
+# Every schema a route names, so the OpenAPI document can define the models nested in them.
+DOCUMENTED_MODELS: set[type[BaseModel]] = set()
+
 
 class ErrorBody(BaseModel):
     code: str
@@ -78,6 +81,7 @@ def doc(
     errors: tuple[int, ...] = (),
 ) -> Callable[[Any], Any]:
     """OpenAPI description of a route: request schema, response schema, errors, security."""
+    DOCUMENTED_MODELS.update(model for model in (body, response) if model is not None)
     responses: list[Any] = []
     if response is not None:
         responses.append(Response({"application/json": response}, status=status))

@@ -46,3 +46,12 @@ async def test_every_operation_has_a_response_schema(app: Sanic, api: Api) -> No
                 without.append(f"{method.upper()} {path}")
 
     assert not without, f"operations without schemas: {without}"
+
+
+async def test_the_document_is_valid_openapi_3(api: Api) -> None:
+    from openapi_spec_validator import validate
+
+    spec = (await api.get("/docs/openapi.json")).json
+
+    validate(spec)
+    assert spec["openapi"].startswith("3.")
