@@ -83,7 +83,7 @@ def run_stack(
         fixtures = json.loads(seed_out.read_text())
         results = []
         for scenario in SCENARIOS:
-            if not scenario.available(fixtures):
+            if not scenario.available(fixtures) or not scenario_selected(scenario.name):
                 continue
             # A short unmeasured run first: connection pools fill, caches warm, as in service.
             run_wrk(
@@ -120,6 +120,11 @@ def run_stack(
         shutil.rmtree(work, ignore_errors=True)
 
 
+def scenario_selected(name: str) -> bool:
+    only = os.environ.get("MEMBERHUB_BENCH_ONLY", "")
+    return not only or name == "bare_json" or name in only.split(",")
+
+
 def report(stack: str, results: list[tuple[Scenario, Figures]]) -> None:
     base = next((f for s, f in results if s.name == "bare_json"), None)
     print(f"\n== {stack} ==")
@@ -139,7 +144,12 @@ def main() -> None:
     parser.add_argument("--stack", choices=["embedded", "postgres", "both"], default="both")
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--only", default="", help="comma-separated scenario names (bare_json is always run)"
+    )
     args = parser.parse_args()
+    if args.only:
+        os.environ["MEMBERHUB_BENCH_ONLY"] = args.only
     require_wrk()
     print(
         f"memberhub bench: {os.cpu_count()} cores, {args.connections} connections, {args.duration}s per scenario, one API process"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol, cast
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 from .errors import Conflict
 
@@ -157,15 +158,23 @@ return {1, old}
 class RedisCache:
     """Redis-backed cache shared by every API and worker process."""
 
-    def __init__(self, url: str, *, max_connections: int = 64, prefix: str = "mh:") -> None:
-        # The default pool raises MaxConnectionsError under load instead of waiting
-        # (redis-py#2517); a blocking pool queues the request for up to `timeout` seconds.
-        pool = BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=5, decode_responses=True
-        )
-        self.redis: Redis = Redis(connection_pool=pool)
+    def __init__(self, url: str, *, max_connections: int = 16, prefix: str = "mh:") -> None:
+        # Each client owns one connection and sends one command at a time; requests take the
+        # clients in turn. redis-py's shared pools (blocking or not) check a connection out and
+        # back in for every command, and under 64 concurrent requests that added 0.5-1 s tails
+        # while the Redis server itself answered in under 3 ms (bench/RESULTS.md).
+        self._clients: list[Redis] = [
+            Redis.from_url(url, decode_responses=True, single_connection_client=True)
+            for _ in range(max(1, max_connections))
+        ]
+        self._turn = itertools.cycle(self._clients)
         self._prefix = prefix
-        self._swap_within_limit = self.redis.register_script(_SWAP_WITHIN_LIMIT)
+        self._swap_script = self._clients[0].register_script(_SWAP_WITHIN_LIMIT)
+
+    @property
+    def redis(self) -> Redis:
+        """The next client in turn."""
+        return next(self._turn)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -193,9 +202,10 @@ class RedisCache:
     async def swap_within_limit(
         self, limit_key: str, *, limit: int, window_s: float, key: str, value: str
     ) -> tuple[bool, str | None]:
-        allowed, old = await self._swap_within_limit(
+        allowed, old = await self._swap_script(
             keys=[self._k(limit_key), self._k(key)],
             args=[max(1, int(window_s * 1000)), limit, value],
+            client=self.redis,
         )
         return bool(allowed), cast(str | None, old)
 
@@ -224,7 +234,8 @@ class RedisCache:
         return bool(await self.redis.ping())
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        for client in self._clients:
+            await client.aclose()
 
 
 async def hit_rate_limit(cache: Cache, key: str, *, limit: int, window_s: float) -> bool:
