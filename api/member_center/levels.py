@@ -23,6 +23,7 @@ from api.core.clock import to_shanghai
 from api.core.errors import Conflict, InvalidInput, NotFound
 from api.core.ports import clock
 
+from .ledger import once_per_key
 from .models import GrowthEntry, GrowthEntryKind, Level, Member, MemberStatus
 from .points import check_amount, check_key, lock_member
 
@@ -212,53 +213,47 @@ async def add_growth(
     """Credit growth (idempotent by key); lifts the member at once when a threshold is crossed."""
     check_amount(amount, code="growth.invalid_amount")
     check_key(key, code="growth.invalid_key")
-    existing = await _stored(brand_id, key, member_id)
-    if existing is not None:
-        return existing
     now = clock().now()
-    try:
-        async with in_transaction() as db:
-            await lock_member(db, brand_id=brand_id, member_id=member_id)
-            await (
-                Member.filter(id=member_id)
-                .using_db(db)
-                .update(growth=F("growth") + amount, year_growth=F("year_growth") + amount)
-            )
-            growth, year_growth, level_id = (
-                await Member.filter(id=member_id)
-                .using_db(db)
-                .values_list("growth", "year_growth", "level_id")
-            )[0]
-            ladder = await Level.filter(brand_id=brand_id, active=True).using_db(db)
-            reached = _reached(ladder, year_growth)
-            if reached is not None and reached.rank > await _rank_of(db, level_id):
-                # Up only: a level is lowered by the yearly requalification, never by growth.
-                await Member.filter(id=member_id).using_db(db).update(level_id=reached.id)
-                level_id = reached.id
-            return await GrowthEntry.create(
-                using_db=db,
-                brand_id=brand_id,
-                member_id=member_id,
-                key=key,
-                kind=GrowthEntryKind.EARN,
-                delta=amount,
-                growth_after=growth,
-                year_growth_after=year_growth,
-                level_id=level_id,
-                created_at=now,
-            )
-    except IntegrityError:
-        existing = await _stored(brand_id, key, member_id)
-        if existing is None:
-            raise
-        return existing
 
+    async def operation(db: BaseDBAsyncClient) -> GrowthEntry:
+        await lock_member(db, brand_id=brand_id, member_id=member_id)
+        await (
+            Member.filter(id=member_id)
+            .using_db(db)
+            .update(growth=F("growth") + amount, year_growth=F("year_growth") + amount)
+        )
+        growth, year_growth, level_id = (
+            await Member.filter(id=member_id)
+            .using_db(db)
+            .values_list("growth", "year_growth", "level_id")
+        )[0]
+        ladder = await Level.filter(brand_id=brand_id, active=True).using_db(db)
+        reached = _reached(ladder, year_growth)
+        if reached is not None and reached.rank > await _rank_of(db, level_id):
+            # Up only: a level is lowered by the yearly requalification, never by growth.
+            await Member.filter(id=member_id).using_db(db).update(level_id=reached.id)
+            level_id = reached.id
+        return await GrowthEntry.create(
+            using_db=db,
+            brand_id=brand_id,
+            member_id=member_id,
+            key=key,
+            kind=GrowthEntryKind.EARN,
+            delta=amount,
+            growth_after=growth,
+            year_growth_after=year_growth,
+            level_id=level_id,
+            created_at=now,
+        )
 
-async def _stored(brand_id: int, key: str, member_id: int) -> GrowthEntry | None:
-    entry = await GrowthEntry.get_or_none(brand_id=brand_id, key=key)
-    if entry is not None and entry.member_id != member_id:
-        raise Conflict("growth.key_reused", "This key was already used for another member.")
-    return entry
+    return await once_per_key(
+        GrowthEntry,
+        brand_id=brand_id,
+        member_id=member_id,
+        key=key,
+        reused_code="growth.key_reused",
+        operation=operation,
+    )
 
 
 async def requalify_levels(*, brand_id: int, now: datetime | None = None) -> dict[str, int]:

@@ -26,6 +26,7 @@ from api.core.pagination import paginate
 from api.core.ports import clock
 from api.org.models import Brand
 
+from .ledger import once_per_key
 from .models import Member, MemberStatus, PointsEntry, PointsEntryKind, PointsLot
 
 KEY_MAX_LENGTH = 128
@@ -98,13 +99,6 @@ async def _get_member(brand_id: int, member_id: int) -> Member:
     return member
 
 
-async def _stored(brand_id: int, key: str, member_id: int | None) -> PointsEntry | None:
-    entry = await PointsEntry.get_or_none(brand_id=brand_id, key=key)
-    if entry is not None and member_id is not None and entry.member_id != member_id:
-        raise Conflict("points.key_reused", "This key was already used for another member.")
-    return entry
-
-
 async def _once(
     *,
     brand_id: int,
@@ -112,20 +106,14 @@ async def _once(
     key: str,
     operation: Callable[[BaseDBAsyncClient], Awaitable[PointsEntry]],
 ) -> PointsEntry:
-    """Run `operation` in one transaction unless `key` is on the ledger; a replay returns the first entry."""
-    existing = await _stored(brand_id, key, member_id)
-    if existing is not None:
-        return existing
-    try:
-        async with in_transaction() as db:
-            return await operation(db)
-    except IntegrityError:
-        # Two calls with the same key passed the lookup at once; the loser's insert hit the
-        # unique (brand, key) index and its transaction rolled back.
-        existing = await _stored(brand_id, key, member_id)
-        if existing is None:
-            raise
-        return existing
+    return await once_per_key(
+        PointsEntry,
+        brand_id=brand_id,
+        member_id=member_id,
+        key=key,
+        reused_code="points.key_reused",
+        operation=operation,
+    )
 
 
 async def _append(

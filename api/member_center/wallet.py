@@ -17,15 +17,14 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
 from api.core.errors import Conflict, InvalidInput, NotFound
 from api.core.pagination import paginate
 from api.core.ports import clock
 from api.org.models import Brand
 
+from .ledger import once_per_key
 from .models import Member, WalletEntry, WalletEntryKind, WalletPackage, WalletRefund
 from .points import check_key, lock_member
 
@@ -70,13 +69,6 @@ def _split_refund(
     return principal, bonus
 
 
-async def _stored(brand_id: int, key: str, member_id: int | None) -> WalletEntry | None:
-    entry = await WalletEntry.get_or_none(brand_id=brand_id, key=key)
-    if entry is not None and member_id is not None and entry.member_id != member_id:
-        raise Conflict("wallet.key_reused", "This key was already used for another member.")
-    return entry
-
-
 async def _once(
     *,
     brand_id: int,
@@ -84,19 +76,14 @@ async def _once(
     key: str,
     operation: Callable[[BaseDBAsyncClient], Awaitable[WalletEntry]],
 ) -> WalletEntry:
-    """Run `operation` in one transaction unless `key` is on the ledger; a replay returns the first entry."""
-    existing = await _stored(brand_id, key, member_id)
-    if existing is not None:
-        return existing
-    try:
-        async with in_transaction() as db:
-            return await operation(db)
-    except IntegrityError:
-        # A concurrent call with the same key committed first; ours rolled back.
-        existing = await _stored(brand_id, key, member_id)
-        if existing is None:
-            raise
-        return existing
+    return await once_per_key(
+        WalletEntry,
+        brand_id=brand_id,
+        member_id=member_id,
+        key=key,
+        reused_code="wallet.key_reused",
+        operation=operation,
+    )
 
 
 async def _move(
