@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from api.core.auth import TokenKind, issue_token
-from api.member_center import member_code
+from api.member_center import identity, member_code
 from api.member_center.members import mask_phone, new_member_no
 from api.member_center.models import Member, MemberStatus
 from api.org.demo import bootstrap_demo
@@ -50,7 +49,7 @@ async def seed(*, codes: int, codes_file: Path) -> dict[str, Any]:
     return {
         "tokens": {
             "hq_admin": demo["hq_admin"]["token"],
-            "member": issue_token(kind=TokenKind.MEMBER, subject_id=member.id, brand_id=brand_id),
+            "member": identity.member_token(member),
             "cashier": _cashier_token(demo),
         },
         "ids": {"brand_id": brand_id, "member_id": member.id},

@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from api.core.auth import Role, TokenKind, issue_token
 from api.core.crypto import encrypt
+from api.member_center import identity
 from api.member_center.models import Member, MemberStatus
+from api.org import service as org_service
 from api.org.models import (
     Brand,
     Staff,
@@ -95,11 +96,6 @@ async def make_member(
     )
 
 
-def staff_token(staff: Staff) -> str:
-    return issue_token(
-        kind=TokenKind.STAFF, subject_id=staff.id, brand_id=staff.brand_id, role=Role(staff.role)
-    )
-
-
-def member_token(member: Member) -> str:
-    return issue_token(kind=TokenKind.MEMBER, subject_id=member.id, brand_id=member.brand_id)
+# Tokens are signed by the same functions the sign-in routes use.
+staff_token = org_service.staff_token
+member_token = identity.member_token

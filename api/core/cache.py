@@ -238,6 +238,11 @@ class RedisCache:
             await client.aclose()
 
 
+def rate_limit_key(name: str) -> str:
+    """The cache key that counts the attempts of one rate limit."""
+    return "rl:" + name
+
+
 async def hit_rate_limit(cache: Cache, key: str, *, limit: int, window_s: float) -> bool:
     """Count one attempt; True when the caller is over `limit` attempts in the window."""
-    return await cache.incr("rl:" + key, ttl_s=window_s) > limit
+    return await cache.incr(rate_limit_key(key), ttl_s=window_s) > limit

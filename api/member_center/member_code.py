@@ -22,6 +22,7 @@ import segno
 from barcode.writer import SVGWriter
 
 from api.core import ports
+from api.core.cache import rate_limit_key
 from api.core.errors import Conflict, Gone, NotFound, RateLimited
 from api.org.models import Brand
 from config.settings import get_settings
@@ -216,7 +217,7 @@ async def resolve_member_code(*, brand_id: int, staff_id: int, code: str) -> Mem
     # Counted before the lookup, unknown codes included: the limit is what stops a till (or a
     # stolen staff token) from guessing codes. Counting and swapping is one cache round trip.
     allowed, old = await cache.swap_within_limit(
-        f"rl:member-code-resolve:{staff_id}",
+        rate_limit_key(f"member-code-resolve:{staff_id}"),
         limit=get_settings().member_code_resolve_per_minute,
         window_s=RATE_WINDOW_S,
         key=key,

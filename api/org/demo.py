@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from tortoise.transactions import in_transaction
 
-from api.core.auth import Role, TokenKind, issue_token
 from api.core.errors import Conflict
 from config.settings import get_settings
 
@@ -202,12 +201,6 @@ async def _create_demo() -> Brand:
     return brand
 
 
-def _token(staff: Staff) -> str:
-    return issue_token(
-        kind=TokenKind.STAFF, subject_id=staff.id, brand_id=staff.brand_id, role=Role(staff.role)
-    )
-
-
 async def _summary(brand: Brand) -> dict[str, Any]:
     base = get_settings().public_base_url
     admin = await Staff.get(brand_id=brand.id, username="admin")
@@ -235,7 +228,7 @@ async def _summary(brand: Brand) -> dict[str, Any]:
         if person.store_id in stores:
             stores[person.store_id]["staff"].append(
                 {"id": person.id, "username": person.username, "role": person.role.value,
-                 "guide_code": person.guide_code, "token": _token(person)}
+                 "guide_code": person.guide_code, "token": service.staff_token(person)}
             )  # fmt: skip
     return {
         "brand": {"id": brand.id, "code": brand.code, "name": brand.name},
@@ -243,7 +236,11 @@ async def _summary(brand: Brand) -> dict[str, Any]:
         "official_account": {"appid": apps.get(WechatAppKind.OFFICIAL_ACCOUNT)},
         "alipay": {"app_id": ALIPAY_APP_ID},
         "stores": list(stores.values()),
-        "hq_admin": {"id": admin.id, "username": admin.username, "token": _token(admin)},
+        "hq_admin": {
+            "id": admin.id,
+            "username": admin.username,
+            "token": service.staff_token(admin),
+        },
         "urls": {
             "api": f"{base}/api/v1",
             "docs": f"{base}/docs",

@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 
 from api.core import audit
 from api.core.auth import Role, TokenKind, issue_token
-from api.core.cache import hit_rate_limit
+from api.core.cache import hit_rate_limit, rate_limit_key
 from api.core.crypto import decrypt, encrypt
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
 from api.core.pagination import paginate
@@ -62,7 +62,7 @@ async def login_staff(*, brand_code: str, username: str, password: str) -> tuple
     """Check a staff password and sign a staff token; repeated failures lock the name out."""
     settings = get_settings()
     limit_key = f"staff-login:{brand_code}:{username.lower()}"
-    failures = await cache().get("rl:" + limit_key)
+    failures = await cache().get(rate_limit_key(limit_key))
     if failures is not None and int(failures) >= settings.staff_login_max_failures:
         raise RateLimited(
             "auth.too_many_attempts", "Too many failed sign-ins; wait a few minutes and retry."
@@ -78,13 +78,17 @@ async def login_staff(*, brand_code: str, username: str, password: str) -> tuple
             window_s=settings.staff_login_window_s,
         )
         raise Unauthorized("auth.bad_credentials", "Wrong brand, username or password.")
-    await cache().delete("rl:" + limit_key)
+    await cache().delete(rate_limit_key(limit_key))
     staff.last_login_at = clock().now()
     await staff.save(update_fields=["last_login_at"])
-    token = issue_token(
+    return staff_token(staff), staff
+
+
+def staff_token(staff: Staff) -> str:
+    """A signed staff token for this staff member, carrying their role."""
+    return issue_token(
         kind=TokenKind.STAFF, subject_id=staff.id, brand_id=staff.brand_id, role=Role(staff.role)
     )
-    return token, staff
 
 
 STAFF_SNAPSHOT_TTL_S = 60

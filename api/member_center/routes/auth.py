@@ -8,7 +8,7 @@ from api.core.auth import member_required
 from api.core.http import body, doc, out
 from api.member_center import identity
 from api.member_center.models import MemberStatus
-from api.member_center.profile import load_profile
+from api.member_center.profile import member_profile
 from api.member_center.schemas.profile import (
     AlipayLoginIn,
     AlipayPhoneIn,
@@ -23,11 +23,7 @@ bp = Blueprint("member_center_auth", url_prefix="/api/v1")
 
 async def _answer(login: identity.Login) -> HTTPResponse:
     is_member = login.member.status == MemberStatus.MEMBER
-    profile = (
-        await load_profile(brand_id=login.member.brand_id, member_id=login.member.id)
-        if is_member
-        else None
-    )
+    profile = await member_profile(login.member) if is_member else None
     return out(LoginOut(token=login.token, is_member=is_member, member=profile))
 
 
