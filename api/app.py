@@ -131,12 +131,25 @@ def _register_middleware(app: Sanic, settings: Settings) -> None:
         )
         request.ctx.started = time.perf_counter()
 
+    converted: dict[str, bytes] = {}
+
     @app.on_response
     async def _openapi_30(request: Request, response: HTTPResponse) -> HTTPResponse | None:
         if request.path != "/docs/openapi.json" or response.status != 200:
             return None
-        document = openapi_30_document(jsonlib.loads(response.body or b"{}"), DOCUMENTED_MODELS)
-        return json(document, status=200, headers={"x-request-id": request.ctx.request_id})
+        # The routes do not change while the process runs: convert the document once.
+        source = response.body or b"{}"
+        if converted.get("source") != source:
+            converted["source"] = source
+            converted["body"] = jsonlib.dumps(
+                openapi_30_document(jsonlib.loads(source), DOCUMENTED_MODELS)
+            ).encode()
+        return HTTPResponse(
+            converted["body"],
+            status=200,
+            content_type="application/json",
+            headers={"x-request-id": request.ctx.request_id},
+        )
 
     @app.on_response
     async def _finish(request: Request, response: HTTPResponse) -> None:

@@ -8,6 +8,7 @@ bare JSON route measured in the same run on the same stack.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -85,28 +86,19 @@ def run_stack(
         for scenario in SCENARIOS:
             if not scenario.available(fixtures) or not scenario_selected(scenario.name):
                 continue
+
+            load = functools.partial(
+                run_wrk,
+                f"http://127.0.0.1:{port}{scenario.path(fixtures)}",
+                method=scenario.method,
+                token=scenario.token(fixtures),
+                body=scenario.body,
+                codes_file=work / "seed.codes" if scenario.uses_codes else None,
+                connections=connections,
+            )
             # A short unmeasured run first: connection pools fill, caches warm, as in service.
-            run_wrk(
-                f"http://127.0.0.1:{port}{scenario.path(fixtures)}",
-                method=scenario.method,
-                token=scenario.token(fixtures),
-                body=scenario.body,
-                codes_file=work / "seed.codes" if scenario.uses_codes else None,
-                codes_slice=(codes // 2, codes),
-                connections=connections,
-                duration_s=WARMUP_S,
-            )
-            figures = run_wrk(
-                f"http://127.0.0.1:{port}{scenario.path(fixtures)}",
-                method=scenario.method,
-                token=scenario.token(fixtures),
-                body=scenario.body,
-                codes_file=work / "seed.codes" if scenario.uses_codes else None,
-                codes_slice=(0, codes // 2),
-                connections=connections,
-                duration_s=duration_s,
-            )
-            results.append((scenario, figures))
+            load(duration_s=WARMUP_S, codes_slice=(codes // 2, codes))
+            results.append((scenario, load(duration_s=duration_s, codes_slice=(0, codes // 2))))
         return results
     except BaseException:
         sys.stderr.write(server_log.read_text(errors="replace")[-4000:])

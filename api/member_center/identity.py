@@ -19,7 +19,7 @@ from api.core.auth import TokenKind, issue_token
 from api.core.crypto import decrypt, encrypt, lookup_hash
 from api.core.errors import Conflict, InvalidInput, NotFound
 from api.core.ports import cache, clock
-from api.org.models import AlipayApp, Status, WechatApp, WechatAppKind
+from api.org.models import AlipayApp, Brand, Status, WechatApp, WechatAppKind
 
 from . import relations
 from .members import mask_phone, new_member_no
@@ -110,8 +110,6 @@ async def _wechat_app(appid: str, kind: WechatAppKind) -> WechatApp:
 
 
 async def _brand_active(brand_id: int) -> bool:
-    from api.org.models import Brand
-
     return await Brand.exists(id=brand_id, status=Status.ACTIVE)
 
 

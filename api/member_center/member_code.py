@@ -27,6 +27,7 @@ from api.core.errors import Conflict, Gone, NotFound, RateLimited
 from api.org.models import Brand
 from config.settings import get_settings
 
+from .members import MAX_MERGE_HOPS
 from .models import Level, Member, MemberStatus
 
 # WeChat payment codes start 10–15 and Alipay's 25–30: a till that routes scans by prefix must
@@ -36,7 +37,6 @@ CODE_LENGTH = 18
 GRACE_S = 3600  # an expired code answers 410 (not 404) for this long
 USED = "used"
 RATE_WINDOW_S = 60
-MAX_MERGE_HOPS = 8
 _ISSUE_ATTEMPTS = 5
 
 

@@ -142,6 +142,8 @@ async def test_local_schedules_follow_the_installed_clock(ports: Ports) -> None:
     finally:
         await queue.stop()
 
+    assert len(runs) == 1
+
 
 def test_cron_schedules_are_read_in_shanghai_time() -> None:
     nightly = Schedule(name="points.expire", cron="0 3 * * *")

@@ -22,11 +22,6 @@ bp = Blueprint("member_center_points", url_prefix="/api/v1")
 IDEMPOTENCY_KEY_MAX = 100
 
 
-def current_member_id(request: Request) -> int:
-    """The calling member's id, as resolved from their token."""
-    return int(request.ctx.member_id)
-
-
 def idempotency_key(request: Request) -> str:
     """The `Idempotency-Key` header; 422 `request.idempotency_key_required` when missing."""
     value = (request.headers.get("idempotency-key") or "").strip()
@@ -51,7 +46,7 @@ def idempotency_key(request: Request) -> str:
 @member_required()
 async def my_points(request: Request) -> HTTPResponse:
     summary = await service.points_summary(
-        brand_id=request.ctx.brand_id, member_id=current_member_id(request)
+        brand_id=request.ctx.brand_id, member_id=request.ctx.member_id
     )
     return out(PointsSummaryOut.of(summary))
 
@@ -65,7 +60,7 @@ async def my_points_entries(request: Request) -> HTTPResponse:
     page = query(request, PageQuery)
     entries, next_cursor = await service.list_entries(
         brand_id=request.ctx.brand_id,
-        member_id=current_member_id(request),
+        member_id=request.ctx.member_id,
         cursor=page.cursor,
         limit=page.limit,
     )

@@ -18,8 +18,6 @@ from api.member_center.schemas.wallet import (
     WalletPackagePatch,
 )
 
-from .points import current_member_id
-
 bp = Blueprint("member_center_wallet", url_prefix="/api/v1")
 
 
@@ -32,7 +30,7 @@ bp = Blueprint("member_center_wallet", url_prefix="/api/v1")
 @member_required()
 async def my_wallet(request: Request) -> HTTPResponse:
     brand_id = request.ctx.brand_id
-    balance = await service.wallet_balance(brand_id=brand_id, member_id=current_member_id(request))
+    balance = await service.wallet_balance(brand_id=brand_id, member_id=request.ctx.member_id)
     packages = await service.list_packages(brand_id=brand_id)
     return out(WalletOut.of(balance, packages))
 
@@ -49,7 +47,7 @@ async def my_wallet_entries(request: Request) -> HTTPResponse:
     page = query(request, PageQuery)
     entries, next_cursor = await service.list_wallet_entries(
         brand_id=request.ctx.brand_id,
-        member_id=current_member_id(request),
+        member_id=request.ctx.member_id,
         cursor=page.cursor,
         limit=page.limit,
     )
