@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
 
-# Verified against when the username is unknown, so that a miss costs the same time as a hit.
-_DUMMY_HASH = _hasher.hash("memberhub-no-such-user")
+
+@cache
+def _dummy_hash() -> str:
+    # Verified against when the username is unknown, so that a miss costs the same time as a
+    # hit; made on first use rather than at every process start.
+    return _hasher.hash("memberhub-no-such-user")
 
 
 def hash_password(password: str) -> str:
@@ -19,6 +25,8 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True when the password matches; unknown users are checked against a dummy hash."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
