@@ -34,6 +34,12 @@ JobFn = Callable[..., Awaitable[Any]]
 
 DEFAULT_TIMEOUT_S = 300
 
+# saq's sweeper gives up on a job whose worker died once its timeout has passed, and can also
+# catch a job in the instant between being taken and being marked active (tobymao/saq#277).
+# A job it gives up on is run again while attempts remain; jobs are idempotent, so that is safe.
+SAQ_ATTEMPTS = 3
+SAQ_RETRY_DELAY_S = 5.0
+
 
 @dataclass(frozen=True)
 class JobSpec:
@@ -254,6 +260,7 @@ class SaqQueue:
         name: str = "memberhub",
         concurrency: int = 10,
         shutdown_grace_s: int = 10,
+        retry_delay_s: float = SAQ_RETRY_DELAY_S,
     ) -> None:
         from saq import Queue as SaqBackend
 
@@ -263,6 +270,7 @@ class SaqQueue:
         # saq waits this long on stop() even when idle (its upkeep loops sleep up to a minute),
         # then cancels what is left; a cancelled job is retried by saq.
         self.shutdown_grace_s = shutdown_grace_s
+        self.retry_delay_s = retry_delay_s
         self.saq: saq.Queue = SaqBackend.from_url(url, name=name)
         self._connected = False
         self._worker: saq.Worker | None = None
@@ -281,6 +289,9 @@ class SaqQueue:
         options: dict[str, Any] = {
             "kwargs": kwargs,
             "timeout": known.timeout_s if known else DEFAULT_TIMEOUT_S,
+            "retries": SAQ_ATTEMPTS,
+            "retry_delay": self.retry_delay_s,
+            "retry_backoff": True,
         }
         if key is not None:
             options["key"] = key
@@ -306,6 +317,7 @@ class SaqQueue:
                 functions[declared.name],
                 cron=declared.as_cron(),
                 timeout=self.registry.spec(declared.name).timeout_s,
+                retries=SAQ_ATTEMPTS,
                 kwargs=declared.kwargs or None,
             )
             for declared in self.registry.schedules.values()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from saq.job import Status
 
 from api.core import ports as ports_module
 from api.core.clock import FrozenClock
@@ -205,11 +206,17 @@ async def saq_queue(
     if not settings.redis_url:
         pytest.skip("saq needs Redis: set MEMBERHUB_TEST_REDIS_URL")
     registry = Registry()
-    state: dict[str, Any] = {"runs": [], "release": asyncio.Event()}
+    state: dict[str, Any] = {"runs": [], "flaky": [], "release": asyncio.Event()}
 
     @registry.job("test.record", timeout_s=30)
     async def record(**kwargs: Any) -> None:
         state["runs"].append(kwargs)
+
+    @registry.job("test.flaky", timeout_s=30)
+    async def flaky(n: int) -> None:
+        state["flaky"].append(n)
+        if len(state["flaky"]) == 1:
+            raise RuntimeError("the first attempt fails")
 
     @registry.job("test.blocked", timeout_s=30)
     async def blocked(n: int) -> None:
@@ -223,6 +230,7 @@ async def saq_queue(
         run_worker=True,
         name=f"t-{uuid.uuid4().hex}",
         shutdown_grace_s=1,
+        retry_delay_s=0.1,
     )
     yield queue, state
     state["release"].set()
@@ -240,6 +248,14 @@ async def test_saq_queue_processes_enqueued_and_scheduled_jobs(saq_queue: Any) -
     await eventually(lambda: {"source": "cron"} in runs, timeout_s=10)
 
 
+async def test_saq_queue_runs_a_failed_job_again(saq_queue: Any) -> None:
+    queue, state = saq_queue
+    await queue.start()
+
+    assert await queue.enqueue("test.flaky", n=7) is True
+    await eventually(lambda: state["flaky"] == [7, 7], timeout_s=10)
+
+
 async def test_saq_queue_refuses_a_duplicate_key_while_pending(
     saq_queue: Any, settings: Settings
 ) -> None:
@@ -254,7 +270,11 @@ async def test_saq_queue_refuses_a_duplicate_key_while_pending(
         assert await producer.enqueue("test.blocked", key="member:3", n=2) is False
         state["release"].set()
         await eventually(lambda: {"blocked": 1} in state["runs"], timeout_s=10)
-        await asyncio.sleep(0.2)  # saq marks the job complete just after the function returns
+        # saq marks the job complete only after the function has returned.
+        deadline = asyncio.get_running_loop().time() + 20
+        while (job := await producer.saq.job("member:3")) and job.status != Status.COMPLETE:
+            assert asyncio.get_running_loop().time() < deadline, "job never completed"
+            await asyncio.sleep(0.01)
 
         assert await producer.enqueue("test.blocked", key="member:3", n=3) is True
         await eventually(lambda: {"blocked": 3} in state["runs"], timeout_s=10)
