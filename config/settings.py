@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     staff_login_max_failures: int = 5
     staff_login_window_s: int = 300
     member_code_resolve_per_minute: int = 120  # per staff member, at the till
+    # How long each API process may reuse a staff account it has checked (0: ask Redis each time)
+    staff_snapshot_local_s: float = Field(default=2.0, ge=0, le=60)
 
     sandbox: bool = True
     wechat_api_base: str = "http://127.0.0.1:8000/sandbox/wechat"

@@ -22,6 +22,8 @@ class Ports:
     cache: Cache
     clock: Clock = field(default_factory=Clock)
     queue: Queue = field(default_factory=LocalQueue)
+    # This process's own short-lived copies of shared entries, for the hottest reads.
+    local: MemoryCache = field(default_factory=MemoryCache)
 
 
 _current: Ports | None = None
@@ -56,6 +58,11 @@ def current() -> Ports:
 
 def cache() -> Cache:
     return current().cache
+
+
+def local_cache() -> MemoryCache:
+    """The cache of this process alone: what it holds may be stale by its entries' TTL."""
+    return current().local
 
 
 def clock() -> Clock:

@@ -22,7 +22,7 @@ from api.core.cache import hit_rate_limit, rate_limit_key
 from api.core.crypto import decrypt, encrypt
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
 from api.core.pagination import paginate
-from api.core.ports import cache, clock
+from api.core.ports import cache, clock, local_cache
 from config.settings import get_settings
 
 from . import schemas
@@ -102,32 +102,50 @@ async def load_active_staff(*, brand_id: int, staff_id: int) -> Staff:
     """The staff member behind a token; a disabled or foreign-brand account is refused.
 
     Every staff request needs this, so a read-only snapshot (no password hash) is kept in the
-    cache for a minute and dropped whenever the staff member is changed through `update_staff`.
+    shared cache for a minute and dropped whenever the staff member is changed through
+    `update_staff`. Each process also keeps its own copy for `staff_snapshot_local_s` (2 s by
+    default): a change made through another process reaches this one within that time.
     """
-    cached = await cache().get(_staff_key(staff_id))
-    if cached is not None:
-        data = json.loads(cached)
-        role, status = StaffRole(data.pop("role")), Status(data.pop("status"))
-        staff: Staff | None = Staff(**data, role=role, status=status)
-    else:
-        staff = await Staff.get_or_none(id=staff_id)
-        if staff is not None:
-            snapshot = {
-                "id": staff.id,
-                "brand_id": staff.brand_id,
-                "username": staff.username,
-                "name": staff.name,
-                "role": staff.role.value,
-                "store_id": staff.store_id,
-                "guide_code": staff.guide_code,
-                "status": staff.status.value,
-            }
-            await cache().set(
-                _staff_key(staff_id), json.dumps(snapshot), ttl_s=STAFF_SNAPSHOT_TTL_S
-            )
-    if staff is None or staff.brand_id != brand_id or staff.status != Status.ACTIVE:
+    snapshot = await _staff_snapshot(staff_id)
+    if snapshot is None or snapshot["brand_id"] != brand_id or snapshot["status"] != Status.ACTIVE:
         raise Unauthorized("auth.staff_inactive", "This staff account is not active.")
-    return staff
+    return Staff(
+        **snapshot | {"role": StaffRole(snapshot["role"]), "status": Status(snapshot["status"])}
+    )
+
+
+async def _staff_snapshot(staff_id: int) -> dict[str, Any] | None:
+    key = _staff_key(staff_id)
+    local_ttl_s = get_settings().staff_snapshot_local_s
+    cached = await local_cache().get(key) if local_ttl_s > 0 else None
+    if cached is None:
+        cached = await cache().get(key)
+        if cached is None:
+            staff = await Staff.get_or_none(id=staff_id)
+            if staff is None:
+                return None
+            cached = json.dumps(
+                {
+                    "id": staff.id,
+                    "brand_id": staff.brand_id,
+                    "username": staff.username,
+                    "name": staff.name,
+                    "role": staff.role.value,
+                    "store_id": staff.store_id,
+                    "guide_code": staff.guide_code,
+                    "status": staff.status.value,
+                }
+            )
+            await cache().set(key, cached, ttl_s=STAFF_SNAPSHOT_TTL_S)
+        if local_ttl_s > 0:
+            await local_cache().set(key, cached, ttl_s=local_ttl_s)
+    snapshot: dict[str, Any] = json.loads(cached)
+    return snapshot
+
+
+async def _forget_staff_snapshot(staff_id: int) -> None:
+    await cache().delete(_staff_key(staff_id))
+    await local_cache().delete(_staff_key(staff_id))
 
 
 # Brand -------------------------------------------------------------------------------------
@@ -320,7 +338,7 @@ async def update_staff(*, actor: Staff, staff_id: int, data: schemas.StaffUpdate
         await staff.save()
     except IntegrityError as exc:
         raise Conflict("staff.taken", "That guide code is already used in this brand.") from exc
-    await cache().delete(_staff_key(staff.id))
+    await _forget_staff_snapshot(staff.id)
     details = data.model_dump(mode="json", exclude_unset=True, exclude={"password"})
     await audit.record(
         brand_id=actor.brand_id,

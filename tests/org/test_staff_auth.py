@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import UTC, datetime, timedelta
 
 import jwt
+import pytest
 
+from api.core import ports
 from api.core.auth import TokenKind, issue_token
 from api.core.clock import FrozenClock
-from api.org.models import StaffRole, Status
+from api.org.models import Staff, StaffRole, Status
 from config.settings import Settings
 from tests.factories import (
     PASSWORD,
@@ -215,4 +218,45 @@ async def test_disabling_a_staff_member_takes_effect_at_once(api: Api) -> None:
     after = await api.get("/admin/stores", token=token)
 
     assert disabled.status == 200
+    assert (after.status, after.error_code) == (401, "auth.staff_inactive")
+
+
+async def _disable_through_another_process(staff: Staff) -> None:
+    # What `update_staff` in another API process changes: the row and the shared snapshot.
+    await Staff.filter(id=staff.id).update(status=Status.DISABLED)
+    await ports.cache().delete(f"staff:{staff.id}")
+
+
+async def test_a_change_made_by_another_process_arrives_within_the_local_window(
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "staff_snapshot_local_s", 0.3)
+    brand = await make_brand()
+    store = await make_store(brand=brand)
+    manager = await make_staff(brand=brand, role=StaffRole.STORE_MANAGER, store=store)
+    token = staff_token(manager)
+    assert (await api.get("/admin/stores", token=token)).status == 200  # now held locally
+
+    await _disable_through_another_process(manager)
+    within = await api.get("/admin/stores", token=token)
+    await asyncio.sleep(0.35)
+    after = await api.get("/admin/stores", token=token)
+
+    assert within.status == 200
+    assert (after.status, after.error_code) == (401, "auth.staff_inactive")
+
+
+async def test_without_a_local_window_every_request_reads_the_shared_snapshot(
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "staff_snapshot_local_s", 0)
+    brand = await make_brand()
+    store = await make_store(brand=brand)
+    manager = await make_staff(brand=brand, role=StaffRole.STORE_MANAGER, store=store)
+    token = staff_token(manager)
+    assert (await api.get("/admin/stores", token=token)).status == 200
+
+    await _disable_through_another_process(manager)
+    after = await api.get("/admin/stores", token=token)
+
     assert (after.status, after.error_code) == (401, "auth.staff_inactive")
