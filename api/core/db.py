@@ -31,7 +31,7 @@ def tortoise_config(settings: Settings | None = None) -> dict[str, Any]:
     connection: dict[str, Any] | str = url
     if settings.uses_postgres:
         connection = {
-            "engine": "tortoise.backends.asyncpg",
+            "engine": "api.core.pg",
             "credentials": _pg_credentials(url)
             | {"minsize": 1, "maxsize": settings.database_pool_max, "reset": _keep_session},
         }
