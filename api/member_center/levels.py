@@ -24,6 +24,7 @@ from api.core.errors import Conflict, InvalidInput, NotFound
 from api.core.ports import clock
 
 from .ledger import once_per_key
+from .members import find_member
 from .models import GrowthEntry, GrowthEntryKind, Level, Member, MemberStatus
 from .points import check_amount, check_key, lock_member
 
@@ -336,20 +337,19 @@ async def _requalify_member(
 
 async def level_of(*, brand_id: int, member_id: int) -> Level | None:
     """The member's level; the entry level if they have none yet; None if the brand has no ladder."""
-    member = await Member.get_or_none(id=member_id, brand_id=brand_id)
-    if member is None:
-        raise NotFound("member.not_found", "No such member.")
+    return await _level_of(await find_member(brand_id=brand_id, member_id=member_id))
+
+
+async def _level_of(member: Member) -> Level | None:
     if member.level_id is not None:
-        return await Level.get_or_none(id=member.level_id, brand_id=brand_id)
-    return await Level.filter(brand_id=brand_id, rank=0).first()
+        return await Level.get_or_none(id=member.level_id, brand_id=member.brand_id)
+    return await Level.filter(brand_id=member.brand_id, rank=0).first()
 
 
 async def level_progress(*, brand_id: int, member_id: int) -> LevelProgress:
     """The member's level, the next one up, and the growth still needed to reach it."""
-    member = await Member.get_or_none(id=member_id, brand_id=brand_id)
-    if member is None:
-        raise NotFound("member.not_found", "No such member.")
-    level = await level_of(brand_id=brand_id, member_id=member_id)
+    member = await find_member(brand_id=brand_id, member_id=member_id)
+    level = await _level_of(member)
     above = Level.filter(brand_id=brand_id, active=True)
     if level is not None:
         above = above.filter(rank__gt=level.rank)

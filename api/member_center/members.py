@@ -23,10 +23,18 @@ async def member_for_token(*, brand_id: int, member_id: int) -> Member:
     return member
 
 
+async def find_member(*, brand_id: int, member_id: int) -> Member:
+    """A member of the brand in any state (merged and erased ones too); 404 for foreign ones."""
+    member = await Member.get_or_none(id=member_id, brand_id=brand_id)
+    if member is None:
+        raise NotFound("member.not_found", "No such member.")
+    return member
+
+
 async def get_member(*, brand_id: int, member_id: int) -> Member:
     """A live member of the brand; 404 `member.not_found` for merged, erased or foreign ones."""
-    member = await Member.get_or_none(id=member_id, brand_id=brand_id)
-    if member is None or member.status in (MemberStatus.MERGED, MemberStatus.ERASED):
+    member = await find_member(brand_id=brand_id, member_id=member_id)
+    if member.status in (MemberStatus.MERGED, MemberStatus.ERASED):
         raise NotFound("member.not_found", "No such member.")
     return member
 

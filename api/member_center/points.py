@@ -27,6 +27,7 @@ from api.core.ports import clock
 from api.org.models import Brand
 
 from .ledger import once_per_key
+from .members import find_member
 from .models import Member, MemberStatus, PointsEntry, PointsEntryKind, PointsLot
 
 KEY_MAX_LENGTH = 128
@@ -89,13 +90,6 @@ async def lock_member(
         raise NotFound("member.not_found", "No such member.")
     if member.status is MemberStatus.MERGED and not allow_merged:
         raise Conflict("member.merged", "This member was merged into another one.")
-    return member
-
-
-async def _get_member(brand_id: int, member_id: int) -> Member:
-    member = await Member.get_or_none(id=member_id, brand_id=brand_id)
-    if member is None:
-        raise NotFound("member.not_found", "No such member.")
     return member
 
 
@@ -495,7 +489,7 @@ async def move_points_for_merge(
 
 async def points_summary(*, brand_id: int, member_id: int) -> PointsSummary:
     """Balance, available, frozen and soon-expiring points of one member."""
-    member = await _get_member(brand_id, member_id)
+    member = await find_member(brand_id=brand_id, member_id=member_id)
     now = clock().now()
     lots = await PointsLot.filter(brand_id=brand_id, member_id=member_id, remaining__gt=0)
     live = [lot for lot in lots if lot.expires_at is None or lot.expires_at > now]
@@ -527,7 +521,7 @@ async def list_entries(
     *, brand_id: int, member_id: int, cursor: str | None, limit: int
 ) -> tuple[list[PointsEntry], str | None]:
     """One page of a member's ledger, newest first."""
-    await _get_member(brand_id, member_id)
+    await find_member(brand_id=brand_id, member_id=member_id)
     return await paginate(
         PointsEntry.filter(brand_id=brand_id, member_id=member_id), cursor=cursor, limit=limit
     )
