@@ -17,8 +17,9 @@ from config.settings import Settings
 async def small_pool(settings: Settings) -> asyncpg.Pool:
     if not settings.uses_postgres:
         pytest.skip("the pool is PostgreSQL's: set MEMBERHUB_TEST_DATABASE_URL")
-    url = _db_url(settings.database_url).replace("postgres://", "postgresql://", 1)
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=1, reset=_keep_session)
+    pool = await asyncpg.create_pool(
+        _db_url(settings.database_url), min_size=1, max_size=1, reset=_keep_session
+    )
     yield pool
     await pool.close()
 

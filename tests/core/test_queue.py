@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,13 +19,20 @@ from api.core.queue import LocalQueue, Registry, SaqQueue, Schedule, build_queue
 from config.settings import Settings
 
 
-async def eventually(check: Callable[[], bool], *, timeout_s: float = 5.0) -> None:
-    """Wait until `check()` holds; fail after timeout_s."""
+async def eventually(
+    check: Callable[[], bool | Awaitable[bool]], *, timeout_s: float = 5.0
+) -> None:
+    """Wait until `check()` holds (it may be a coroutine function); fail after timeout_s."""
     deadline = asyncio.get_running_loop().time() + timeout_s
-    while not check():
+    while not await _holds(check):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.01)
+
+
+async def _holds(check: Callable[[], bool | Awaitable[bool]]) -> bool:
+    result = check()
+    return await result if inspect.isawaitable(result) else result
 
 
 def recording_registry() -> tuple[Registry, list[dict[str, Any]]]:
@@ -270,11 +278,13 @@ async def test_saq_queue_refuses_a_duplicate_key_while_pending(
         assert await producer.enqueue("test.blocked", key="member:3", n=2) is False
         state["release"].set()
         await eventually(lambda: {"blocked": 1} in state["runs"], timeout_s=10)
+
         # saq marks the job complete only after the function has returned.
-        deadline = asyncio.get_running_loop().time() + 20
-        while (job := await producer.saq.job("member:3")) and job.status != Status.COMPLETE:
-            assert asyncio.get_running_loop().time() < deadline, "job never completed"
-            await asyncio.sleep(0.01)
+        async def completed() -> bool:
+            job = await producer.saq.job("member:3")
+            return job is None or job.status == Status.COMPLETE
+
+        await eventually(completed, timeout_s=20)
 
         assert await producer.enqueue("test.blocked", key="member:3", n=3) is True
         await eventually(lambda: {"blocked": 3} in state["runs"], timeout_s=10)

@@ -10,7 +10,7 @@ from api.org.demo import bootstrap_demo
 from api.org.models import MerchantAccount, StaffRole, Store, StorePaymentRoute
 from sandbox.keys import alipay_app_private_pem, alipay_platform_public_pem
 from tests.factories import make_brand, make_staff, make_store, staff_token
-from tests.support.api import Api
+from tests.support.api import Answer, Api
 
 V3_SECRETS = {
     "api_v3_key": "k" * 32,
@@ -173,45 +173,22 @@ async def test_staff_rules(api: Api) -> None:
     brand, token = await _admin()
     store = await make_store(brand=brand)
 
-    no_store = await api.post(
-        "/admin/staff",
-        {"username": "guide1", "name": "G", "role": "guide", "password": "longenough1"},
-        token=token,
-    )
-    guide = await api.post(
-        "/admin/staff",
-        {
-            "username": "guide1",
-            "name": "G",
-            "role": "guide",
-            "store_id": store.id,
-            "guide_code": "G001",
-            "password": "longenough1",
-        },
-        token=token,
-    )
-    same_code = await api.post(
-        "/admin/staff",
-        {
-            "username": "guide2",
-            "name": "G",
-            "role": "guide",
-            "store_id": store.id,
-            "guide_code": "G001",
-            "password": "longenough1",
-        },
-        token=token,
-    )
-    short_pw = await api.post(
-        "/admin/staff",
-        {
-            "username": "guide3",
-            "name": "G",
-            "role": "cashier",
-            "store_id": store.id,
-            "password": "short",
-        },
-        token=token,
+    guide_g001 = {
+        "name": "G",
+        "role": "guide",
+        "store_id": store.id,
+        "guide_code": "G001",
+        "password": "longenough1",
+    }
+
+    async def hire(**fields: object) -> Answer:
+        return await api.post("/admin/staff", fields, token=token)
+
+    no_store = await hire(username="guide1", name="G", role="guide", password="longenough1")
+    guide = await hire(username="guide1", **guide_g001)
+    same_code = await hire(username="guide2", **guide_g001)
+    short_pw = await hire(
+        username="guide3", name="G", role="cashier", store_id=store.id, password="short"
     )
 
     assert (no_store.status, no_store.error_code) == (422, "staff.store_required")
