@@ -23,6 +23,7 @@ from .keys import (
     rsa2_sign,
     rsa2_verify,
 )
+from .player import bad_player_request, player_body
 from .state import STATE, new_alipay_user_id, random_token
 
 TOKEN_TTL_S = 1296000  # Alipay's user access_token: 15 days
@@ -138,24 +139,12 @@ async def gateway(request: Request) -> HTTPResponse:
 # --- player routes -------------------------------------------------------------------------
 
 
-def _player_body(request: Request) -> dict[str, Any]:
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        data = None
-    return data if isinstance(data, dict) else {}
-
-
-def _bad_player_request(message: str) -> HTTPResponse:
-    return json_response({"error": {"code": "sandbox.invalid", "message": message}}, status=400)
-
-
 async def player_auth_code(request: Request) -> HTTPResponse:
     """POST /auth-codes {app_id, user_id?, open_id?}: a one-time my.getAuthCode() code."""
-    data = _player_body(request)
+    data = player_body(request)
     app_id = data.get("app_id")
     if not isinstance(app_id, str) or not app_id:
-        return _bad_player_request("app_id is required")
+        return bad_player_request("app_id is required")
     user_id = str(data.get("user_id") or new_alipay_user_id())
     open_id = data.get("open_id") or None
     code = STATE.add_alipay_code(app_id, user_id, open_id and str(open_id))
@@ -168,10 +157,10 @@ async def player_phone_response(request: Request) -> HTTPResponse:
     The content is encrypted with the app's AES key and signed by Alipay over the quoted
     ciphertext, as the real platform does.
     """
-    data = _player_body(request)
+    data = player_body(request)
     app_id, phone = data.get("app_id"), data.get("phone")
     if not isinstance(app_id, str) or not app_id or not isinstance(phone, str) or not phone:
-        return _bad_player_request("app_id and phone are required")
+        return bad_player_request("app_id and phone are required")
     content = json.dumps({"code": "10000", "msg": "Success", "mobile": phone})
     response = aes_cbc_encrypt(content, alipay_aes_key(app_id))
     return json_response(
@@ -191,13 +180,13 @@ async def player_register_app(request: Request) -> HTTPResponse:
     Unregistered apps are verified with the demo merchant key (`sandbox/keys/alipay_app_*`);
     registering null turns request verification off for that app.
     """
-    data = _player_body(request)
+    data = player_body(request)
     app_id = data.get("app_id")
     if not isinstance(app_id, str) or not app_id:
-        return _bad_player_request("app_id is required")
+        return bad_player_request("app_id is required")
     pem = data.get("app_public_key_pem")
     if pem is not None and (not isinstance(pem, str) or "BEGIN PUBLIC KEY" not in pem):
-        return _bad_player_request("app_public_key_pem must be a PEM public key or null")
+        return bad_player_request("app_public_key_pem must be a PEM public key or null")
     with STATE.lock:
         STATE.alipay_app_keys[app_id] = pem
     return json_response({"app_id": app_id, "verifies_requests": pem is not None})

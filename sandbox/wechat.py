@@ -18,6 +18,7 @@ from sanic.response import json as json_response
 from sanic.response import raw
 
 from .keys import is_wechat_appid, wechat_app_secret
+from .player import bad_player_request, player_body
 from .state import STATE, new_openid, random_token
 
 ERRORS = {
@@ -87,18 +88,6 @@ def _body(request: Request) -> dict[str, Any] | HTTPResponse:
     if not isinstance(data, dict):
         return wx_error(47001)
     return data
-
-
-def _player_body(request: Request) -> dict[str, Any]:
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        data = None
-    return data if isinstance(data, dict) else {}
-
-
-def _bad_player_request(message: str) -> HTTPResponse:
-    return json_response({"error": {"code": "sandbox.invalid", "message": message}}, status=400)
 
 
 # --- the platform's API -----------------------------------------------------------------------
@@ -347,10 +336,10 @@ async def menu_get(request: Request) -> HTTPResponse:
 
 async def player_login_code(request: Request) -> HTTPResponse:
     """POST /login-codes {appid, openid?, unionid?}: a one-time wx.login() code."""
-    data = _player_body(request)
+    data = player_body(request)
     appid = data.get("appid")
     if not isinstance(appid, str) or not is_wechat_appid(appid):
-        return _bad_player_request("appid must be `wx` and 16 hex digits")
+        return bad_player_request("appid must be `wx` and 16 hex digits")
     openid = data.get("openid") or new_openid()
     unionid = data.get("unionid") or None
     code = STATE.add_login_code(appid, str(openid), unionid and str(unionid))
@@ -359,12 +348,12 @@ async def player_login_code(request: Request) -> HTTPResponse:
 
 async def player_phone_code(request: Request) -> HTTPResponse:
     """POST /phone-codes {appid, phone}: a one-time getPhoneNumber code."""
-    data = _player_body(request)
+    data = player_body(request)
     appid, phone = data.get("appid"), data.get("phone")
     if not isinstance(appid, str) or not is_wechat_appid(appid):
-        return _bad_player_request("appid must be `wx` and 16 hex digits")
+        return bad_player_request("appid must be `wx` and 16 hex digits")
     if not isinstance(phone, str) or not phone.isdigit():
-        return _bad_player_request("phone must be digits")
+        return bad_player_request("phone must be digits")
     return json_response({"code": STATE.add_phone_code(appid, phone)})
 
 
@@ -379,7 +368,7 @@ async def player_sent(request: Request) -> HTTPResponse:
 
 async def player_expire_tokens(request: Request) -> HTTPResponse:
     """POST /expire-tokens {appid?}: every issued access_token expires now."""
-    appid = _player_body(request).get("appid")
+    appid = player_body(request).get("appid")
     return json_response({"expired": STATE.expire_tokens(appid or None)})
 
 
