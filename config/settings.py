@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite://var/memberhub.sqlite3"
     database_pool_max: int = 20
     redis_url: str | None = None
-    redis_pool_max: int = 64  # connections per process; a request waits for a free one
+    redis_pool_max: int = 64  # commands in flight per process; a request waits for its turn
 
     secret_key: str = DEV_SECRET
     data_key: str = DEV_DATA_KEY
