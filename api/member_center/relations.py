@@ -27,6 +27,7 @@ from api.core import audit
 from api.core.clock import SHANGHAI, to_shanghai
 from api.core.errors import Forbidden, InvalidInput, NotFound
 from api.core.ports import clock
+from api.org.actor import Actor
 from api.org.models import AttributionPolicy, Brand, Staff, StaffRole, Status, Store
 
 from .models import Member, MemberRelation, MemberStatus, RelationSource
@@ -301,7 +302,7 @@ async def list_relations(*, brand_id: int, member_id: int) -> list[MemberRelatio
 # ---------------------------------------------------------------- head office
 
 
-async def reassign_guide_members(*, actor: Staff, guide_id: int, to_guide_id: int | None) -> int:
+async def reassign_guide_members(*, actor: Actor, guide_id: int, to_guide_id: int | None) -> int:
     """Move a leaving guide's members to another active guide, or to the guide's store; the count."""
     if actor.role not in (StaffRole.HQ_ADMIN, StaffRole.STORE_MANAGER):
         raise Forbidden("auth.role_forbidden", "Your role may not do this.")
@@ -402,7 +403,7 @@ async def attributed_sales(
     return 0, 0
 
 
-async def guide_performance(*, actor: Staff, since: date | None = None) -> Performance:
+async def guide_performance(*, actor: Actor, since: date | None = None) -> Performance:
     """A guide's own figures; a store manager gets their store's."""
     if actor.role == StaffRole.GUIDE:
         scope: dict[str, object] = {"guide_id": actor.id}

@@ -15,7 +15,8 @@ from tortoise.queryset import QuerySet
 from api.core.clock import SHANGHAI
 from api.core.errors import NotFound
 from api.core.pagination import paginate
-from api.org.models import Staff, StaffRole
+from api.org.actor import Actor
+from api.org.models import StaffRole
 
 from .models import Member, MemberRelation, MemberStatus, MemberTag
 from .relations import list_relations
@@ -59,7 +60,7 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
 
 
-def visible_members(actor: Staff) -> QuerySet[Member]:
+def visible_members(actor: Actor) -> QuerySet[Member]:
     """Live members of the actor's brand that the actor may see."""
     members = Member.filter(brand_id=actor.brand_id, status__in=LISTED_STATUSES)
     if actor.role != StaffRole.HQ_ADMIN:
@@ -89,7 +90,7 @@ def _filtered(members: QuerySet[Member], brand_id: int, f: MemberFilter) -> Quer
 
 
 async def search_members(
-    *, actor: Staff, filters: MemberFilter, cursor: str | None, limit: int
+    *, actor: Actor, filters: MemberFilter, cursor: str | None, limit: int
 ) -> tuple[list[MemberRow], str | None]:
     """One page of the members the actor may see that match every filter, newest first."""
     members = _filtered(visible_members(actor), actor.brand_id, filters)
@@ -98,7 +99,7 @@ async def search_members(
     return [MemberRow(member=m, tags=names.get(m.id, [])) for m in page], next_cursor
 
 
-async def member_detail(*, actor: Staff, member_id: int) -> MemberDetail:
+async def member_detail(*, actor: Actor, member_id: int) -> MemberDetail:
     """One member the actor may see, with tags and relation history; 404 otherwise."""
     member = await visible_members(actor).get_or_none(id=member_id)
     if member is None:

@@ -10,7 +10,7 @@ from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from api.org.models import Staff
+from api.org.actor import Actor
 
 from .members import get_member
 from .models import Member, MemberTag, Tag, TagGroup, TagKind
@@ -178,7 +178,7 @@ async def _attach(*, brand_id: int, member: Member, tags: list[Tag], tagged_by: 
             pass  # a concurrent call attached it first: the unique (member, tag) index held
 
 
-async def tag_member(*, brand_id: int, member_id: int, tag_ids: list[int], actor: Staff) -> Member:
+async def tag_member(*, brand_id: int, member_id: int, tag_ids: list[int], actor: Actor) -> Member:
     """Head office tags a member with manual or guide tags; idempotent."""
     member = await get_member(brand_id=brand_id, member_id=member_id)
     tags = await _settable_tags(brand_id, tag_ids, SETTABLE_KINDS)
@@ -194,7 +194,7 @@ async def untag_member(*, brand_id: int, member_id: int, tag_id: int) -> Member:
     return member
 
 
-async def guide_tag_member(*, actor: Staff, member_id: int, tag_ids: list[int]) -> Member:
+async def guide_tag_member(*, actor: Actor, member_id: int, tag_ids: list[int]) -> Member:
     """A guide tags a member of their own store, face to face, with guide tags; idempotent."""
     member = await get_member(brand_id=actor.brand_id, member_id=member_id)
     if actor.store_id is None or member.home_store_id != actor.store_id:

@@ -17,6 +17,7 @@ from api.core.errors import Conflict
 from config.settings import get_settings
 
 from . import schemas, service
+from .actor import Actor
 from .models import (
     AccountMode,
     Brand,
@@ -88,12 +89,14 @@ async def _create_demo() -> Brand:
     from sandbox import keys
 
     brand = await Brand.create(code=DEMO_BRAND, name="Demo Bakery 示范烘焙", settings={})
-    admin = await Staff.create(
-        brand_id=brand.id,
-        username="admin",
-        name="Head office",
-        role=StaffRole.HQ_ADMIN,
-        password_hash=hash_password(secrets.token_urlsafe(16)),
+    admin = Actor.of(
+        await Staff.create(
+            brand_id=brand.id,
+            username="admin",
+            name="Head office",
+            role=StaffRole.HQ_ADMIN,
+            password_hash=hash_password(secrets.token_urlsafe(16)),
+        )
     )
     await service.create_wechat_app(
         actor=admin,

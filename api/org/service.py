@@ -26,6 +26,7 @@ from api.core.ports import cache, clock, local_cache
 from config.settings import get_settings
 
 from . import schemas
+from .actor import Actor
 from .models import (
     AccountMode,
     AlipayApp,
@@ -42,15 +43,15 @@ from .models import (
 from .passwords import hash_password, verify_password
 
 
-def _actor_name(actor: Staff) -> str:
+def _actor_name(actor: Actor) -> str:
     return f"staff:{actor.id}"
 
 
-def _is_manager(actor: Staff) -> bool:
+def _is_manager(actor: Actor) -> bool:
     return actor.role == StaffRole.STORE_MANAGER
 
 
-def _require_hq(actor: Staff) -> None:
+def _require_hq(actor: Actor) -> None:
     if actor.role != StaffRole.HQ_ADMIN:
         raise Forbidden("auth.role_forbidden", "Only head office may do this.")
 
@@ -98,7 +99,7 @@ def _staff_key(staff_id: int) -> str:
     return f"staff:{staff_id}"
 
 
-async def load_active_staff(*, brand_id: int, staff_id: int) -> Staff:
+async def load_active_staff(*, brand_id: int, staff_id: int) -> Actor:
     """The staff member behind a token; a disabled or foreign-brand account is refused.
 
     Every staff request needs this, so a read-only snapshot (no password hash) is kept in the
@@ -107,39 +108,26 @@ async def load_active_staff(*, brand_id: int, staff_id: int) -> Staff:
     default): a change made through another process reaches this one within that time.
     """
     snapshot = await _staff_snapshot(staff_id)
-    if snapshot is None or snapshot["brand_id"] != brand_id or snapshot["status"] != Status.ACTIVE:
+    actor = None if snapshot is None else Actor.from_json(snapshot)
+    if actor is None or actor.brand_id != brand_id or actor.status != Status.ACTIVE:
         raise Unauthorized("auth.staff_inactive", "This staff account is not active.")
-    return Staff(
-        **snapshot | {"role": StaffRole(snapshot["role"]), "status": Status(snapshot["status"])}
-    )
+    return actor
 
 
-async def _staff_snapshot(staff_id: int) -> dict[str, Any] | None:
+async def _staff_snapshot(staff_id: int) -> str | None:
     key = _staff_key(staff_id)
     local_ttl_s = get_settings().staff_snapshot_local_s
-    cached = await local_cache().get(key) if local_ttl_s > 0 else None
-    if cached is None:
-        cached = await cache().get(key)
-        if cached is None:
+    snapshot = await local_cache().get(key) if local_ttl_s > 0 else None
+    if snapshot is None:
+        snapshot = await cache().get(key)
+        if snapshot is None:
             staff = await Staff.get_or_none(id=staff_id)
             if staff is None:
                 return None
-            cached = json.dumps(
-                {
-                    "id": staff.id,
-                    "brand_id": staff.brand_id,
-                    "username": staff.username,
-                    "name": staff.name,
-                    "role": staff.role.value,
-                    "store_id": staff.store_id,
-                    "guide_code": staff.guide_code,
-                    "status": staff.status.value,
-                }
-            )
-            await cache().set(key, cached, ttl_s=STAFF_SNAPSHOT_TTL_S)
+            snapshot = Actor.of(staff).to_json()
+            await cache().set(key, snapshot, ttl_s=STAFF_SNAPSHOT_TTL_S)
         if local_ttl_s > 0:
-            await local_cache().set(key, cached, ttl_s=local_ttl_s)
-    snapshot: dict[str, Any] = json.loads(cached)
+            await local_cache().set(key, snapshot, ttl_s=local_ttl_s)
     return snapshot
 
 
@@ -151,12 +139,12 @@ async def _forget_staff_snapshot(staff_id: int) -> None:
 # Brand -------------------------------------------------------------------------------------
 
 
-async def get_brand(*, actor: Staff) -> Brand:
+async def get_brand(*, actor: Actor) -> Brand:
     """The actor's brand."""
     return await Brand.get(id=actor.brand_id)
 
 
-async def update_brand(*, actor: Staff, data: schemas.BrandUpdate) -> Brand:
+async def update_brand(*, actor: Actor, data: schemas.BrandUpdate) -> Brand:
     """Rename the brand or change its rules (member code lifetime, attribution, points expiry)."""
     _require_hq(actor)
     brand = await Brand.get(id=actor.brand_id)
@@ -179,7 +167,7 @@ async def update_brand(*, actor: Staff, data: schemas.BrandUpdate) -> Brand:
 # Stores ------------------------------------------------------------------------------------
 
 
-def _stores(actor: Staff) -> QuerySet[Store]:
+def _stores(actor: Actor) -> QuerySet[Store]:
     stores = Store.filter(brand_id=actor.brand_id)
     if _is_manager(actor):
         stores = stores.filter(id=actor.store_id or 0)
@@ -187,7 +175,7 @@ def _stores(actor: Staff) -> QuerySet[Store]:
 
 
 async def list_stores(
-    *, actor: Staff, query: schemas.StoreFilter
+    *, actor: Actor, query: schemas.StoreFilter
 ) -> tuple[list[Store], str | None]:
     """The stores the actor may see, newest first."""
     stores = _stores(actor)
@@ -200,7 +188,7 @@ async def list_stores(
     return await paginate(stores, cursor=query.cursor, limit=query.limit)
 
 
-async def get_store(*, actor: Staff, store_id: int) -> Store:
+async def get_store(*, actor: Actor, store_id: int) -> Store:
     """One store the actor may see; 404 otherwise (another brand's store does not exist here)."""
     store = await _stores(actor).get_or_none(id=store_id)
     if store is None:
@@ -208,7 +196,7 @@ async def get_store(*, actor: Staff, store_id: int) -> Store:
     return store
 
 
-async def create_store(*, actor: Staff, data: schemas.StoreCreate) -> Store:
+async def create_store(*, actor: Actor, data: schemas.StoreCreate) -> Store:
     """Open a store; its code is unique within the brand."""
     _require_hq(actor)
     try:
@@ -224,7 +212,7 @@ async def create_store(*, actor: Staff, data: schemas.StoreCreate) -> Store:
     return store
 
 
-async def update_store(*, actor: Staff, store_id: int, data: schemas.StoreUpdate) -> Store:
+async def update_store(*, actor: Actor, store_id: int, data: schemas.StoreUpdate) -> Store:
     """Change a store's details, or disable it (`status: disabled`)."""
     store = await get_store(actor=actor, store_id=store_id)
     changes = data.model_dump(exclude_unset=True)
@@ -247,14 +235,14 @@ async def update_store(*, actor: Staff, store_id: int, data: schemas.StoreUpdate
 # Staff -------------------------------------------------------------------------------------
 
 
-def _staff(actor: Staff) -> QuerySet[Staff]:
+def _staff(actor: Actor) -> QuerySet[Staff]:
     staff = Staff.filter(brand_id=actor.brand_id)
     if _is_manager(actor):
         staff = staff.filter(store_id=actor.store_id or 0)
     return staff
 
 
-async def list_staff(*, actor: Staff, query: schemas.StaffFilter) -> tuple[list[Staff], str | None]:
+async def list_staff(*, actor: Actor, query: schemas.StaffFilter) -> tuple[list[Staff], str | None]:
     """The staff the actor may see, newest first."""
     staff = _staff(actor)
     if query.role:
@@ -266,7 +254,7 @@ async def list_staff(*, actor: Staff, query: schemas.StaffFilter) -> tuple[list[
     return await paginate(staff, cursor=query.cursor, limit=query.limit)
 
 
-async def get_staff(*, actor: Staff, staff_id: int) -> Staff:
+async def get_staff(*, actor: Actor, staff_id: int) -> Staff:
     """One staff member the actor may see; 404 otherwise."""
     staff = await _staff(actor).get_or_none(id=staff_id)
     if staff is None:
@@ -274,7 +262,7 @@ async def get_staff(*, actor: Staff, staff_id: int) -> Staff:
     return staff
 
 
-async def _check_staff_fields(actor: Staff, role: StaffRole, store_id: int | None) -> None:
+async def _check_staff_fields(actor: Actor, role: StaffRole, store_id: int | None) -> None:
     if _is_manager(actor):
         if role not in (StaffRole.GUIDE, StaffRole.CASHIER):
             raise Forbidden(
@@ -292,7 +280,7 @@ async def _check_staff_fields(actor: Staff, role: StaffRole, store_id: int | Non
         raise InvalidInput("staff.unknown_store", "The store does not exist in this brand.")
 
 
-async def create_staff(*, actor: Staff, data: schemas.StaffCreate) -> Staff:
+async def create_staff(*, actor: Actor, data: schemas.StaffCreate) -> Staff:
     """Add a staff member with a password (hashed with argon2)."""
     await _check_staff_fields(actor, data.role, data.store_id)
     if data.guide_code and data.role != StaffRole.GUIDE:
@@ -321,7 +309,7 @@ async def create_staff(*, actor: Staff, data: schemas.StaffCreate) -> Staff:
     return staff
 
 
-async def update_staff(*, actor: Staff, staff_id: int, data: schemas.StaffUpdate) -> Staff:
+async def update_staff(*, actor: Actor, staff_id: int, data: schemas.StaffUpdate) -> Staff:
     """Change a staff member's role, store, password or status."""
     staff = await get_staff(actor=actor, staff_id=staff_id)
     changes = data.model_dump(exclude_unset=True)
@@ -353,13 +341,13 @@ async def update_staff(*, actor: Staff, staff_id: int, data: schemas.StaffUpdate
 # WeChat and Alipay apps --------------------------------------------------------------------
 
 
-async def list_wechat_apps(*, actor: Staff) -> list[WechatApp]:
+async def list_wechat_apps(*, actor: Actor) -> list[WechatApp]:
     """The brand's mini-programs and official accounts."""
     _require_hq(actor)
     return await WechatApp.filter(brand_id=actor.brand_id).order_by("id")
 
 
-async def create_wechat_app(*, actor: Staff, data: schemas.WechatAppCreate) -> WechatApp:
+async def create_wechat_app(*, actor: Actor, data: schemas.WechatAppCreate) -> WechatApp:
     """Register a mini-program or official account; its secrets are stored encrypted."""
     _require_hq(actor)
     try:
@@ -385,7 +373,7 @@ async def create_wechat_app(*, actor: Staff, data: schemas.WechatAppCreate) -> W
 
 
 async def update_wechat_app(
-    *, actor: Staff, app_id: int, data: schemas.WechatAppUpdate
+    *, actor: Actor, app_id: int, data: schemas.WechatAppUpdate
 ) -> WechatApp:
     """Rotate an app's secrets, change its message mode or disable it."""
     _require_hq(actor)
@@ -419,13 +407,13 @@ async def find_wechat_app(*, brand_id: int, appid: str) -> WechatApp:
     return app
 
 
-async def list_alipay_apps(*, actor: Staff) -> list[AlipayApp]:
+async def list_alipay_apps(*, actor: Actor) -> list[AlipayApp]:
     """The brand's Alipay mini-programs."""
     _require_hq(actor)
     return await AlipayApp.filter(brand_id=actor.brand_id).order_by("id")
 
 
-async def create_alipay_app(*, actor: Staff, data: schemas.AlipayAppCreate) -> AlipayApp:
+async def create_alipay_app(*, actor: Actor, data: schemas.AlipayAppCreate) -> AlipayApp:
     """Register an Alipay mini-program; its private key is stored encrypted."""
     _require_hq(actor)
     try:
@@ -449,7 +437,7 @@ async def create_alipay_app(*, actor: Staff, data: schemas.AlipayAppCreate) -> A
 
 
 async def update_alipay_app(
-    *, actor: Staff, app_id: int, data: schemas.AlipayAppUpdate
+    *, actor: Actor, app_id: int, data: schemas.AlipayAppUpdate
 ) -> AlipayApp:
     """Rotate an Alipay app's keys or disable it."""
     _require_hq(actor)
@@ -526,7 +514,7 @@ def notify_url(account: MerchantAccount) -> str:
 
 
 async def list_accounts(
-    *, actor: Staff, query: schemas.AccountFilter
+    *, actor: Actor, query: schemas.AccountFilter
 ) -> tuple[list[MerchantAccount], str | None]:
     """The brand's merchant accounts, newest first."""
     _require_hq(actor)
@@ -538,7 +526,7 @@ async def list_accounts(
     return await paginate(accounts, cursor=query.cursor, limit=query.limit)
 
 
-async def get_account(*, actor: Staff, account_id: int) -> MerchantAccount:
+async def get_account(*, actor: Actor, account_id: int) -> MerchantAccount:
     """One merchant account of the brand; 404 otherwise."""
     _require_hq(actor)
     account = await MerchantAccount.get_or_none(id=account_id, brand_id=actor.brand_id)
@@ -547,7 +535,7 @@ async def get_account(*, actor: Staff, account_id: int) -> MerchantAccount:
     return account
 
 
-async def create_account(*, actor: Staff, data: schemas.MerchantAccountCreate) -> MerchantAccount:
+async def create_account(*, actor: Actor, data: schemas.MerchantAccountCreate) -> MerchantAccount:
     """Add a merchant account; its keys are encrypted and never shown again."""
     _require_hq(actor)
     secrets_in = data.secrets.model_dump(exclude_none=True)
@@ -583,7 +571,7 @@ async def create_account(*, actor: Staff, data: schemas.MerchantAccountCreate) -
 
 
 async def update_account(
-    *, actor: Staff, account_id: int, data: schemas.MerchantAccountUpdate
+    *, actor: Actor, account_id: int, data: schemas.MerchantAccountUpdate
 ) -> MerchantAccount:
     """Rotate keys (merged into the stored ones), change the sub-merchant, or disable."""
     account = await get_account(actor=actor, account_id=account_id)
@@ -633,7 +621,7 @@ async def _routable_account(brand_id: int, provider: PaymentProvider, account_id
         raise InvalidInput("route.account_disabled", "The account is disabled.")
 
 
-def _routes(actor: Staff) -> QuerySet[StorePaymentRoute]:
+def _routes(actor: Actor) -> QuerySet[StorePaymentRoute]:
     routes = StorePaymentRoute.filter(brand_id=actor.brand_id)
     if _is_manager(actor):
         routes = routes.filter(store_id=actor.store_id or 0)
@@ -641,7 +629,7 @@ def _routes(actor: Staff) -> QuerySet[StorePaymentRoute]:
 
 
 async def list_routes(
-    *, actor: Staff, query: schemas.RouteFilter
+    *, actor: Actor, query: schemas.RouteFilter
 ) -> tuple[list[StorePaymentRoute], str | None]:
     """Which account each store's money goes to, per provider."""
     routes = _routes(actor)
@@ -652,7 +640,7 @@ async def list_routes(
     return await paginate(routes, cursor=query.cursor, limit=query.limit)
 
 
-async def create_route(*, actor: Staff, data: schemas.RouteCreate) -> StorePaymentRoute:
+async def create_route(*, actor: Actor, data: schemas.RouteCreate) -> StorePaymentRoute:
     """Send a store's money for one provider to an account of the same brand and provider."""
     _require_hq(actor)
     if not await Store.exists(id=data.store_id, brand_id=actor.brand_id):
@@ -668,7 +656,7 @@ async def create_route(*, actor: Staff, data: schemas.RouteCreate) -> StorePayme
 
 
 async def update_route(
-    *, actor: Staff, route_id: int, data: schemas.RouteUpdate
+    *, actor: Actor, route_id: int, data: schemas.RouteUpdate
 ) -> StorePaymentRoute:
     """Point a route at another account, or disable it."""
     _require_hq(actor)
@@ -684,7 +672,7 @@ async def update_route(
     return route
 
 
-async def import_routes(*, actor: Staff, csv_text: str) -> tuple[int, int]:
+async def import_routes(*, actor: Actor, csv_text: str) -> tuple[int, int]:
     """Create or update routes from CSV lines `store_code,provider,account_key`, all or nothing."""
     _require_hq(actor)
     reader = csv.DictReader(io.StringIO(csv_text.strip()))
