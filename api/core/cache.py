@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, cast
 
 from redis.asyncio import ConnectionPool, Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .errors import Conflict
 
@@ -144,6 +144,16 @@ class MemoryCache:
         self._data.clear()
 
 
+# A command, with its wait for a turn, that takes longer fails with redis-py's TimeoutError.
+REDIS_TIMEOUT_S = 5
+
+# KEYS: the counter. ARGV: window in ms. Only the first increment of a window sets its expiry.
+_INCR_WITHIN_WINDOW = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
 # KEYS: the rate-limit counter, the key to swap. ARGV: window in ms, limit, new value.
 _SWAP_WITHIN_LIMIT = """
 local n = redis.call('INCR', KEYS[1])
@@ -156,47 +166,49 @@ return {1, old}
 
 
 class BoundedRedis(Redis):
-    """A redis-py client that runs at most `max_commands` commands at once; the rest wait in line.
+    """A redis-py client that runs at most `max_commands` commands at once, each within a deadline.
 
-    The line is an `asyncio.Semaphore`: callers are served in arrival order, and a caller that
-    finds a free turn does not wait at all. redis-py's `BlockingConnectionPool` also caps its
-    connections, but it enters a condition and starts an asyncio timeout for every command, even
-    when a connection is free; on the member-code resolve (one script call per request) that was
-    about a tenth of the API's CPU. The connection pool under this client is not capped: one
-    connection per command in flight, plus the few a pipeline or lock holds.
+    Commands beyond the bound wait in line (an `asyncio.Semaphore`, served in arrival order); a
+    command that finds a free turn does not wait at all. One asyncio timeout per command covers
+    both the wait and the round trip.
+
+    redis-py's own guards cost more: its socket timeout (5 s by default) starts a task for every
+    write and a timeout for every read, and its `BlockingConnectionPool` enters a condition and
+    starts another timeout for every command, even when a connection is free. On the member-code
+    resolve (one script call per request) that was about a tenth of the API's CPU. So the
+    connections under this client have no socket timeout of their own; a command cancelled at
+    the deadline makes redis-py drop the connection it was using, and the next one reconnects.
     """
 
-    def __init__(self, *, max_commands: int, wait_s: float, **kwargs: Any) -> None:
+    def __init__(self, *, max_commands: int, timeout_s: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._turns = asyncio.Semaphore(max(1, max_commands))
-        self._wait_s = wait_s
+        self._timeout_s = timeout_s
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        if self._turns.locked():
-            try:
-                async with asyncio.timeout(self._wait_s):
-                    await self._turns.acquire()
-            except TimeoutError as exc:
-                raise RedisConnectionError("No Redis connection became free in time.") from exc
-        else:
-            await self._turns.acquire()  # a free turn: returns at once
         try:
-            return await super().execute_command(*args, **options)
-        finally:
-            self._turns.release()
+            async with asyncio.timeout(self._timeout_s), self._turns:
+                return await super().execute_command(*args, **options)
+        except TimeoutError as exc:
+            raise RedisTimeoutError(f"Redis did not answer within {self._timeout_s} s.") from exc
 
 
 class RedisCache:
     """Redis-backed cache shared by every API and worker process."""
 
     def __init__(self, url: str, *, max_connections: int = 64, prefix: str = "mh:") -> None:
-        # A command waits (up to 5 s) for a turn rather than failing when all are busy. With the
-        # fair database pool (api/core/pg.py), 64 turns kept the resolve's p99 near 40-50 ms
-        # under 64 requests at once.
-        pool = ConnectionPool.from_url(url, decode_responses=True, max_connections=2**31)
-        self.redis = BoundedRedis(connection_pool=pool, max_commands=max_connections, wait_s=5)
+        # With the fair database pool (api/core/pg.py), 64 turns kept the resolve's p99 near
+        # 40-50 ms under 64 requests at once. The pool itself is not capped: one connection per
+        # command in flight.
+        pool = ConnectionPool.from_url(
+            url, decode_responses=True, max_connections=2**31, socket_timeout=None
+        )
+        self.redis = BoundedRedis(
+            connection_pool=pool, max_commands=max_connections, timeout_s=REDIS_TIMEOUT_S
+        )
         self._prefix = prefix
         self._swap_script = self.redis.register_script(_SWAP_WITHIN_LIMIT)
+        self._incr_script = self.redis.register_script(_INCR_WITHIN_WINDOW)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -234,11 +246,7 @@ class RedisCache:
         return bool(await self.redis.delete(self._k(key)))
 
     async def incr(self, key: str, *, ttl_s: float) -> int:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(self._k(key))
-            # NX: only the first increment of a window sets its expiry.
-            pipe.pexpire(self._k(key), max(1, int(ttl_s * 1000)), nx=True)
-            count, _ = await pipe.execute()
+        count = await self._incr_script(keys=[self._k(key)], args=[max(1, int(ttl_s * 1000))])
         return int(count)
 
     @asynccontextmanager
