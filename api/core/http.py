@@ -45,20 +45,29 @@ def parse(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidInput(
-            "request.invalid", "Some fields are not valid.", details=validation_details(exc)
-        ) from exc
+        raise _invalid(exc) from exc
 
 
 def body(request: Request, model: type[M]) -> M:
-    """The JSON body of a request as a schema."""
+    """The JSON body of a request as a schema; an empty body is an empty object.
+
+    pydantic parses the bytes itself, which is cheaper than decoding them to Python objects
+    first. 400 `request.malformed_json` when they are not JSON at all.
+    """
+    if not request.body:
+        return parse(model, {})
     try:
-        data = request.json
-    except Exception as exc:  # sanic raises BadRequest with a parser message
-        raise BadRequest("request.malformed_json", "The body is not valid JSON.") from exc
-    if data is None:
-        data = {}
-    return parse(model, data)
+        return model.model_validate_json(request.body)
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise BadRequest("request.malformed_json", "The body is not valid JSON.") from exc
+        raise _invalid(exc) from exc
+
+
+def _invalid(exc: ValidationError) -> InvalidInput:
+    return InvalidInput(
+        "request.invalid", "Some fields are not valid.", details=validation_details(exc)
+    )
 
 
 def query(request: Request, model: type[M]) -> M:

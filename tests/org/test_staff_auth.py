@@ -108,6 +108,25 @@ async def test_login_input_is_validated(api: Api) -> None:
     assert (malformed.status, malformed.error_code) == (400, "request.malformed_json")
 
 
+@pytest.mark.parametrize(
+    ("raw", "status", "code"),
+    [
+        (b"", 422, "request.invalid"),  # empty: an object with no fields
+        (b"null", 422, "request.invalid"),
+        (b'["acme", "admin"]', 422, "request.invalid"),
+        (b'{"brand": "acme"} trailing', 400, "request.malformed_json"),
+        (b"\xff\xfe", 400, "request.malformed_json"),
+    ],
+)
+async def test_a_body_that_is_not_a_json_object_is_refused(
+    api: Api, raw: bytes, status: int, code: str
+) -> None:
+    answer = await api.request(
+        "POST", "/auth/staff/login", content=raw, headers={"content-type": "application/json"}
+    )
+    assert (answer.status, answer.error_code) == (status, code)
+
+
 async def test_missing_and_malformed_tokens_are_refused(api: Api) -> None:
     missing = await api.get("/admin/stores")
     garbage = await api.get("/admin/stores", token="not-a-jwt")
