@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 
 from .models import Staff, StaffRole, Status
@@ -24,16 +24,7 @@ class Actor:
 
     @classmethod
     def of(cls, staff: Staff) -> Actor:
-        return cls(
-            id=staff.id,
-            brand_id=staff.brand_id,
-            username=staff.username,
-            name=staff.name,
-            role=staff.role,
-            store_id=staff.store_id,
-            guide_code=staff.guide_code,
-            status=staff.status,
-        )
+        return cls(**{field.name: getattr(staff, field.name) for field in fields(cls)})
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

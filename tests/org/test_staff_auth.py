@@ -13,6 +13,7 @@ import pytest
 from api.core import ports
 from api.core.auth import TokenKind, issue_token
 from api.core.clock import FrozenClock
+from api.org.actor import Actor
 from api.org.models import Staff, StaffRole, Status
 from config.settings import Settings
 from tests.factories import (
@@ -274,3 +275,18 @@ async def test_a_staff_member_disabled_by_another_process_is_refused_after_the_l
 
     assert at_once.status == status_at_once
     assert (after.status, after.error_code) == (401, "auth.staff_inactive")
+
+
+@pytest.mark.usefixtures("ports")
+async def test_the_acting_staff_member_round_trips_through_its_snapshot() -> None:
+    brand = await make_brand()
+    store = await make_store(brand=brand)
+    staff = await make_staff(brand=brand, role=StaffRole.GUIDE, store=store, guide_code="G7")
+
+    actor = Actor.of(staff)
+    snapshot = actor.to_json()
+
+    assert Actor.from_json(snapshot) == actor
+    assert Actor.from_json(snapshot) is Actor.from_json(snapshot)  # parsed once
+    assert "password" not in snapshot
+    assert (actor.role, actor.status, actor.store_id) == (StaffRole.GUIDE, Status.ACTIVE, store.id)
