@@ -147,22 +147,25 @@ class MemoryCache:
 # A command, with its wait for a turn, that takes longer fails with redis-py's TimeoutError.
 REDIS_TIMEOUT_S = 5
 
-# KEYS: the counter. ARGV: window in ms. Only the first increment of a window sets its expiry.
-_INCR_WITHIN_WINDOW = """
+# Count one more in KEYS[1]; the first count of a window (ARGV[1], in ms) sets its expiry.
+_COUNT = """
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n
 """
 
+# KEYS: the counter. ARGV: window in ms. Returns the count.
+_INCR_WITHIN_WINDOW = _COUNT + "return n\n"
+
 # KEYS: the rate-limit counter, the key to swap. ARGV: window in ms, limit, new value.
-_SWAP_WITHIN_LIMIT = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+_SWAP_WITHIN_LIMIT = (
+    _COUNT
+    + """
 if n > tonumber(ARGV[2]) then return {0, false} end
 local old = redis.call('GET', KEYS[2])
 if old then redis.call('SET', KEYS[2], ARGV[3], 'KEEPTTL') end
 return {1, old}
 """
+)
 
 
 class BoundedRedis(Redis):
