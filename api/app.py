@@ -11,6 +11,7 @@ from typing import Any
 from sanic import HTTPResponse, Request, Sanic, json
 from sanic.exceptions import SanicException
 from sanic_ext import Extend
+from sanic_ext.extensions.http.extension import HTTPExtension
 from sanic_ext.extensions.openapi.extension import OpenAPIExtension
 
 from config.settings import Settings, get_settings
@@ -46,9 +47,9 @@ def create_app(
     app.config.CORS = False
     app.config.HEALTH = False
     app.ctx.settings = settings
-    # Only the OpenAPI extension. The other built-ins (dependency injection, automatic HEAD and
-    # OPTIONS routes, health monitor) go unused here, and injection costs a signal per request.
-    Extend(app, extensions=[OpenAPIExtension], built_in_extensions=False)
+    # OpenAPI, and automatic HEAD and OPTIONS routes (load balancers probe /healthz with HEAD).
+    # The other built-ins go unused; dependency injection would cost a signal on every request.
+    Extend(app, extensions=[OpenAPIExtension, HTTPExtension], built_in_extensions=False)
     app.ext.openapi.describe(
         "memberhub",
         version="1.0.0",

@@ -12,6 +12,12 @@ async def test_healthz_answers_ok(api: Api) -> None:
     assert answer.headers["x-request-id"]
 
 
+async def test_load_balancer_probes_with_head_are_answered(api: Api) -> None:
+    for path in ("/healthz", "/readyz"):
+        answer = await api.request("HEAD", path)
+        assert (answer.status, answer.text) == (200, "")
+
+
 async def test_readyz_checks_database_and_cache(api: Api) -> None:
     answer = await api.get("/readyz")
     assert answer.status == 200
