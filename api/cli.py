@@ -42,15 +42,22 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         )
     loader = AppLoader(factory=create_app)
     app = loader.load()
+    single = workers == 1
     app.prepare(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
         access_log=False,
         motd=False,
-        single_process=workers == 1,
+        single_process=single,
     )
-    Sanic.serve(primary=app, app_loader=loader)
+    # One process serves in this one; several run under Sanic's worker manager. (Handing a
+    # single-process app to the manager starts a worker that never reports ready, and the
+    # manager then spins instead of stopping on SIGTERM.)
+    if single:
+        Sanic.serve_single(primary=app)
+    else:
+        Sanic.serve(primary=app, app_loader=loader)
 
 
 @main.command()
