@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json as jsonlib
 import logging
+import os
 import time
-import uuid
 from typing import Any
 
 from sanic import HTTPResponse, Request, Sanic, json
@@ -131,7 +131,7 @@ def _register_middleware(app: Sanic, settings: Settings) -> None:
     async def _start(request: Request) -> None:
         incoming = request.headers.get("x-request-id", "")
         request.ctx.request_id = (
-            incoming[:64] if incoming.isascii() and incoming else uuid.uuid4().hex
+            incoming[:64] if incoming.isascii() and incoming else os.urandom(16).hex()
         )
         request.ctx.started = time.perf_counter()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -21,9 +23,22 @@ LATENCY = Histogram(
 )
 
 
+# The labelled series of each (method, route, status) seen, looked up once: `labels()` checks
+# and converts its arguments under a lock on every call. Routes are templates, so this stays small.
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def observe(*, method: str, route: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(method, route, str(status)).inc()
-    LATENCY.labels(method, route).observe(seconds)
+    key = (method, route, status)
+    series = _SERIES.get(key)
+    if series is None:
+        series = _SERIES[key] = (
+            REQUESTS.labels(method, route, str(status)),
+            LATENCY.labels(method, route),
+        )
+    count, latency = series
+    count.inc()
+    latency.observe(seconds)
 
 
 def render() -> bytes:
