@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict
 
 from .models import Staff, StaffRole, Status
 
 
-@dataclass(frozen=True, slots=True)
-class Actor:
+class Actor(BaseModel):
     """What a staff request knows of who sent it; no password hash, nothing to save."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
     id: int
     brand_id: int
@@ -24,15 +25,12 @@ class Actor:
 
     @classmethod
     def of(cls, staff: Staff) -> Actor:
-        return cls(**{field.name: getattr(staff, field.name) for field in fields(cls)})
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        return cls.model_validate(staff)
 
     @staticmethod
     @lru_cache(maxsize=4096)
     def from_json(text: str) -> Actor:
-        """The actor a snapshot describes. Snapshots repeat on every request of the same staff
-        member and an `Actor` never changes, so each distinct text is parsed only once."""
-        data = json.loads(text)
-        return Actor(**data | {"role": StaffRole(data["role"]), "status": Status(data["status"])})
+        """The actor a snapshot (`model_dump_json()`) describes. Snapshots repeat on every
+        request of the same staff member and an `Actor` never changes, so each distinct text is
+        parsed only once."""
+        return Actor.model_validate_json(text)

@@ -124,7 +124,7 @@ async def _staff_snapshot(staff_id: int) -> str | None:
             staff = await Staff.get_or_none(id=staff_id)
             if staff is None:
                 return None
-            snapshot = Actor.of(staff).to_json()
+            snapshot = Actor.of(staff).model_dump_json()
             await cache().set(key, snapshot, ttl_s=STAFF_SNAPSHOT_TTL_S)
         if local_ttl_s > 0:
             await local_cache().set(key, snapshot, ttl_s=local_ttl_s)

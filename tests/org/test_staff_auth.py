@@ -284,7 +284,7 @@ async def test_the_acting_staff_member_round_trips_through_its_snapshot() -> Non
     staff = await make_staff(brand=brand, role=StaffRole.GUIDE, store=store, guide_code="G7")
 
     actor = Actor.of(staff)
-    snapshot = actor.to_json()
+    snapshot = actor.model_dump_json()
 
     assert Actor.from_json(snapshot) == actor
     assert Actor.from_json(snapshot) is Actor.from_json(snapshot)  # parsed once
