@@ -199,7 +199,14 @@ class BoundedRedis(Redis):
 class RedisCache:
     """Redis-backed cache shared by every API and worker process."""
 
-    def __init__(self, url: str, *, max_connections: int = 64, prefix: str = "mh:") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_connections: int = 64,
+        timeout_s: float = REDIS_TIMEOUT_S,
+        prefix: str = "mh:",
+    ) -> None:
         # With the fair database pool (api/core/pg.py), 64 turns kept the resolve's p99 near
         # 40-50 ms under 64 requests at once. The pool itself is not capped: one connection per
         # command in flight.
@@ -207,7 +214,7 @@ class RedisCache:
             url, decode_responses=True, max_connections=2**31, socket_timeout=None
         )
         self.redis = BoundedRedis(
-            connection_pool=pool, max_commands=max_connections, timeout_s=REDIS_TIMEOUT_S
+            connection_pool=pool, max_commands=max_connections, timeout_s=timeout_s
         )
         self._prefix = prefix
         self._swap_script = self.redis.register_script(_SWAP_WITHIN_LIMIT)

@@ -7,10 +7,10 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from api.core.cache import BoundedRedis
+from api.core.cache import BoundedRedis, RedisCache
 from config.settings import Settings
 
 QUEUE = "mh:test:bounded"
@@ -23,10 +23,10 @@ async def bounded(settings: Settings) -> AsyncIterator[Callable[..., BoundedRedi
     made: list[BoundedRedis] = []
 
     def make(*, max_commands: int, timeout_s: float = 5) -> BoundedRedis:
-        pool = ConnectionPool.from_url(
-            settings.redis_url, decode_responses=True, socket_timeout=None
-        )
-        client = BoundedRedis(connection_pool=pool, max_commands=max_commands, timeout_s=timeout_s)
+        """The client of a `RedisCache`, built as the application builds it."""
+        client = RedisCache(
+            settings.redis_url, max_connections=max_commands, timeout_s=timeout_s
+        ).redis
         made.append(client)
         return client
 
