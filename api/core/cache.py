@@ -9,6 +9,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, cast
 
 from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .errors import Conflict
@@ -168,6 +171,39 @@ return {1, old}
 )
 
 
+class TurnPool(ConnectionPool):
+    """redis-py's connection pool without its per-checkout bookkeeping, for `BoundedRedis`.
+
+    On every checkout and release, redis-py 8's pool takes an asyncio lock, names itself for
+    metrics and awaits its metric and event hooks; before handing a connection out it also
+    reads from it under a zero timeout, to catch data a previous command left behind. Under
+    `BoundedRedis` this is work without a purpose: the turns bound the connections, the lock
+    guards no await, no metrics or connection events are enabled here, and a command that
+    fails or is cancelled part-way makes redis-py drop its connection, so none comes back with
+    an answer unread. Measured in-process, the resolve's script call went from 131 to 104 µs
+    of CPU (medians of eight runs of 20,000 calls, 64 at once).
+    """
+
+    async def get_connection(self) -> Any:  # type: ignore[override]
+        try:
+            connection = self._available_connections.pop()
+        except IndexError:
+            connection = self.make_connection()
+        self._in_use_connections.add(connection)
+        try:
+            await connection.connect()  # returns at once when connected
+        except BaseException:
+            await self.release(connection)
+            raise
+        return connection
+
+    async def release(self, connection: Any) -> None:
+        self._in_use_connections.discard(connection)
+        if connection.should_reconnect():
+            await connection.disconnect()
+        self._available_connections.append(connection)
+
+
 class BoundedRedis(Redis):
     """A redis-py client that runs at most `max_commands` commands at once, each within a deadline.
 
@@ -209,9 +245,14 @@ class RedisCache:
     ) -> None:
         # With the fair database pool (api/core/pg.py), 64 turns kept the resolve's p99 near
         # 40-50 ms under 64 requests at once. The pool itself is not capped: one connection per
-        # command in flight.
-        pool = ConnectionPool.from_url(
-            url, decode_responses=True, max_connections=2**31, socket_timeout=None
+        # command in flight. A command whose connection turns out to be closed (Redis restarted,
+        # or an idle connection was dropped) is sent once more on a fresh one.
+        pool = TurnPool.from_url(
+            url,
+            decode_responses=True,
+            max_connections=2**31,
+            socket_timeout=None,
+            retry=Retry(NoBackoff(), retries=1, supported_errors=(RedisConnectionError,)),
         )
         self.redis = BoundedRedis(
             connection_pool=pool, max_commands=max_connections, timeout_s=timeout_s

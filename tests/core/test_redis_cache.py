@@ -68,3 +68,20 @@ async def test_a_command_past_its_deadline_fails_and_the_next_one_gets_its_own_a
     assert await client.get("mh:test:other") == "mine"
     assert await client.lpop(QUEUE) == "late"
     await client.delete("mh:test:other")
+
+
+async def test_connections_the_server_closed_are_replaced(
+    bounded: Callable[..., BoundedRedis], settings: Settings
+) -> None:
+    client = bounded(max_commands=4)
+    await asyncio.gather(*(client.set(f"mh:test:k{i}", str(i)) for i in range(4)))
+    idle = list(client.connection_pool._available_connections)
+    assert idle
+
+    # As after a Redis restart or an idle timeout: every connection of the pool is closed.
+    async with Redis.from_url(settings.redis_url, decode_responses=True) as other:
+        await other.client_kill_filter(_type="normal", skipme=True)
+
+    values = await asyncio.gather(*(client.get(f"mh:test:k{i}") for i in range(4)))
+    assert values == ["0", "1", "2", "3"]
+    await client.delete(*(f"mh:test:k{i}" for i in range(4)))
