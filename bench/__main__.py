@@ -2,13 +2,18 @@
 
 For each stack, a fresh database is migrated and seeded, one API process serves on loopback,
 and wrk loads each scenario with 64 connections. Every figure is printed with its ratio to the
-bare JSON route measured in the same run on the same stack.
+bare JSON route (`bare_json`), measured in the same run on the same stack.
+
+The speed of a shared machine drifts by tens of percent within a minute, so the bare route is
+measured right before and right after each scenario (bare, scenario, bare, next scenario,
+bare, ...) and the scenario's ratio is against those two runs together. Each scenario is one
+run: every start of wrk opens its connections at once and slows the first requests, which
+would weigh on the percentiles of a scenario cut into short runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import shutil
@@ -18,6 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from .scenarios import SCENARIOS, Scenario
@@ -26,6 +32,19 @@ from .wrk import Figures, require_wrk, run_wrk
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 WARMUP_S = 2
+# Fresh member codes seeded per second of a run that burns them: above the few thousand
+# resolves a second one process manages here, so no run runs out.
+CODES_PER_S = 8_000
+# Between two wrk runs: the server finishes the requests the last run left in flight, so they
+# do not slow the first requests of the next.
+PAUSE_S = 0.5
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    figures: Figures
+    baseline: Figures  # the bare route, measured right before and right after this scenario
 
 
 def _free_port() -> int:
@@ -46,10 +65,8 @@ def _wait_ready(url: str, *, timeout_s: float = 60) -> None:
     raise SystemExit(f"server did not become ready at {url}")
 
 
-def run_stack(
-    name: str, env: dict[str, str], *, duration_s: int, connections: int
-) -> list[tuple[Scenario, Figures]]:
-    """Migrate, seed and serve one stack, then run every scenario against it."""
+def run_stack(name: str, env: dict[str, str], *, duration_s: int, connections: int) -> list[Result]:
+    """Migrate, seed and serve one stack, then measure every scenario against it."""
     work = Path(tempfile.mkdtemp(prefix=f"memberhub-bench-{name}-"))
     env = os.environ | env | {"MEMBERHUB_ENV": "development", "MEMBERHUB_LOG_LEVEL": "WARNING"}
     env.setdefault("MEMBERHUB_DATABASE_URL", f"sqlite://{work / 'bench.sqlite3'}")
@@ -60,7 +77,8 @@ def run_stack(
     port = _free_port()
     seed_out = work / "seed.json"
     server_log = work / "server.log"
-    codes = max(40_000, duration_s * 10_000)  # half for the measured run, half for the warm-up
+    burning = [s for s in SCENARIOS if s.uses_codes and scenario_selected(s.name)]
+    codes = CODES_PER_S * (WARMUP_S + duration_s) * len(burning)
     server = subprocess.Popen(
         [
             PYTHON,
@@ -82,24 +100,39 @@ def run_stack(
     try:
         _wait_ready(f"http://127.0.0.1:{port}/readyz")
         fixtures = json.loads(seed_out.read_text())
-        results = []
-        for scenario in SCENARIOS:
-            if not scenario.available(fixtures) or not scenario_selected(scenario.name):
-                continue
+        codes_used = 0
 
-            load = functools.partial(
-                run_wrk,
+        def load(scenario: Scenario, seconds: int) -> Figures:
+            nonlocal codes_used
+            codes_from = codes_used
+            if scenario.uses_codes:
+                codes_used += CODES_PER_S * seconds  # a code burns on first use: never reuse one
+            time.sleep(PAUSE_S)
+            return run_wrk(
                 f"http://127.0.0.1:{port}{scenario.path(fixtures)}",
                 method=scenario.method,
                 token=scenario.token(fixtures),
                 body=scenario.body,
                 codes_file=work / "seed.codes" if scenario.uses_codes else None,
+                codes_slice=(codes_from, codes_used),
                 connections=connections,
+                duration_s=seconds,
             )
+
+        bare, *others = [
+            s for s in SCENARIOS if s.available(fixtures) and scenario_selected(s.name)
+        ]
+        load(bare, WARMUP_S)
+        bare_runs = [load(bare, max(1, duration_s // 2))]
+        results = []
+        for scenario in others:
             # A short unmeasured run first: connection pools fill, caches warm, as in service.
-            load(duration_s=WARMUP_S, codes_slice=(codes // 2, codes))
-            results.append((scenario, load(duration_s=duration_s, codes_slice=(0, codes // 2))))
-        return results
+            load(scenario, WARMUP_S)
+            figures = load(scenario, duration_s)
+            bare_runs.append(load(bare, max(1, duration_s // 2)))
+            results.append(Result(scenario, figures, Figures.merged(bare_runs[-2:])))
+        bare_figures = Figures.merged(bare_runs)
+        return [Result(bare, bare_figures, bare_figures), *results]
     except BaseException:
         sys.stderr.write(server_log.read_text(errors="replace")[-4000:])
         raise
@@ -117,18 +150,21 @@ def scenario_selected(name: str) -> bool:
     return not only or name == "bare_json" or name in only.split(",")
 
 
-def report(stack: str, results: list[tuple[Scenario, Figures]]) -> None:
-    base = next((f for s, f in results if s.name == "bare_json"), None)
+def report(stack: str, results: list[Result]) -> None:
     print(f"\n== {stack} ==")
-    print(f"{'scenario':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>9}{'vs bare':>10}")
-    for scenario, figures in results:
-        ratio = f"{figures.requests_per_s / base.requests_per_s:.1%}" if base else "-"
+    print(
+        f"{'scenario':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>9}"
+        f"{'bare req/s':>12}{'vs bare':>10}"
+    )
+    for result in results:
+        figures, baseline = result.figures, result.baseline
         print(
-            f"{scenario.name:<24}{figures.requests_per_s:>10.0f}{figures.p50_ms:>10.2f}"
-            f"{figures.p99_ms:>10.2f}{figures.errors:>9}{ratio:>10}"
+            f"{result.scenario.name:<24}{figures.requests_per_s:>10.0f}{figures.p50_ms:>10.2f}"
+            f"{figures.p99_ms:>10.2f}{figures.errors:>9}{baseline.requests_per_s:>12.0f}"
+            f"{figures.requests_per_s / baseline.requests_per_s:>10.1%}"
         )
-        if scenario.goal:
-            print(f"{'':<24}goal: {scenario.goal}")
+        if result.scenario.goal:
+            print(f"{'':<24}goal: {result.scenario.goal}")
 
 
 def main() -> None:
@@ -144,9 +180,10 @@ def main() -> None:
         os.environ["MEMBERHUB_BENCH_ONLY"] = args.only
     require_wrk()
     print(
-        f"memberhub bench: {os.cpu_count()} cores, {args.connections} connections, {args.duration}s per scenario, one API process"
+        f"memberhub bench: {os.cpu_count()} cores, {args.connections} connections, one API"
+        f" process, {args.duration}s per scenario, bare_json {args.duration // 2}s before and"
+        " after each"
     )
-
     if args.stack in ("embedded", "both"):
         report(
             "embedded (SQLite + in-process cache)",

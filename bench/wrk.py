@@ -1,11 +1,18 @@
-"""Run wrk against one route and read its figures (requests/s, p99, errors)."""
+"""Run wrk against one route and read back every latency it recorded.
+
+wrk's Lua `done()` hook (`wrk_request.lua`) writes the run's counts and its whole latency
+histogram to a file, so that runs of the same route can be added together and their
+percentiles taken over all their requests.
+"""
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+import tempfile
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 LUA = Path(__file__).with_name("wrk_request.lua")
@@ -13,11 +20,47 @@ LUA = Path(__file__).with_name("wrk_request.lua")
 
 @dataclass
 class Figures:
-    requests_per_s: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    errors: int  # non-2xx answers plus socket errors
+    """What one or more wrk runs of the same route measured."""
+
+    requests: int = 0
+    duration_s: float = 0.0
+    errors: int = 0  # non-2xx/3xx answers plus socket errors
+    latency_us: Counter[int] = field(default_factory=Counter)  # latency in µs -> requests
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.duration_s if self.duration_s else 0.0
+
+    @property
+    def p50_ms(self) -> float:
+        return self.percentile_ms(50)
+
+    @property
+    def p99_ms(self) -> float:
+        return self.percentile_ms(99)
+
+    def percentile_ms(self, p: float) -> float:
+        """The smallest latency that `p` % of the recorded requests did not exceed."""
+        total = sum(self.latency_us.values())
+        if not total:
+            return 0.0
+        rank = p / 100 * total
+        seen = 0
+        for value, count in sorted(self.latency_us.items()):
+            seen += count
+            if seen >= rank:
+                return value / 1000
+        return max(self.latency_us) / 1000
+
+    @classmethod
+    def merged(cls, runs: Iterable[Figures]) -> Figures:
+        total = cls()
+        for run in runs:
+            total.requests += run.requests
+            total.duration_s += run.duration_s
+            total.errors += run.errors
+            total.latency_us.update(run.latency_us)
+        return total
 
 
 def require_wrk() -> str:
@@ -40,49 +83,38 @@ def run_wrk(
     duration_s: int = 10,
 ) -> Figures:
     """Load one URL with `connections` open connections for `duration_s` seconds."""
-    env = {
-        "WRK_METHOD": method,
-        "WRK_TOKEN": token or "",
-        "WRK_BODY": body or "",
-        "WRK_THREADS": str(threads),
-    }
-    if codes_file is not None:
-        env["WRK_CODES"] = str(codes_file)
-        env["WRK_CODES_FROM"], env["WRK_CODES_TO"] = (str(n) for n in codes_slice)
-    command = [
-        require_wrk(),
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{duration_s}s",
-        "--latency",
-        "-s",
-        str(LUA),
-        url,
-    ]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-    return parse(result.stdout)
+    with tempfile.NamedTemporaryFile(prefix="memberhub-wrk-", suffix=".txt") as report:
+        env = {
+            "WRK_METHOD": method,
+            "WRK_TOKEN": token or "",
+            "WRK_BODY": body or "",
+            "WRK_THREADS": str(threads),
+            "WRK_REPORT": report.name,
+        }
+        if codes_file is not None:
+            env["WRK_CODES"] = str(codes_file)
+            env["WRK_CODES_FROM"], env["WRK_CODES_TO"] = (str(n) for n in codes_slice)
+        command = [
+            require_wrk(),
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{duration_s}s",
+            "-s",
+            str(LUA),
+            url,
+        ]
+        subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+        return parse(Path(report.name).read_text())
 
 
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(number) * _UNITS[unit]
-
-
-def parse(output: str) -> Figures:
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
-    total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
-    errors = 0
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    if non2xx:
-        errors += int(non2xx.group(1))
-    sockets = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+def parse(report: str) -> Figures:
+    """Read the report `wrk_request.lua` writes: a line of counts, then `latency count` lines."""
+    lines = report.splitlines()
+    requests, duration_us, *errors = (int(n) for n in lines[0].split())
+    latency: Counter[int] = Counter()
+    for line in lines[1:]:
+        value, count = line.split()
+        latency[int(value)] += int(count)
+    return Figures(
+        requests=requests, duration_s=duration_us / 1e6, errors=sum(errors), latency_us=latency
     )
-    if sockets:
-        errors += sum(int(n) for n in sockets.groups())
-    return Figures(requests_per_s=rps, p50_ms=p50, p99_ms=p99, requests=total, errors=errors)

@@ -1,4 +1,5 @@
--- One request shape for every scenario, set through the environment by bench/wrk.py.
+-- One request shape for every scenario, set through the environment by bench/wrk.py, and a
+-- report of the run written where WRK_REPORT says.
 -- With WRK_CODES, each request's body carries the next unused member code of this thread.
 local method = os.getenv("WRK_METHOD") or "GET"
 local token = os.getenv("WRK_TOKEN") or ""
@@ -42,4 +43,21 @@ function request()
     return wrk.format(method, nil, headers, '{"code":"' .. code .. '"}')
   end
   return wrk.format(method, nil, headers, body ~= "" and body or nil)
+end
+
+-- The run's counts and its whole latency histogram, for bench/wrk.py to add runs together:
+-- "requests duration_us connect_errors read_errors write_errors status_errors timeouts",
+-- then one "latency_us count" line per latency seen (wrk's latency(i) counts from 1).
+function done(summary, latency, requests)
+  local report = os.getenv("WRK_REPORT") or ""
+  if report == "" then return end
+  local out = assert(io.open(report, "w"))
+  local e = summary.errors
+  out:write(string.format("%d %d %d %d %d %d %d\n", summary.requests, summary.duration,
+    e.connect, e.read, e.write, e.status, e.timeout))
+  for i = 1, #latency do
+    local value, count = latency(i)
+    out:write(string.format("%d %d\n", value, count))
+  end
+  out:close()
 end
