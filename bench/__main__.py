@@ -77,8 +77,9 @@ def run_stack(name: str, env: dict[str, str], *, duration_s: int, connections: i
     port = _free_port()
     seed_out = work / "seed.json"
     server_log = work / "server.log"
-    burning = [s for s in SCENARIOS if s.uses_codes and scenario_selected(s.name)]
-    codes = CODES_PER_S * (WARMUP_S + duration_s) * len(burning)
+    selected = [s for s in SCENARIOS if scenario_selected(s.name)]
+    codes = CODES_PER_S * (WARMUP_S + duration_s) * sum(s.uses_codes for s in selected)
+    bare_s = max(1, duration_s // 2)
     server = subprocess.Popen(
         [
             PYTHON,
@@ -119,17 +120,15 @@ def run_stack(name: str, env: dict[str, str], *, duration_s: int, connections: i
                 duration_s=seconds,
             )
 
-        bare, *others = [
-            s for s in SCENARIOS if s.available(fixtures) and scenario_selected(s.name)
-        ]
+        bare, *others = [s for s in selected if s.available(fixtures)]
         load(bare, WARMUP_S)
-        bare_runs = [load(bare, max(1, duration_s // 2))]
+        bare_runs = [load(bare, bare_s)]
         results = []
         for scenario in others:
             # A short unmeasured run first: connection pools fill, caches warm, as in service.
             load(scenario, WARMUP_S)
             figures = load(scenario, duration_s)
-            bare_runs.append(load(bare, max(1, duration_s // 2)))
+            bare_runs.append(load(bare, bare_s))
             results.append(Result(scenario, figures, Figures.merged(bare_runs[-2:])))
         bare_figures = Figures.merged(bare_runs)
         return [Result(bare, bare_figures, bare_figures), *results]
