@@ -16,6 +16,7 @@ from sanic_ext.extensions.openapi.extension import OpenAPIExtension
 
 from config.settings import Settings, get_settings
 
+from .core import context
 from .core import ports as ports_module
 from .core.db import close_db, init_db
 from .core.errors import DomainError
@@ -94,7 +95,7 @@ def _register_blueprints(app: Sanic, settings: Settings) -> None:
 def _register_errors(app: Sanic) -> None:
     @app.exception(DomainError)
     async def _domain(request: Request, exc: DomainError) -> HTTPResponse:
-        return json(exc.to_body(), status=exc.status)
+        return json(exc.to_body(), status=exc.status, headers=exc.headers())
 
     @app.exception(SanicException)
     async def _sanic(request: Request, exc: SanicException) -> HTTPResponse:
@@ -133,6 +134,7 @@ def _register_middleware(app: Sanic, settings: Settings) -> None:
         request.ctx.request_id = (
             incoming[:64] if incoming.isascii() and incoming else os.urandom(16).hex()
         )
+        context.request_id.set(request.ctx.request_id)
         request.ctx.started = time.perf_counter()
 
     converted: dict[str, bytes] = {}

@@ -20,6 +20,10 @@ class DomainError(Exception):
         self.details = details
         super().__init__(f"{self.code}: {self.message}")
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the body."""
+        return {}
+
     def to_body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.details is not None:
@@ -71,6 +75,20 @@ class RateLimited(DomainError):
     status = 429
     code = "rate_limited"
     message = "Too many requests; try again later."
+
+    def __init__(
+        self,
+        code: str | None = None,
+        message: str | None = None,
+        *,
+        retry_after_s: int = 60,
+        details: Any = None,
+    ) -> None:
+        super().__init__(code, message, details=details)
+        self.retry_after_s = max(1, retry_after_s)
+
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": str(self.retry_after_s)}
 
 
 class UpstreamError(DomainError):

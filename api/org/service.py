@@ -66,7 +66,9 @@ async def login_staff(*, brand_code: str, username: str, password: str) -> tuple
     failures = await cache().get(rate_limit_key(limit_key))
     if failures is not None and int(failures) >= settings.staff_login_max_failures:
         raise RateLimited(
-            "auth.too_many_attempts", "Too many failed sign-ins; wait a few minutes and retry."
+            "auth.too_many_attempts",
+            "Too many failed sign-ins; wait a few minutes and retry.",
+            retry_after_s=settings.staff_login_window_s,
         )
     staff = await Staff.filter(
         brand__code=brand_code, username=username, status=Status.ACTIVE, brand__status=Status.ACTIVE

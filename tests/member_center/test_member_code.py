@@ -298,6 +298,7 @@ async def test_resolves_per_staff_are_rate_limited(
 
     # then the next scan is refused without burning the code, and other cashiers are not limited
     assert (limited.status, limited.error_code) == (429, "member_code.rate_limited")
+    assert int(limited.headers["retry-after"]) > 0
     answer = await api.post(RESOLVE, {"code": code}, token=other)
     assert answer.status == 200, answer
 

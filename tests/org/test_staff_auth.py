@@ -72,6 +72,7 @@ async def test_repeated_failures_lock_the_name_out(api: Api, settings: Settings)
 
     assert statuses == [401] * settings.staff_login_max_failures
     assert (locked.status, locked.error_code) == (429, "auth.too_many_attempts")
+    assert int(locked.headers["retry-after"]) > 0
     other = await make_staff(brand=brand, username="carol")
     ok = await api.post(
         "/auth/staff/login", {**attempt, "username": other.username, "password": PASSWORD}
