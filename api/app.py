@@ -20,11 +20,11 @@ from .core import context
 from .core import ports as ports_module
 from .core.db import close_db, init_db
 from .core.errors import DomainError
-from .core.http import DOCUMENTED_MODELS
 from .core.ports import Ports, build_ports
 from .service import metrics
-from .service.openapi import openapi_30_document
 from .service.routes import bp as service_bp
+from .web.http import DOCUMENTED_MODELS
+from .web.openapi import openapi_30_document
 
 log = logging.getLogger("memberhub")
 access_log = logging.getLogger("memberhub.access")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import ADMINS, Principal, Role, TokenKind, register_resolver, staff_required
-from api.core.http import body, doc, out, query
+from api.web.http import body, doc, out, query
 
 from . import schemas, service
 from .models import AlipayApp, MerchantAccount, WechatApp

@@ -6,8 +6,8 @@ from pydantic import BaseModel
 from sanic import Blueprint, HTTPResponse, Request, json, raw
 from tortoise import connections
 
-from api.core.http import doc
 from api.core.ports import cache
+from api.web.http import doc
 
 from . import metrics
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import ADMINS, Role, staff_required
-from api.core.http import body, doc, out, query
 from api.member_center import relations, search, tags
 from api.member_center.schemas.admin_members import (
     AdminMemberDetailOut,
@@ -26,6 +25,7 @@ from api.member_center.schemas.tags import (
     TagOut,
     TagPatch,
 )
+from api.web.http import body, doc, out, query
 
 bp = Blueprint("member_center_admin_members", url_prefix="/api/v1")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import member_required
-from api.core.http import body, doc, out
 from api.member_center import identity
 from api.member_center.models import MemberStatus
 from api.member_center.profile import member_profile
@@ -17,6 +16,7 @@ from api.member_center.schemas.profile import (
     WxaLoginIn,
     WxaPhoneIn,
 )
+from api.web.http import body, doc, out
 
 bp = Blueprint("member_center_auth", url_prefix="/api/v1")
 

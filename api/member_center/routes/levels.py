@@ -5,9 +5,9 @@ from __future__ import annotations
 from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import Role, staff_required
-from api.core.http import body, doc, out
 from api.member_center import levels as service
 from api.member_center.schemas.levels import LevelIn, LevelList, LevelOut, LevelPatch
+from api.web.http import body, doc, out
 
 bp = Blueprint("member_center_levels", url_prefix="/api/v1")
 

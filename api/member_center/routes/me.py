@@ -5,9 +5,9 @@ from __future__ import annotations
 from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import member_required
-from api.core.http import body, doc, out
 from api.member_center import profile
 from api.member_center.schemas.profile import ErasedOut, ExportOut, MemberOut, ProfileUpdate
+from api.web.http import body, doc, out
 
 bp = Blueprint("member_center_me", url_prefix="/api/v1")
 

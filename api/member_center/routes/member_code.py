@@ -5,13 +5,13 @@ from __future__ import annotations
 from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import ALL_STAFF, member_required, staff_required
-from api.core.http import body, doc, out
 from api.member_center import member_code as service
 from api.member_center.schemas.member_code import (
     MemberCodeOut,
     MemberCodeResolveIn,
     MemberSummaryOut,
 )
+from api.web.http import body, doc, out
 
 bp = Blueprint("member_center_member_code", url_prefix="/api/v1")
 

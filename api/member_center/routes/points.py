@@ -6,7 +6,6 @@ from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import Role, member_required, staff_required
 from api.core.errors import InvalidInput
-from api.core.http import body, doc, out, query
 from api.core.pagination import PageQuery
 from api.member_center import points as service
 from api.member_center.schemas.points import (
@@ -16,6 +15,7 @@ from api.member_center.schemas.points import (
     PointsEntryPage,
     PointsSummaryOut,
 )
+from api.web.http import body, doc, out, query
 
 bp = Blueprint("member_center_points", url_prefix="/api/v1")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import Role, staff_required
-from api.core.http import body, doc, out, query
 from api.member_center import relations, tags
 from api.member_center.schemas.relations import PerformanceOut, PerformanceQuery
 from api.member_center.schemas.tags import MemberTagsIn, MemberTagsOut, TagOut
+from api.web.http import body, doc, out, query
 
 bp = Blueprint("member_center_staff", url_prefix="/api/v1")
 

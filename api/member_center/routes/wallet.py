@@ -5,7 +5,6 @@ from __future__ import annotations
 from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import Role, member_required, staff_required
-from api.core.http import body, doc, out, query
 from api.core.pagination import PageQuery
 from api.member_center import wallet as service
 from api.member_center.schemas.wallet import (
@@ -17,6 +16,7 @@ from api.member_center.schemas.wallet import (
     WalletPackageOut,
     WalletPackagePatch,
 )
+from api.web.http import body, doc, out, query
 
 bp = Blueprint("member_center_wallet", url_prefix="/api/v1")
 

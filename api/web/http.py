@@ -10,7 +10,7 @@ from sanic import HTTPResponse, Request
 from sanic_ext.extensions.openapi import openapi
 from sanic_ext.extensions.openapi.definitions import Response
 
-from .errors import BadRequest, InvalidInput
+from api.core.errors import BadRequest, InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
 
