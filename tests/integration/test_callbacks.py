@@ -10,7 +10,7 @@ import pytest
 from sanic import Blueprint, HTTPResponse, Request, Sanic
 
 from api.app import create_app
-from api.core.errors import Conflict, DomainError, NotFound, Unauthorized
+from api.core.errors import Conflict, NotFound, Unauthorized
 from api.core.ports import Ports
 from api.web.callbacks import (
     ALIPAY,
@@ -188,4 +188,3 @@ def test_the_answers_are_the_platforms_documented_words() -> None:
     assert ALIPAY.ok().body == b"success"
     assert ALIPAY.fail(400, "anything").body == b"fail"
     assert b"]]]]><![CDATA[>" in WECHATPAY_V2.fail(400, "a]]>b").body
-    assert issubclass(NotFound, DomainError)
