@@ -1,6 +1,7 @@
 # memberhub developer and CI entry points. Every tool runs from the project virtualenv (.venv).
 #
-#   make venv           create/refresh .venv (uv==0.13.9, `uv sync --frozen`, main + dev)
+#   make venv           create/refresh .venv (uv==0.13.9, `uv sync --frozen`, main + dev) and
+#                       node_modules (`npm ci`: openapi-typescript, which the tests run)
 #   make run            migrate, bootstrap the demo brand, serve on 127.0.0.1:8000 (HOST=, PORT= override)
 #   make test           pytest on the embedded defaults (SQLite, in-process cache), then again
 #                       on PostgreSQL + Redis (scripts/test-services); stops at the first failure
@@ -10,7 +11,7 @@
 #   make fmt            ruff format, ruff check --fix
 #   make worker         the job worker
 #   make bench          the wrk benchmarks (installs wrk when missing)
-#   make clean          remove .venv, caches and build output (var/, the dev database, is kept)
+#   make clean          remove .venv, node_modules, caches and build output (var/ is kept)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -27,7 +28,7 @@ UV_STAMP := $(VENV)/.uv-$(UV_VERSION)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-MYPY_TARGETS := $(wildcard config api/core api/org api/member_center sandbox workers)
+MYPY_TARGETS := $(wildcard config api/core api/web api/org api/member_center sandbox workers)
 
 # Root needs no sudo; anyone else uses it when present.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || ! command -v sudo >/dev/null 2>&1 || echo sudo)
@@ -37,14 +38,18 @@ PYTEST_EMBEDDED := env -u MEMBERHUB_TEST_DATABASE_URL -u MEMBERHUB_TEST_REDIS_UR
 	$(BIN)/python -m pytest
 PYTEST_SERVICES := scripts/test-services run -- $(BIN)/python -m pytest
 
-.PHONY: help venv run test test-sqlite test-services lint fmt worker bench clean
+# package-lock.json pins the npm packages the tests run; npm ci records them here.
+NODE_STAMP := node_modules/.package-lock.json
+
+.PHONY: help venv node-tools run test test-sqlite test-services lint fmt worker bench clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
 
 # --- virtualenv ------------------------------------------------------------------------------
 
-venv: $(SYNC_STAMP)
+# The npm packages come along: the tests run openapi-typescript over the OpenAPI document.
+venv: $(SYNC_STAMP) node-tools
 
 $(BIN)/python:
 	$(PYTHON3) -m venv $(VENV)
@@ -59,6 +64,18 @@ $(UV_STAMP): | $(BIN)/python
 $(SYNC_STAMP): pyproject.toml uv.lock $(UV_STAMP)
 	$(BIN)/uv sync --frozen
 	touch $@
+
+# --- npm packages for the tests --------------------------------------------------------------
+# Without npm the generated-client test skips, except under CI=true, where it fails.
+
+node-tools: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error; \
+	else \
+		echo "npm not found: the generated TypeScript client test will not run" >&2; \
+	fi
 
 # --- running ---------------------------------------------------------------------------------
 
@@ -108,5 +125,5 @@ bench: venv
 # --- housekeeping ----------------------------------------------------------------------------
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info
 	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

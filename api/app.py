@@ -12,7 +12,6 @@ from sanic import HTTPResponse, Request, Sanic, json
 from sanic.exceptions import SanicException
 from sanic_ext import Extend
 from sanic_ext.extensions.http.extension import HTTPExtension
-from sanic_ext.extensions.openapi.extension import OpenAPIExtension
 
 from config.settings import Settings, get_settings
 
@@ -20,11 +19,10 @@ from .core import context
 from .core import ports as ports_module
 from .core.db import close_db, init_db
 from .core.errors import DomainError
-from .core.http import DOCUMENTED_MODELS
 from .core.ports import Ports, build_ports
 from .service import metrics
-from .service.openapi import openapi_30_document
 from .service.routes import bp as service_bp
+from .web.docs import docs_blueprint
 
 log = logging.getLogger("memberhub")
 access_log = logging.getLogger("memberhub.access")
@@ -42,21 +40,13 @@ def create_app(
     Sanic.test_mode = Sanic.test_mode or settings.env == "test"
     app = Sanic(name, configure_logging=False)
     app.config.FALLBACK_ERROR_FORMAT = "json"
-    app.config.OAS_URL_PREFIX = "/docs"
-    app.config.OAS_UI_DEFAULT = "swagger"
-    app.config.OAS_AUTODOC = False
     app.config.CORS = False
     app.config.HEALTH = False
     app.ctx.settings = settings
-    # OpenAPI, and automatic HEAD and OPTIONS routes (load balancers probe /healthz with HEAD).
-    # The other built-ins go unused; dependency injection would cost a signal on every request.
-    Extend(app, extensions=[OpenAPIExtension, HTTPExtension], built_in_extensions=False)
-    app.ext.openapi.describe(
-        "memberhub",
-        version="1.0.0",
-        description="Membership and payments backend for chain retail brands (HTTP contract v1).",
-    )
-    app.ext.openapi.add_security_scheme("bearer", "http", scheme="bearer", bearer_format="JWT")
+    # Automatic HEAD and OPTIONS routes (load balancers probe /healthz with HEAD). The other
+    # built-ins go unused; dependency injection would cost a signal on every request, and the
+    # OpenAPI document is api.web's.
+    Extend(app, extensions=[HTTPExtension], built_in_extensions=False)
 
     app.ctx.ports = ports_module.install(ports or build_ports(settings))
     _register_blueprints(app, settings)
@@ -84,6 +74,15 @@ def _register_blueprints(app: Sanic, settings: Settings) -> None:
     from .org.routes import bp as org_bp
 
     app.blueprint(service_bp)
+    app.blueprint(
+        docs_blueprint(
+            title="memberhub",
+            version="1.0.0",
+            description="Membership and payments backend for chain retail brands "
+            '(HTTP contract v1). Errors answer `{"error": {"code", "message", '
+            '"details"?}}`; money is in fen; times are ISO 8601 with an offset.',
+        )
+    )
     app.blueprint(org_bp)
     app.blueprint(member_center_bp)
     if settings.sandbox:
@@ -136,26 +135,6 @@ def _register_middleware(app: Sanic, settings: Settings) -> None:
         )
         context.request_id.set(request.ctx.request_id)
         request.ctx.started = time.perf_counter()
-
-    converted: dict[str, bytes] = {}
-
-    @app.on_response
-    async def _openapi_30(request: Request, response: HTTPResponse) -> HTTPResponse | None:
-        if request.path != "/docs/openapi.json" or response.status != 200:
-            return None
-        # The routes do not change while the process runs: convert the document once.
-        source = response.body or b"{}"
-        if converted.get("source") != source:
-            converted["source"] = source
-            converted["body"] = jsonlib.dumps(
-                openapi_30_document(jsonlib.loads(source), DOCUMENTED_MODELS)
-            ).encode()
-        return HTTPResponse(
-            converted["body"],
-            status=200,
-            content_type="application/json",
-            headers={"x-request-id": request.ctx.request_id},
-        )
 
     @app.on_response
     async def _finish(request: Request, response: HTTPResponse) -> None:

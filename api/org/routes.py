@@ -5,7 +5,7 @@ from __future__ import annotations
 from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import ADMINS, Principal, Role, TokenKind, register_resolver, staff_required
-from api.core.http import body, doc, out, query
+from api.web.http import Raw, body, doc, out, query
 
 from . import schemas, service
 from .models import AlipayApp, MerchantAccount, WechatApp
@@ -114,6 +114,7 @@ async def brand_update(request: Request) -> HTTPResponse:
 @doc(
     summary="List stores (store managers: their own)",
     tag="admin",
+    query=schemas.StoreFilter,
     response=schemas.StorePage,
     errors=(401, 403, 422),
 )
@@ -177,6 +178,7 @@ async def stores_update(request: Request, store_id: int) -> HTTPResponse:
 @doc(
     summary="List staff (store managers: their store's)",
     tag="admin",
+    query=schemas.StaffFilter,
     response=schemas.StaffPage,
     errors=(401, 403, 422),
 )
@@ -335,6 +337,7 @@ async def alipay_apps_update(request: Request, app_id: int) -> HTTPResponse:
 @doc(
     summary="List merchant accounts (secrets never shown)",
     tag="admin",
+    query=schemas.AccountFilter,
     response=schemas.AccountPage,
     errors=(401, 403, 422),
 )
@@ -401,6 +404,7 @@ async def accounts_update(request: Request, account_id: int) -> HTTPResponse:
 @doc(
     summary="Which account each store's money goes to",
     tag="admin",
+    query=schemas.RouteFilter,
     response=schemas.RoutePage,
     errors=(401, 403, 422),
 )
@@ -453,8 +457,9 @@ async def routes_update(request: Request, route_id: int) -> HTTPResponse:
 @doc(
     summary="Bulk create or update routes from CSV (store_code,provider,account_key)",
     tag="admin",
+    body=Raw("text/csv", "One route per line: store_code,provider,account_key"),
     response=schemas.RouteImportOut,
-    errors=(401, 403),
+    errors=(401, 403, 422),
 )
 @staff_required(HQ)
 async def routes_import(request: Request) -> HTTPResponse:

@@ -6,8 +6,8 @@ from pydantic import BaseModel
 from sanic import Blueprint, HTTPResponse, Request, json, raw
 from tortoise import connections
 
-from api.core.http import doc
 from api.core.ports import cache
+from api.web.http import Raw, doc
 
 from . import metrics
 
@@ -15,30 +15,41 @@ bp = Blueprint("service")
 
 
 class HealthOut(BaseModel):
+    """The process is up."""
+
     status: str
 
 
 class ReadyOut(BaseModel):
+    """Whether the database and the cache answered: `ok` with 200, `unavailable` with 503."""
+
     status: str
     database: bool
     cache: bool
 
 
 @bp.get("/healthz")
-@doc(summary="The process is up", tag="service", response=HealthOut, secured=None)
-async def healthz(request: Request) -> HTTPResponse:
+@doc(
+    summary="The process is up",
+    returns="The process answers",
+    tag="service",
+    response=HealthOut,
+    secured=None,
+)
+async def check_health(request: Request) -> HTTPResponse:
     return json({"status": "ok"})
 
 
 @bp.get("/readyz")
 @doc(
     summary="Database and cache are reachable",
+    returns="Both the database and the cache answered",
     tag="service",
     response=ReadyOut,
     secured=None,
-    errors=(503,),
+    responses={503: ReadyOut},
 )
-async def readyz(request: Request) -> HTTPResponse:
+async def check_readiness(request: Request) -> HTTPResponse:
     database = await _database_ok()
     cache_ok = await _cache_ok()
     ready = database and cache_ok
@@ -49,8 +60,13 @@ async def readyz(request: Request) -> HTTPResponse:
 
 
 @bp.get("/metrics")
-@doc(summary="Prometheus metrics (text format)", tag="service", secured=None)
-async def metrics_route(request: Request) -> HTTPResponse:
+@doc(
+    summary="Prometheus metrics (text format)",
+    tag="service",
+    response=Raw("text/plain", "Prometheus text exposition format 0.0.4"),
+    secured=None,
+)
+async def export_metrics(request: Request) -> HTTPResponse:
     return raw(metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 

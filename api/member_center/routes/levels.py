@@ -5,16 +5,20 @@ from __future__ import annotations
 from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import Role, staff_required
-from api.core.http import body, doc, out
 from api.member_center import levels as service
 from api.member_center.schemas.levels import LevelIn, LevelList, LevelOut, LevelPatch
+from api.web.http import body, doc, out
 
 bp = Blueprint("member_center_levels", url_prefix="/api/v1")
 
 
 @bp.get("/admin/levels")
 @doc(
-    summary="The brand's levels, lowest rank first", tag="levels", response=LevelList, errors=(403,)
+    summary="The brand's levels, lowest rank first",
+    returns="Every level, lowest rank first",
+    tag="levels",
+    response=LevelList,
+    errors=(403,),
 )
 @staff_required(Role.HQ_ADMIN)
 async def list_levels(request: Request) -> HTTPResponse:
@@ -25,6 +29,7 @@ async def list_levels(request: Request) -> HTTPResponse:
 @bp.post("/admin/levels")
 @doc(
     summary="Add a level (rank 0 is the entry level at threshold 0; thresholds rise with rank)",
+    returns="The new level",
     tag="levels",
     body=LevelIn,
     response=LevelOut,
@@ -41,6 +46,7 @@ async def create_level(request: Request) -> HTTPResponse:
 @bp.patch("/admin/levels/<level_id:int>")
 @doc(
     summary="Change a level's name, threshold, benefits or availability",
+    returns="The level as it now is",
     tag="levels",
     body=LevelPatch,
     response=LevelOut,

@@ -5,26 +5,49 @@ from __future__ import annotations
 from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import ALL_STAFF, member_required, staff_required
-from api.core.http import body, doc, out
 from api.member_center import member_code as service
 from api.member_center.schemas.member_code import (
     MemberCodeOut,
     MemberCodeResolveIn,
     MemberSummaryOut,
 )
+from api.web.http import body, doc, out
 
 bp = Blueprint("member_center_member_code", url_prefix="/api/v1")
+
+MEMBER_CODE_EXAMPLE = {
+    "code": "681234567890123456",
+    "qr_svg": '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 29 29">…</svg>',
+    "barcode_svg": '<svg xmlns="http://www.w3.org/2000/svg" width="92mm" height="23mm">…</svg>',
+    "expires_at": "2025-06-01T12:01:00+08:00",
+}
+RESOLVE_EXAMPLE = {"code": "681234567890123456"}
+MEMBER_SUMMARY_EXAMPLE = {
+    "member_id": 1024,
+    "member_no": "M000001024",
+    "nickname": "小林",
+    "phone_masked": "138****5678",
+    "status": "member",
+    "level": {"id": 2, "name": "Gold", "discount_pct": 95},
+    "points_balance": 350,
+    "wallet_principal_fen": 10000,
+    "wallet_bonus_fen": 500,
+    "wallet_total_fen": 10500,
+    "coupons": [],
+}
 
 
 @bp.get("/me/code")
 @doc(
     summary="A fresh single-use member code with its QR and barcode (valid for the brand's TTL)",
+    returns="The code to show at the till, as digits, QR and barcode",
     tag="member code",
     response=MemberCodeOut,
+    response_example=MEMBER_CODE_EXAMPLE,
     errors=(401, 403),
 )
 @member_required()
-async def get_member_code(request: Request) -> HTTPResponse:
+async def issue_member_code(request: Request) -> HTTPResponse:
     code = await service.issue_member_code(
         brand_id=request.ctx.brand_id, member_id=request.ctx.member_id
     )
@@ -34,9 +57,12 @@ async def get_member_code(request: Request) -> HTTPResponse:
 @bp.post("/pos/member-code/resolve")
 @doc(
     summary="Who is at the till: the member behind a scanned code (masked); burns the code",
+    returns="The member behind the code, phone masked; the code cannot be used again",
     tag="member code",
     body=MemberCodeResolveIn,
     response=MemberSummaryOut,
+    body_example=RESOLVE_EXAMPLE,
+    response_example=MEMBER_SUMMARY_EXAMPLE,
     errors=(401, 403, 404, 409, 410, 429),
 )
 @staff_required(*ALL_STAFF)

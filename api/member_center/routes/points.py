@@ -5,8 +5,6 @@ from __future__ import annotations
 from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import Role, member_required, staff_required
-from api.core.errors import InvalidInput
-from api.core.http import body, doc, out, query
 from api.core.pagination import PageQuery
 from api.member_center import points as service
 from api.member_center.schemas.points import (
@@ -16,35 +14,20 @@ from api.member_center.schemas.points import (
     PointsEntryPage,
     PointsSummaryOut,
 )
+from api.web.http import body, doc, idempotency_key, out, query
 
 bp = Blueprint("member_center_points", url_prefix="/api/v1")
-
-IDEMPOTENCY_KEY_MAX = 100
-
-
-def idempotency_key(request: Request) -> str:
-    """The `Idempotency-Key` header; 422 `request.idempotency_key_required` when missing."""
-    value = (request.headers.get("idempotency-key") or "").strip()
-    if not value:
-        raise InvalidInput(
-            "request.idempotency_key_required", "An 'Idempotency-Key' header is required."
-        )
-    if len(value) > IDEMPOTENCY_KEY_MAX or not value.isascii():
-        raise InvalidInput(
-            "request.idempotency_key_invalid",
-            f"The 'Idempotency-Key' header must be 1 to {IDEMPOTENCY_KEY_MAX} ASCII characters.",
-        )
-    return value
 
 
 @bp.get("/me/points")
 @doc(
     summary="My points: balance, available, frozen, expiring",
+    returns="The caller's points balance and what is frozen or about to expire",
     tag="points",
     response=PointsSummaryOut,
 )
 @member_required()
-async def my_points(request: Request) -> HTTPResponse:
+async def get_my_points(request: Request) -> HTTPResponse:
     summary = await service.points_summary(
         brand_id=request.ctx.brand_id, member_id=request.ctx.member_id
     )
@@ -53,10 +36,14 @@ async def my_points(request: Request) -> HTTPResponse:
 
 @bp.get("/me/points/entries")
 @doc(
-    summary="My points ledger, newest first", tag="points", response=PointsEntryPage, errors=(422,)
+    summary="My points ledger, newest first",
+    returns="One page of ledger entries, newest first",
+    tag="points",
+    query=PageQuery,
+    response=PointsEntryPage,
 )
 @member_required()
-async def my_points_entries(request: Request) -> HTTPResponse:
+async def list_my_points_entries(request: Request) -> HTTPResponse:
     page = query(request, PageQuery)
     entries, next_cursor = await service.list_entries(
         brand_id=request.ctx.brand_id,
@@ -72,11 +59,13 @@ async def my_points_entries(request: Request) -> HTTPResponse:
 @bp.post("/admin/members/<member_id:int>/points-adjustments")
 @doc(
     summary="Adjust a member's points (head office; reason and Idempotency-Key required)",
+    returns="The ledger entry written (the first one, on a replay of the same key)",
     tag="points",
     body=PointsAdjustmentIn,
     response=AdminPointsEntryOut,
     status=201,
     errors=(403, 404, 409),
+    idempotent=True,
 )
 @staff_required(Role.HQ_ADMIN)
 async def adjust_member_points(request: Request, member_id: int) -> HTTPResponse:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import Role, member_required, staff_required
-from api.core.http import body, doc, out, query
 from api.core.pagination import PageQuery
 from api.member_center import wallet as service
 from api.member_center.schemas.wallet import (
@@ -17,6 +16,7 @@ from api.member_center.schemas.wallet import (
     WalletPackageOut,
     WalletPackagePatch,
 )
+from api.web.http import body, doc, out, query
 
 bp = Blueprint("member_center_wallet", url_prefix="/api/v1")
 
@@ -24,11 +24,12 @@ bp = Blueprint("member_center_wallet", url_prefix="/api/v1")
 @bp.get("/wallet")
 @doc(
     summary="My stored value (fen) and the recharge packages on offer",
+    returns="The caller's balances in fen and the packages on offer",
     tag="wallet",
     response=WalletOut,
 )
 @member_required()
-async def my_wallet(request: Request) -> HTTPResponse:
+async def get_my_wallet(request: Request) -> HTTPResponse:
     brand_id = request.ctx.brand_id
     balance = await service.wallet_balance(brand_id=brand_id, member_id=request.ctx.member_id)
     packages = await service.list_packages(brand_id=brand_id)
@@ -38,12 +39,14 @@ async def my_wallet(request: Request) -> HTTPResponse:
 @bp.get("/wallet/entries")
 @doc(
     summary="My stored-value ledger, newest first",
+    returns="One page of ledger entries, newest first",
     tag="wallet",
+    query=PageQuery,
     response=WalletEntryPage,
     errors=(422,),
 )
 @member_required()
-async def my_wallet_entries(request: Request) -> HTTPResponse:
+async def list_my_wallet_entries(request: Request) -> HTTPResponse:
     page = query(request, PageQuery)
     entries, next_cursor = await service.list_wallet_entries(
         brand_id=request.ctx.brand_id,
@@ -59,6 +62,7 @@ async def my_wallet_entries(request: Request) -> HTTPResponse:
 @bp.get("/admin/wallet-packages")
 @doc(
     summary="All recharge packages, on offer or not",
+    returns="Every recharge package",
     tag="wallet",
     response=WalletPackageList,
     errors=(403,),
@@ -72,6 +76,7 @@ async def list_wallet_packages(request: Request) -> HTTPResponse:
 @bp.post("/admin/wallet-packages")
 @doc(
     summary="Offer a recharge package",
+    returns="The new package",
     tag="wallet",
     body=WalletPackageIn,
     response=WalletPackageOut,
@@ -88,8 +93,10 @@ async def create_wallet_package(request: Request) -> HTTPResponse:
 @bp.patch("/admin/wallet-packages/<package_id:int>")
 @doc(
     summary="Change a recharge package; `active=false` takes it off offer",
+    returns="The package as it now is",
     tag="wallet",
     body=WalletPackagePatch,
+    params={"package_id": "The recharge package's id"},
     response=WalletPackageOut,
     errors=(403, 404),
 )
