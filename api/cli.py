@@ -1,9 +1,13 @@
-"""The `memberhub` command: serve, worker, migrate, makemigrations, bootstrap-demo."""
+"""The `memberhub` command: serve, worker, migrate, bootstrap-demo.
+
+Log lines go to stderr, so what a command prints on stdout (JSON summaries) stays parseable.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,6 +16,8 @@ import click
 
 from config.logging import configure_logging
 from config.settings import get_settings
+
+log = logging.getLogger("memberhub.cli")
 
 
 @click.group()
@@ -97,6 +103,7 @@ def bootstrap_demo(once: bool) -> None:
         summary = _with_db(lambda: run_bootstrap(once=once))
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
+    log.info("demo brand ready", extra={"brand": summary["brand"]["code"]})
     json.dump(summary, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
 
