@@ -1,4 +1,4 @@
-"""The `memberhub` command: serve, worker, migrate, bootstrap-demo.
+"""The `memberhub` command: serve, worker, migrate, bootstrap-demo, rotate-data-key.
 
 Log lines go to stderr, so what a command prints on stdout (JSON summaries) stays parseable.
 """
@@ -13,9 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from config.logging import configure_logging
-from config.settings import get_settings
+from config.settings import Settings, get_settings
 
 log = logging.getLogger("memberhub.cli")
 
@@ -23,7 +24,14 @@ log = logging.getLogger("memberhub.cli")
 @click.group()
 def main() -> None:
     """memberhub: membership and payments backend for chain retail brands."""
-    configure_logging(get_settings().log_level)
+    configure_logging(_settings().log_level)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        raise click.ClickException(f"settings refused: {exc}") from exc
 
 
 @main.command()
@@ -104,7 +112,35 @@ def bootstrap_demo(once: bool) -> None:
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     log.info("demo brand ready", extra={"brand": summary["brand"]["code"]})
-    json.dump(summary, sys.stdout, ensure_ascii=False, indent=2)
+    _print_json(summary)
+
+
+@main.command(name="rotate-data-key")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=500,
+    show_default=True,
+    help="Rows read and rewritten per transaction.",
+)
+def rotate_data_key(batch_size: int) -> None:
+    """Re-encrypt every encrypted column with the newest key of MEMBERHUB_DATA_KEYS.
+
+    Run it after every process has the new list (newest first, older keys after it); when it
+    has finished, the older keys can be removed. Running it again rewrites nothing.
+    """
+    from api.core.errors import DomainError
+    from api.core.keyrotation import rotate_data_key as run_rotation
+
+    try:
+        report = _with_db(lambda: run_rotation(batch_size=batch_size))
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    _print_json(report.as_dict())
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
 
 
