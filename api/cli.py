@@ -16,7 +16,7 @@ import click
 from pydantic import ValidationError
 
 from config.logging import configure_logging
-from config.settings import Settings, get_settings
+from config.settings import Settings, get_settings, override_settings
 
 log = logging.getLogger("memberhub.cli")
 
@@ -34,9 +34,35 @@ def _settings() -> Settings:
         raise click.ClickException(f"settings refused: {exc}") from exc
 
 
+def _as_setting(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """An option callback: the option given means MEMBERHUB_<NAME>, for every setting derived
+    from it (the sandbox's and the public base URLs) and for the processes the command starts."""
+
+    def set_value(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            try:
+                override_settings(**{name: str(value)})
+            except ValidationError as exc:
+                raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+        return value
+
+    return set_value
+
+
 @main.command()
-@click.option("--host", default=None, help="Listen address (default: MEMBERHUB_HOST).")
-@click.option("--port", type=int, default=None, help="Listen port (default: MEMBERHUB_PORT).")
+@click.option(
+    "--host",
+    default=None,
+    callback=_as_setting("host"),
+    help="Listen address (default: MEMBERHUB_HOST).",
+)
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    callback=_as_setting("port"),
+    help="Listen port (default: MEMBERHUB_PORT).",
+)
 @click.option(
     "--workers", type=int, default=None, help="API processes (default: MEMBERHUB_WORKERS)."
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -30,7 +31,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    public_base_url: str = "http://127.0.0.1:8000"
+    public_base_url: str = ""  # empty: http://<host>:<port>
     log_level: str = "INFO"
     access_log: bool = True
 
@@ -57,8 +58,8 @@ class Settings(BaseSettings):
     staff_snapshot_local_s: float = Field(default=2.0, ge=0, le=60)
 
     sandbox: bool = True
-    wechat_api_base: str = "http://127.0.0.1:8000/sandbox/wechat"
-    alipay_gateway: str = "http://127.0.0.1:8000/sandbox/alipay/gateway.do"
+    wechat_api_base: str = ""  # empty: the sandbox of this server, http://<host>:<port>/sandbox/…
+    alipay_gateway: str = ""
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
@@ -98,11 +99,26 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MEMBERHUB_DATA_KEY is not one of MEMBERHUB_DATA_KEYS: set only MEMBERHUB_DATA_KEYS"
             )
+        local = _local_base(self.host, self.port)
+        self.public_base_url = (self.public_base_url or local).rstrip("/")
+        self.wechat_api_base = self.wechat_api_base or f"{local}/sandbox/wechat"
+        self.alipay_gateway = self.alipay_gateway or f"{local}/sandbox/alipay/gateway.do"
         if self.is_production:
             problems = _production_problems(self)
             if problems:
                 raise ValueError("; ".join(problems))
         return self
+
+
+def _local_base(host: str, port: int) -> str:
+    """This server as it calls itself: a wildcard listen address is reached on loopback."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def _production_problems(settings: Settings) -> list[str]:
@@ -183,3 +199,14 @@ def public_url_problem(url: str) -> str | None:
 def get_settings() -> Settings:
     """The process-wide settings, read from the environment once."""
     return Settings()
+
+
+def override_settings(**values: str) -> Settings:
+    """Set settings as the environment would (MEMBERHUB_<NAME>) and read them again.
+
+    The environment carries them to every process this one starts (the server's workers).
+    """
+    for name, value in values.items():
+        os.environ[f"MEMBERHUB_{name.upper()}"] = value
+    get_settings.cache_clear()
+    return get_settings()

@@ -1,4 +1,4 @@
-"""Settings: what production refuses, secrets that never show, the list of data keys."""
+"""Settings: what production refuses, secrets that never show, addresses derived from the port."""
 
 from __future__ import annotations
 
@@ -103,6 +103,15 @@ def test_production_refuses_plain_http(field: str) -> None:
     assert f"{URL_SETTINGS[field]} must be an https:// URL" in message
 
 
+def test_production_refuses_the_addresses_derived_from_host_and_port() -> None:
+    unset = {field: "" for field in URL_SETTINGS}
+
+    message = _refusal(**unset)
+
+    for name in URL_SETTINGS.values():
+        assert name in message
+
+
 def test_production_refuses_the_sandbox() -> None:
     assert "MEMBERHUB_SANDBOX must be 0" in _refusal(sandbox=True)
 
@@ -204,3 +213,31 @@ def test_a_data_key_outside_the_list_is_refused(monkeypatch: pytest.MonkeyPatch)
 
     with pytest.raises(ValidationError, match="MEMBERHUB_DATA_KEY is not one of"):
         Settings()
+
+
+def test_sandbox_and_public_addresses_follow_the_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEMBERHUB_PORT", "8100")
+
+    settings = Settings()
+
+    assert settings.public_base_url == "http://127.0.0.1:8100"
+    assert settings.wechat_api_base == "http://127.0.0.1:8100/sandbox/wechat"
+    assert settings.alipay_gateway == "http://127.0.0.1:8100/sandbox/alipay/gateway.do"
+
+
+def test_a_wildcard_host_is_reached_on_loopback() -> None:
+    assert Settings(host="0.0.0.0", port=9000).wechat_api_base.startswith("http://127.0.0.1:9000/")
+    assert Settings(host="::", port=9000).public_base_url == "http://[::1]:9000"
+    assert Settings(host="10.0.0.5", port=9000).public_base_url == "http://10.0.0.5:9000"
+
+
+def test_addresses_set_explicitly_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEMBERHUB_PORT", "8100")
+    monkeypatch.setenv("MEMBERHUB_WECHAT_API_BASE", "http://127.0.0.1:9999/sandbox/wechat")
+    monkeypatch.setenv("MEMBERHUB_PUBLIC_BASE_URL", "https://members.example.com/")
+
+    settings = Settings()
+
+    assert settings.wechat_api_base == "http://127.0.0.1:9999/sandbox/wechat"
+    assert settings.public_base_url == "https://members.example.com"
+    assert settings.alipay_gateway == "http://127.0.0.1:8100/sandbox/alipay/gateway.do"
