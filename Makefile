@@ -2,7 +2,8 @@
 #
 #   make venv           create/refresh .venv (uv==0.13.9, `uv sync --frozen`, main + dev) and
 #                       node_modules (`npm ci`: openapi-typescript, which the tests run)
-#   make run            migrate, bootstrap the demo brand, serve on 127.0.0.1:8000 (HOST=, PORT= override)
+#   make run            migrate, bootstrap the demo brand, serve on 127.0.0.1:8000 (HOST=, PORT= override;
+#                       the sandbox and the demo's URLs follow them)
 #   make test           pytest on the embedded defaults (SQLite, in-process cache), then again
 #                       on PostgreSQL + Redis (scripts/test-services); stops at the first failure
 #   make test-sqlite    the first suite alone
@@ -25,8 +26,8 @@ BIN := $(VENV)/bin
 SYNC_STAMP := $(VENV)/.synced
 UV_STAMP := $(VENV)/.uv-$(UV_VERSION)
 
-HOST ?= 127.0.0.1
-PORT ?= 8000
+HOST ?= $(or $(MEMBERHUB_HOST),127.0.0.1)
+PORT ?= $(or $(MEMBERHUB_PORT),8000)
 
 MYPY_TARGETS := $(wildcard config api/core api/web api/org api/member_center sandbox workers)
 
@@ -79,6 +80,9 @@ $(NODE_STAMP): package.json package-lock.json
 
 # --- running ---------------------------------------------------------------------------------
 
+# Every step sees the address, so the demo's summary names the URLs the server answers on.
+run: export MEMBERHUB_HOST := $(HOST)
+run: export MEMBERHUB_PORT := $(PORT)
 run: venv
 	$(BIN)/memberhub migrate
 	$(BIN)/memberhub bootstrap-demo --once

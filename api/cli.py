@@ -1,28 +1,68 @@
-"""The `memberhub` command: serve, worker, migrate, makemigrations, bootstrap-demo."""
+"""The `memberhub` command: serve, worker, migrate, bootstrap-demo, rotate-data-key.
+
+Log lines go to stderr, so what a command prints on stdout (JSON summaries) stays parseable.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from config.logging import configure_logging
-from config.settings import get_settings
+from config.settings import Settings, get_settings, override_settings
+
+log = logging.getLogger("memberhub.cli")
 
 
 @click.group()
 def main() -> None:
     """memberhub: membership and payments backend for chain retail brands."""
-    configure_logging(get_settings().log_level)
+    configure_logging(_settings().log_level)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        raise click.ClickException(f"settings refused: {exc}") from exc
+
+
+def _as_setting(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """An option callback: the option given means MEMBERHUB_<NAME>, for every setting derived
+    from it (the sandbox's and the public base URLs) and for the processes the command starts."""
+
+    def set_value(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            try:
+                override_settings(**{name: str(value)})
+            except ValidationError as exc:
+                raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+        return value
+
+    return set_value
 
 
 @main.command()
-@click.option("--host", default=None, help="Listen address (default: MEMBERHUB_HOST).")
-@click.option("--port", type=int, default=None, help="Listen port (default: MEMBERHUB_PORT).")
+@click.option(
+    "--host",
+    default=None,
+    callback=_as_setting("host"),
+    help="Listen address (default: MEMBERHUB_HOST).",
+)
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    callback=_as_setting("port"),
+    help="Listen port (default: MEMBERHUB_PORT).",
+)
 @click.option(
     "--workers", type=int, default=None, help="API processes (default: MEMBERHUB_WORKERS)."
 )
@@ -97,7 +137,36 @@ def bootstrap_demo(once: bool) -> None:
         summary = _with_db(lambda: run_bootstrap(once=once))
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
-    json.dump(summary, sys.stdout, ensure_ascii=False, indent=2)
+    log.info("demo brand ready", extra={"brand": summary["brand"]["code"]})
+    _print_json(summary)
+
+
+@main.command(name="rotate-data-key")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=500,
+    show_default=True,
+    help="Rows read and rewritten per transaction.",
+)
+def rotate_data_key(batch_size: int) -> None:
+    """Re-encrypt every encrypted column with the newest key of MEMBERHUB_DATA_KEYS.
+
+    Run it after every process has the new list (newest first, older keys after it); when it
+    has finished, the older keys can be removed. Running it again rewrites nothing.
+    """
+    from api.core.errors import DomainError
+    from api.core.keyrotation import rotate_data_key as run_rotation
+
+    try:
+        report = _with_db(lambda: run_rotation(batch_size=batch_size))
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    _print_json(report.as_dict())
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
 
 

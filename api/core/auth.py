@@ -65,7 +65,7 @@ def issue_token(
     }
     if role is not None:
         claims["role"] = role.value
-    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
+    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
 
 
 # Verified tokens, by their text: checking an HMAC signature and the claims costs more than the
@@ -95,7 +95,7 @@ def _verify(token: str) -> tuple[Principal, int]:
     try:
         claims = jwt.decode(
             token,
-            settings.secret_key,
+            settings.secret_key.get_secret_value(),
             algorithms=[ALGORITHM],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,

@@ -175,7 +175,7 @@ async def test_unsigned_tampered_and_foreign_key_tokens_are_refused(
     )
     foreign = jwt.encode(claims, "another-secret-of-at-least-thirty-two-bytes!", algorithm="HS256")
     other_audience = jwt.encode(
-        {**claims, "aud": "someone-else"}, settings.secret_key, algorithm="HS256"
+        {**claims, "aud": "someone-else"}, settings.secret_key.get_secret_value(), algorithm="HS256"
     )
 
     for bad in (unsigned, tampered, foreign, other_audience):
