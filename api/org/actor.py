@@ -6,6 +6,8 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
 
+from api.core import audit
+
 from .models import Staff, StaffRole, Status
 
 
@@ -22,6 +24,11 @@ class Actor(BaseModel):
     store_id: int | None
     guide_code: str | None
     status: Status
+
+    @property
+    def audit_name(self) -> str:
+        """How audit rows and ledgers name this staff member: "staff:12"."""
+        return audit.actor_of("staff", self.id)
 
     @classmethod
     def of(cls, staff: Staff) -> Actor:
