@@ -17,7 +17,10 @@ from config.settings import get_settings
 @click.group()
 def main() -> None:
     """memberhub: membership and payments backend for chain retail brands."""
+    from api.wiring import wire
+
     configure_logging(get_settings().log_level)
+    wire()
 
 
 @main.command()

@@ -24,6 +24,7 @@ class Actor(BaseModel):
     store_id: int | None
     guide_code: str | None
     status: Status
+    token_version: int = 0
 
     @property
     def audit_name(self) -> str:

@@ -9,6 +9,7 @@ class AuthErrorCode(StrEnum):
     BAD_CREDENTIALS = "auth.bad_credentials"
     TOO_MANY_ATTEMPTS = "auth.too_many_attempts"
     STAFF_INACTIVE = "auth.staff_inactive"
+    TOKEN_REVOKED = "auth.token_revoked"
     ROLE_FORBIDDEN = "auth.role_forbidden"
 
 
@@ -31,6 +32,7 @@ class StaffErrorCode(StrEnum):
     UNKNOWN_STORE = "staff.unknown_store"
     GUIDE_CODE_FOR_GUIDES = "staff.guide_code_for_guides"
     CANNOT_DISABLE_SELF = "staff.cannot_disable_self"
+    LAST_HQ_ADMIN = "staff.last_hq_admin"
     OUT_OF_SCOPE = "auth.role_forbidden"
 
 
@@ -47,14 +49,16 @@ class AlipayAppErrorCode(StrEnum):
 class MerchantAccountErrorCode(StrEnum):
     NOT_FOUND = "merchant_account.not_found"
     INVALID = "merchant_account.invalid"
+    NO_HEAD_OFFICE = "merchant_account.no_head_office"
 
 
 class PaymentRouteErrorCode(StrEnum):
-    NOT_FOUND = "route.not_found"
+    NOT_FOUND = "payment_route.not_found"
     EXISTS = "route.exists"
     UNKNOWN_STORE = "route.unknown_store"
     UNKNOWN_ACCOUNT = "route.unknown_account"
     PROVIDER_MISMATCH = "route.provider_mismatch"
     ACCOUNT_DISABLED = "route.account_disabled"
+    ROUTED_ACCOUNT_DISABLED = "payment_route.account_disabled"
     IMPORT_BAD_HEADER = "route_import.bad_header"
     IMPORT_INVALID = "route_import.invalid"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
 from api.core import audit
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -11,10 +13,10 @@ from api.core.pagination import paginate
 from api.core.unset import UNSET, Maybe, given
 
 from .error_codes import StaffErrorCode
-from .models import Staff, StaffRole, Status, Store
+from .models import Brand, Staff, StaffRole, Status, Store
 from .passwords import hash_password
 from .scope import StoreScope
-from .staff_auth import forget_staff_snapshot
+from .staff_auth import remember_staff
 
 # What a caller limited to some stores (a store manager) may hand out.
 STORE_LEVEL_ROLES = frozenset({StaffRole.GUIDE, StaffRole.CASHIER})
@@ -59,7 +61,11 @@ async def get_staff(*, brand_id: int, scope: StoreScope, staff_id: int) -> Staff
 
 
 async def _check_staff_fields(
-    brand_id: int, scope: StoreScope, role: StaffRole, store_id: int | None
+    brand_id: int,
+    scope: StoreScope,
+    role: StaffRole,
+    store_id: int | None,
+    db: BaseDBAsyncClient | None = None,
 ) -> None:
     if not scope.whole_brand:
         if role not in STORE_LEVEL_ROLES:
@@ -78,7 +84,7 @@ async def _check_staff_fields(
         return
     if store_id is None:
         raise InvalidInput(StaffErrorCode.STORE_REQUIRED, f"A {role.value} belongs to a store.")
-    if not await Store.exists(id=store_id, brand_id=brand_id):
+    if not await Store.filter(id=store_id, brand_id=brand_id).using_db(db).exists():
         raise InvalidInput(StaffErrorCode.UNKNOWN_STORE, "The store does not exist in this brand.")
 
 
@@ -135,13 +141,12 @@ async def update_staff(
     password: str | None = None,
     status: Status | None = None,
 ) -> Staff:
-    """Change a staff member's role, store, password or status."""
-    staff = await get_staff(brand_id=brand_id, scope=scope, staff_id=staff_id)
-    new_role = role or staff.role
-    new_store_id = staff.store_id if store_id is UNSET else store_id
-    await _check_staff_fields(brand_id, scope, new_role, new_store_id)
-    if actor == staff_ref(staff.id) and status == Status.DISABLED:
-        raise Conflict(StaffErrorCode.CANNOT_DISABLE_SELF, "You cannot disable your own account.")
+    """Change a staff member's role, store, password or status.
+
+    A password or role change, or disabling, raises the token version: every token the staff
+    member holds stops working (401 `auth.token_revoked`). No change may leave the brand without
+    an active head-office admin (409 `staff.last_hq_admin`).
+    """
     changes = {
         field: value
         for field, value in given(
@@ -149,21 +154,58 @@ async def update_staff(
         ).items()
         if value is not None or field in ("store_id", "guide_code")
     }
-    if password:
-        staff.password_hash = hash_password(password)
-    staff.update_from_dict(changes)
-    try:
-        await staff.save()
-    except IntegrityError as exc:
-        raise Conflict(
-            StaffErrorCode.TAKEN, "That guide code is already used in this brand."
-        ) from exc
-    await forget_staff_snapshot(staff.id)
-    await audit.record(
-        brand_id=brand_id,
-        actor=actor,
-        action="staff.update",
-        target=staff_ref(staff.id),
-        details={**changes, "password_changed": bool(password)},
-    )
+    password_hash = hash_password(password) if password else None
+    async with in_transaction() as db:
+        if role is not None or status is not None:
+            # Serialises the changes that could remove a brand's last active admin, so two
+            # admins demoting each other at once cannot both see the other still active.
+            await Brand.filter(id=brand_id).using_db(db).select_for_update().first()
+        staff = await _staff(brand_id, scope).using_db(db).get_or_none(id=staff_id)
+        if staff is None:
+            raise NotFound(StaffErrorCode.NOT_FOUND, "No such staff member.")
+        was_active_admin = staff.role == StaffRole.HQ_ADMIN and staff.status == Status.ACTIVE
+        await _check_staff_fields(
+            brand_id,
+            scope,
+            role or staff.role,
+            staff.store_id if store_id is UNSET else store_id,
+            db,
+        )
+        if actor == staff_ref(staff.id) and status == Status.DISABLED:
+            raise Conflict(
+                StaffErrorCode.CANNOT_DISABLE_SELF, "You cannot disable your own account."
+            )
+        ends_tokens = (
+            bool(password)
+            or (role is not None and role != staff.role)
+            or (status == Status.DISABLED and staff.status != Status.DISABLED)
+        )
+        if password_hash:
+            staff.password_hash = password_hash
+        staff.update_from_dict(changes)
+        if ends_tokens:
+            staff.token_version += 1
+        try:
+            await staff.save(using_db=db)
+        except IntegrityError as exc:
+            raise Conflict(
+                StaffErrorCode.TAKEN, "That guide code is already used in this brand."
+            ) from exc
+        still_admin = staff.role == StaffRole.HQ_ADMIN and staff.status == Status.ACTIVE
+        if was_active_admin and not still_admin:
+            admins = Staff.filter(brand_id=brand_id, role=StaffRole.HQ_ADMIN, status=Status.ACTIVE)
+            if not await admins.using_db(db).exists():
+                raise Conflict(
+                    StaffErrorCode.LAST_HQ_ADMIN,
+                    "This is the brand's only active head-office admin; appoint another first.",
+                )
+        await audit.record(
+            brand_id=brand_id,
+            actor=actor,
+            action="staff.update",
+            target=staff_ref(staff.id),
+            details={**changes, "password_changed": bool(password)},
+            connection=db,
+        )
+    await remember_staff(staff)
     return staff

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.core.auth import Role, TokenKind, issue_token
+from api.core.auth import Principal, TokenKind, issue_token
 from api.core.cache import hit_rate_limit, rate_limit_key
 from api.core.errors import RateLimited, Unauthorized
 from api.core.ports import cache, clock, local_cache
@@ -45,12 +45,12 @@ async def login_staff(*, brand_code: str, username: str, password: str) -> tuple
 
 
 def staff_token(staff: Staff) -> str:
-    """A signed staff token for this staff member."""
+    """A signed staff token for this staff member, valid until their token version changes."""
     return issue_token(
         kind=TokenKind.STAFF,
         subject_id=staff.id,
         brand_id=staff.brand_id,
-        role=Role(staff.role),
+        version=staff.token_version,
     )
 
 
@@ -58,11 +58,12 @@ def _staff_key(staff_id: int) -> str:
     return f"staff:{staff_id}"
 
 
-async def load_active_staff(*, brand_id: int, staff_id: int) -> Actor:
-    """The staff member behind a token; a disabled or foreign-brand account is refused.
+async def load_active_staff(*, brand_id: int, staff_id: int, token_version: int = 0) -> Actor:
+    """The staff member behind a token; a disabled or foreign-brand account, or a token signed
+    before the staff member's last password or role change, is refused.
 
     Every staff request needs this, so a read-only snapshot (no password hash) is kept in the
-    shared cache for a minute and dropped whenever the staff member is changed through
+    shared cache for a minute and replaced whenever the staff member is changed through
     `staff.update_staff`. Each process also keeps its own copy for `staff_snapshot_local_s` (2 s
     by default): a change made through another process reaches this one within that time.
     """
@@ -70,7 +71,18 @@ async def load_active_staff(*, brand_id: int, staff_id: int) -> Actor:
     actor = None if snapshot is None else Actor.from_json(snapshot)
     if actor is None or actor.brand_id != brand_id or actor.status != Status.ACTIVE:
         raise Unauthorized(AuthErrorCode.STAFF_INACTIVE, "This staff account is not active.")
+    if actor.token_version != token_version:
+        raise Unauthorized(
+            AuthErrorCode.TOKEN_REVOKED, "This token was ended by a password or role change."
+        )
     return actor
+
+
+async def resolve_staff(principal: Principal) -> Actor:
+    """The token resolver for staff tokens (registered by `api.wiring`)."""
+    return await load_active_staff(
+        brand_id=principal.brand_id, staff_id=principal.subject_id, token_version=principal.version
+    )
 
 
 async def _staff_snapshot(staff_id: int) -> str | None:
@@ -84,13 +96,21 @@ async def _staff_snapshot(staff_id: int) -> str | None:
             if staff is None:
                 return None
             snapshot = Actor.of(staff).model_dump_json()
-            await cache().set(key, snapshot, ttl_s=STAFF_SNAPSHOT_TTL_S)
+            # Only if absent: a snapshot written meanwhile by `remember_staff` (after a change)
+            # is newer than the row read here and must not be overwritten by it.
+            if not await cache().add(key, snapshot, ttl_s=STAFF_SNAPSHOT_TTL_S):
+                snapshot = await cache().get(key) or snapshot
         if local_ttl_s > 0:
             await local_cache().set(key, snapshot, ttl_s=local_ttl_s)
     return snapshot
 
 
-async def forget_staff_snapshot(staff_id: int) -> None:
-    """Drop the cached snapshot of a staff member: call it after every change to their row."""
-    await cache().delete(_staff_key(staff_id))
-    await local_cache().delete(_staff_key(staff_id))
+async def remember_staff(staff: Staff) -> None:
+    """Replace the cached snapshot of a staff member: call it after every committed change.
+
+    Written over whatever is cached (readers only add a snapshot when none is there), so a
+    request that read the row before the change cannot put the old role back into the cache.
+    """
+    key = _staff_key(staff.id)
+    await cache().set(key, Actor.of(staff).model_dump_json(), ttl_s=STAFF_SNAPSHOT_TTL_S)
+    await local_cache().delete(key)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sanic import Blueprint, HTTPResponse, Request
 
-from api.core.auth import ADMINS, Role, staff_required
 from api.core.http import body, doc, out, query
 from api.member_center import relations, search, tags
 from api.member_center.schemas.admin_members import (
@@ -26,11 +25,9 @@ from api.member_center.schemas.tags import (
     TagOut,
     TagPatch,
 )
+from api.org.access import ADMINS, HQ, staff_required
 
 bp = Blueprint("member_center_admin_members", url_prefix="/api/v1")
-
-HQ = Role.HQ_ADMIN
-
 
 # Members -----------------------------------------------------------------------------------
 
@@ -46,7 +43,11 @@ HQ = Role.HQ_ADMIN
 async def members_list(request: Request) -> HTTPResponse:
     params = query(request, AdminMemberQuery)
     rows, cursor = await search.search_members(
-        actor=request.ctx.staff, filters=params.filters(), cursor=params.cursor, limit=params.limit
+        brand_id=request.ctx.brand_id,
+        scope=request.ctx.scope,
+        filters=params.filters(),
+        cursor=params.cursor,
+        limit=params.limit,
     )
     return out(AdminMemberPage(items=[AdminMemberOut.of_row(r) for r in rows], next_cursor=cursor))
 
@@ -60,7 +61,9 @@ async def members_list(request: Request) -> HTTPResponse:
 )
 @staff_required(*ADMINS)
 async def members_get(request: Request, member_id: int) -> HTTPResponse:
-    detail = await search.member_detail(actor=request.ctx.staff, member_id=member_id)
+    detail = await search.member_detail(
+        brand_id=request.ctx.brand_id, scope=request.ctx.scope, member_id=member_id
+    )
     return out(AdminMemberDetailOut.of_detail(detail))
 
 
@@ -77,12 +80,15 @@ async def _member_tags_out(brand_id: int, member_id: int) -> MemberTagsOut:
     response=MemberTagsOut,
     errors=(401, 403, 404),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def members_tag(request: Request, member_id: int) -> HTTPResponse:
     payload = body(request, MemberTagsIn)
     staff = request.ctx.staff
     member = await tags.tag_member(
-        brand_id=staff.brand_id, member_id=member_id, tag_ids=payload.tag_ids, actor=staff
+        brand_id=staff.brand_id,
+        member_id=member_id,
+        tag_ids=payload.tag_ids,
+        actor=staff.audit_name,
     )
     return out(await _member_tags_out(staff.brand_id, member.id))
 
@@ -94,7 +100,7 @@ async def members_tag(request: Request, member_id: int) -> HTTPResponse:
     response=MemberTagsOut,
     errors=(401, 403, 404),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def members_untag(request: Request, member_id: int, tag_id: int) -> HTTPResponse:
     brand_id = request.ctx.brand_id
     member = await tags.untag_member(brand_id=brand_id, member_id=member_id, tag_id=tag_id)
@@ -106,7 +112,7 @@ async def members_untag(request: Request, member_id: int, tag_id: int) -> HTTPRe
 
 @bp.get("/admin/tag-groups")
 @doc(summary="The brand's tag groups", tag="tags", response=TagGroupList, errors=(401, 403))
-@staff_required(HQ)
+@staff_required(*HQ)
 async def tag_groups_list(request: Request) -> HTTPResponse:
     groups = await tags.list_tag_groups(brand_id=request.ctx.brand_id)
     return out(TagGroupList(items=[TagGroupOut.of(g) for g in groups]))
@@ -121,7 +127,7 @@ async def tag_groups_list(request: Request) -> HTTPResponse:
     status=201,
     errors=(401, 403, 409),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def tag_groups_create(request: Request) -> HTTPResponse:
     payload = body(request, TagGroupIn)
     group = await tags.create_tag_group(brand_id=request.ctx.brand_id, name=payload.name)
@@ -135,7 +141,7 @@ async def tag_groups_create(request: Request) -> HTTPResponse:
     response=TagList,
     errors=(401, 403, 422),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def tags_list(request: Request) -> HTTPResponse:
     params = query(request, TagFilter)
     found = await tags.list_tags(
@@ -156,7 +162,7 @@ async def tags_list(request: Request) -> HTTPResponse:
     status=201,
     errors=(401, 403, 409),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def tags_create(request: Request) -> HTTPResponse:
     payload = body(request, TagIn)
     tag = await tags.create_tag(
@@ -176,7 +182,7 @@ async def tags_create(request: Request) -> HTTPResponse:
     response=TagOut,
     errors=(401, 403, 404, 409),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def tags_update(request: Request, tag_id: int) -> HTTPResponse:
     payload = body(request, TagPatch)
     tag = await tags.update_tag(
@@ -204,6 +210,10 @@ async def tags_update(request: Request, tag_id: int) -> HTTPResponse:
 async def guides_reassign(request: Request, guide_id: int) -> HTTPResponse:
     payload = body(request, ReassignIn)
     moved = await relations.reassign_guide_members(
-        actor=request.ctx.staff, guide_id=guide_id, to_guide_id=payload.to_guide_id
+        brand_id=request.ctx.brand_id,
+        scope=request.ctx.scope,
+        actor=request.ctx.staff.audit_name,
+        guide_id=guide_id,
+        to_guide_id=payload.to_guide_id,
     )
     return out(ReassignOut(moved=moved))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sanic import Blueprint, HTTPResponse, Request
 
-from api.core.auth import Role, member_required, staff_required
+from api.core.auth import member_required
 from api.core.errors import InvalidInput
 from api.core.http import body, doc, out, query
 from api.core.pagination import PageQuery
@@ -16,6 +16,7 @@ from api.member_center.schemas.points import (
     PointsEntryPage,
     PointsSummaryOut,
 )
+from api.org.access import HQ, staff_required
 
 bp = Blueprint("member_center_points", url_prefix="/api/v1")
 
@@ -78,7 +79,7 @@ async def my_points_entries(request: Request) -> HTTPResponse:
     status=201,
     errors=(403, 404, 409),
 )
-@staff_required(Role.HQ_ADMIN)
+@staff_required(*HQ)
 async def adjust_member_points(request: Request, member_id: int) -> HTTPResponse:
     key = idempotency_key(request)
     payload = body(request, PointsAdjustmentIn)
@@ -88,6 +89,6 @@ async def adjust_member_points(request: Request, member_id: int) -> HTTPResponse
         delta=payload.delta,
         key=f"admin-adjust:{key}",
         reason=payload.reason,
-        actor=f"staff:{request.ctx.principal.subject_id}",
+        actor=request.ctx.staff.audit_name,
     )
     return out(AdminPointsEntryOut.of(entry), status=201)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sanic import Blueprint, HTTPResponse, Request
 
-from api.core.auth import Role, member_required, staff_required
+from api.core.auth import member_required
 from api.core.http import body, doc, out, query
 from api.core.pagination import PageQuery
 from api.member_center import wallet as service
@@ -17,6 +17,7 @@ from api.member_center.schemas.wallet import (
     WalletPackageOut,
     WalletPackagePatch,
 )
+from api.org.access import HQ, staff_required
 
 bp = Blueprint("member_center_wallet", url_prefix="/api/v1")
 
@@ -63,7 +64,7 @@ async def my_wallet_entries(request: Request) -> HTTPResponse:
     response=WalletPackageList,
     errors=(403,),
 )
-@staff_required(Role.HQ_ADMIN)
+@staff_required(*HQ)
 async def list_wallet_packages(request: Request) -> HTTPResponse:
     packages = await service.list_packages(brand_id=request.ctx.brand_id, active_only=False)
     return out(WalletPackageList(items=[WalletPackageOut.of(p) for p in packages]))
@@ -78,7 +79,7 @@ async def list_wallet_packages(request: Request) -> HTTPResponse:
     status=201,
     errors=(403,),
 )
-@staff_required(Role.HQ_ADMIN)
+@staff_required(*HQ)
 async def create_wallet_package(request: Request) -> HTTPResponse:
     payload = body(request, WalletPackageIn)
     package = await service.create_package(brand_id=request.ctx.brand_id, **payload.model_dump())
@@ -93,7 +94,7 @@ async def create_wallet_package(request: Request) -> HTTPResponse:
     response=WalletPackageOut,
     errors=(403, 404),
 )
-@staff_required(Role.HQ_ADMIN)
+@staff_required(*HQ)
 async def update_wallet_package(request: Request, package_id: int) -> HTTPResponse:
     payload = body(request, WalletPackagePatch)
     package = await service.update_package(

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from sanic import Blueprint, HTTPResponse, Request
 
-from api.core.auth import ADMINS, Role, staff_required
 from api.core.http import body, doc, out, query
 from api.org import accounts
-from api.org.access import scope_of
+from api.org.access import ADMINS, HQ, staff_required
 from api.org.models import MerchantAccount
 from api.org.schemas import (
     AccountFilter,
@@ -24,8 +23,6 @@ from api.org.schemas import (
 )
 
 bp = Blueprint("org_accounts", url_prefix="/api/v1")
-
-HQ = Role.HQ_ADMIN
 
 
 def _account_out(account: MerchantAccount) -> MerchantAccountOut:
@@ -51,7 +48,7 @@ def _account_out(account: MerchantAccount) -> MerchantAccountOut:
     response=AccountPage,
     errors=(401, 403, 422),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def list_merchant_accounts(request: Request) -> HTTPResponse:
     params = query(request, AccountFilter)
     found, cursor = await accounts.list_accounts(
@@ -69,7 +66,7 @@ async def list_merchant_accounts(request: Request) -> HTTPResponse:
     status=201,
     errors=(401, 403),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def create_merchant_account(request: Request) -> HTTPResponse:
     payload = body(request, MerchantAccountCreate)
     account = await accounts.create_account(
@@ -85,7 +82,7 @@ async def create_merchant_account(request: Request) -> HTTPResponse:
     response=MerchantAccountOut,
     errors=(401, 403, 404),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def get_merchant_account(request: Request, account_id: int) -> HTTPResponse:
     account = await accounts.get_account(brand_id=request.ctx.brand_id, account_id=account_id)
     return out(_account_out(account))
@@ -99,7 +96,7 @@ async def get_merchant_account(request: Request, account_id: int) -> HTTPRespons
     response=MerchantAccountOut,
     errors=(401, 403, 404),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def update_merchant_account(request: Request, account_id: int) -> HTTPResponse:
     payload = body(request, MerchantAccountUpdate)
     account = await accounts.update_account(
@@ -125,7 +122,7 @@ async def update_merchant_account(request: Request, account_id: int) -> HTTPResp
 async def list_payment_routes(request: Request) -> HTTPResponse:
     params = query(request, RouteFilter)
     found, cursor = await accounts.list_routes(
-        brand_id=request.ctx.brand_id, scope=scope_of(request.ctx.staff), **params.model_dump()
+        brand_id=request.ctx.brand_id, scope=request.ctx.scope, **params.model_dump()
     )
     return out(RoutePage(items=[RouteOut.model_validate(r) for r in found], next_cursor=cursor))
 
@@ -139,7 +136,7 @@ async def list_payment_routes(request: Request) -> HTTPResponse:
     status=201,
     errors=(401, 403, 409),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def create_payment_route(request: Request) -> HTTPResponse:
     payload = body(request, RouteCreate)
     route = await accounts.create_route(brand_id=request.ctx.brand_id, **payload.model_dump())
@@ -154,7 +151,7 @@ async def create_payment_route(request: Request) -> HTTPResponse:
     response=RouteOut,
     errors=(401, 403, 404),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def update_payment_route(request: Request, route_id: int) -> HTTPResponse:
     payload = body(request, RouteUpdate)
     route = await accounts.update_route(
@@ -170,7 +167,7 @@ async def update_payment_route(request: Request, route_id: int) -> HTTPResponse:
     response=RouteImportOut,
     errors=(401, 403),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def import_payment_routes(request: Request) -> HTTPResponse:
     text = request.body.decode("utf-8-sig", errors="replace")
     created, updated = await accounts.import_routes(brand_id=request.ctx.brand_id, csv_text=text)

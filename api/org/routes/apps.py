@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sanic import Blueprint, HTTPResponse, Request
 
-from api.core.auth import Role, staff_required
 from api.core.http import body, doc, out
 from api.org import apps
+from api.org.access import HQ, staff_required
 from api.org.models import AlipayApp, WechatApp
 from api.org.schemas import (
     AlipayAppCreate,
@@ -20,8 +20,6 @@ from api.org.schemas import (
 )
 
 bp = Blueprint("org_apps", url_prefix="/api/v1")
-
-HQ = Role.HQ_ADMIN
 
 
 def _wechat_app_out(app: WechatApp) -> WechatAppOut:
@@ -57,7 +55,7 @@ def _alipay_app_out(app: AlipayApp) -> AlipayAppOut:
     response=WechatAppList,
     errors=(401, 403),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def list_wechat_apps(request: Request) -> HTTPResponse:
     found = await apps.list_wechat_apps(brand_id=request.ctx.brand_id)
     return out(WechatAppList(items=[_wechat_app_out(a) for a in found]))
@@ -72,7 +70,7 @@ async def list_wechat_apps(request: Request) -> HTTPResponse:
     status=201,
     errors=(401, 403, 409),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def create_wechat_app(request: Request) -> HTTPResponse:
     payload = body(request, WechatAppCreate)
     app = await apps.create_wechat_app(
@@ -89,7 +87,7 @@ async def create_wechat_app(request: Request) -> HTTPResponse:
     response=WechatAppOut,
     errors=(401, 403, 404),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def update_wechat_app(request: Request, app_id: int) -> HTTPResponse:
     payload = body(request, WechatAppUpdate)
     app = await apps.update_wechat_app(
@@ -111,7 +109,7 @@ async def update_wechat_app(request: Request, app_id: int) -> HTTPResponse:
     response=AlipayAppList,
     errors=(401, 403),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def list_alipay_apps(request: Request) -> HTTPResponse:
     found = await apps.list_alipay_apps(brand_id=request.ctx.brand_id)
     return out(AlipayAppList(items=[_alipay_app_out(a) for a in found]))
@@ -126,7 +124,7 @@ async def list_alipay_apps(request: Request) -> HTTPResponse:
     status=201,
     errors=(401, 403, 409),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def create_alipay_app(request: Request) -> HTTPResponse:
     payload = body(request, AlipayAppCreate)
     app = await apps.create_alipay_app(
@@ -143,7 +141,7 @@ async def create_alipay_app(request: Request) -> HTTPResponse:
     response=AlipayAppOut,
     errors=(401, 403, 404),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def update_alipay_app(request: Request, app_id: int) -> HTTPResponse:
     payload = body(request, AlipayAppUpdate)
     app = await apps.update_alipay_app(

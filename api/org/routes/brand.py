@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sanic import Blueprint, HTTPResponse, Request
 
-from api.core.auth import ADMINS, Role, staff_required
 from api.core.http import body, doc, out
 from api.org import brands
+from api.org.access import ADMINS, HQ, staff_required
 from api.org.schemas import BrandOut, BrandUpdate
 
 bp = Blueprint("org_brand", url_prefix="/api/v1")
@@ -28,7 +28,7 @@ async def get_brand(request: Request) -> HTTPResponse:
     response=BrandOut,
     errors=(401, 403),
 )
-@staff_required(Role.HQ_ADMIN)
+@staff_required(*HQ)
 async def update_brand(request: Request) -> HTTPResponse:
     payload = body(request, BrandUpdate)
     brand = await brands.update_brand(

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from sanic import Blueprint, HTTPResponse, Request
 
-from api.core.auth import ADMINS, staff_required
 from api.core.http import body, doc, out, query
 from api.org import staff as service
-from api.org.access import scope_of
+from api.org.access import ADMINS, staff_required
 from api.org.schemas import StaffCreate, StaffFilter, StaffOut, StaffPage, StaffUpdate
 
 bp = Blueprint("org_staff", url_prefix="/api/v1")
@@ -24,7 +23,7 @@ bp = Blueprint("org_staff", url_prefix="/api/v1")
 async def list_staff(request: Request) -> HTTPResponse:
     params = query(request, StaffFilter)
     found, cursor = await service.list_staff(
-        brand_id=request.ctx.brand_id, scope=scope_of(request.ctx.staff), **params.model_dump()
+        brand_id=request.ctx.brand_id, scope=request.ctx.scope, **params.model_dump()
     )
     return out(StaffPage(items=[StaffOut.model_validate(s) for s in found], next_cursor=cursor))
 
@@ -43,7 +42,7 @@ async def create_staff(request: Request) -> HTTPResponse:
     payload = body(request, StaffCreate)
     staff = await service.create_staff(
         brand_id=request.ctx.brand_id,
-        scope=scope_of(request.ctx.staff),
+        scope=request.ctx.scope,
         actor=request.ctx.staff.audit_name,
         **payload.model_dump(),
     )
@@ -55,7 +54,7 @@ async def create_staff(request: Request) -> HTTPResponse:
 @staff_required(*ADMINS)
 async def get_staff(request: Request, staff_id: int) -> HTTPResponse:
     staff = await service.get_staff(
-        brand_id=request.ctx.brand_id, scope=scope_of(request.ctx.staff), staff_id=staff_id
+        brand_id=request.ctx.brand_id, scope=request.ctx.scope, staff_id=staff_id
     )
     return out(StaffOut.model_validate(staff))
 
@@ -73,7 +72,7 @@ async def update_staff(request: Request, staff_id: int) -> HTTPResponse:
     payload = body(request, StaffUpdate)
     staff = await service.update_staff(
         brand_id=request.ctx.brand_id,
-        scope=scope_of(request.ctx.staff),
+        scope=request.ctx.scope,
         actor=request.ctx.staff.audit_name,
         staff_id=staff_id,
         **payload.model_dump(exclude_unset=True),

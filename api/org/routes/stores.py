@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from sanic import Blueprint, HTTPResponse, Request
 
-from api.core.auth import ADMINS, Role, staff_required
 from api.core.http import body, doc, out, query
 from api.org import stores
-from api.org.access import scope_of
+from api.org.access import ADMINS, HQ, staff_required
 from api.org.schemas import StoreCreate, StoreFilter, StoreOut, StorePage, StoreUpdate
 
 bp = Blueprint("org_stores", url_prefix="/api/v1")
@@ -24,7 +23,7 @@ bp = Blueprint("org_stores", url_prefix="/api/v1")
 async def list_stores(request: Request) -> HTTPResponse:
     params = query(request, StoreFilter)
     found, cursor = await stores.list_stores(
-        brand_id=request.ctx.brand_id, scope=scope_of(request.ctx.staff), **params.model_dump()
+        brand_id=request.ctx.brand_id, scope=request.ctx.scope, **params.model_dump()
     )
     return out(StorePage(items=[StoreOut.model_validate(s) for s in found], next_cursor=cursor))
 
@@ -38,7 +37,7 @@ async def list_stores(request: Request) -> HTTPResponse:
     status=201,
     errors=(401, 403, 409),
 )
-@staff_required(Role.HQ_ADMIN)
+@staff_required(*HQ)
 async def create_store(request: Request) -> HTTPResponse:
     payload = body(request, StoreCreate)
     store = await stores.create_store(
@@ -52,7 +51,7 @@ async def create_store(request: Request) -> HTTPResponse:
 @staff_required(*ADMINS)
 async def get_store(request: Request, store_id: int) -> HTTPResponse:
     store = await stores.get_store(
-        brand_id=request.ctx.brand_id, scope=scope_of(request.ctx.staff), store_id=store_id
+        brand_id=request.ctx.brand_id, scope=request.ctx.scope, store_id=store_id
     )
     return out(StoreOut.model_validate(store))
 
@@ -70,7 +69,7 @@ async def update_store(request: Request, store_id: int) -> HTTPResponse:
     payload = body(request, StoreUpdate)
     store = await stores.update_store(
         brand_id=request.ctx.brand_id,
-        scope=scope_of(request.ctx.staff),
+        scope=request.ctx.scope,
         actor=request.ctx.staff.audit_name,
         store_id=store_id,
         **payload.model_dump(exclude_unset=True),
