@@ -18,7 +18,7 @@ from api.core.errors import Conflict, InvalidInput, NotFound
 from api.core.pagination import paginate
 from config.settings import get_settings
 
-from .error_codes import MerchantAccountErrorCode, PaymentRouteErrorCode
+from .error_codes import MerchantAccountErrorCode, PaymentRouteErrorCode, StoreErrorCode
 from .models import (
     AccountMode,
     MerchantAccount,
@@ -203,6 +203,62 @@ async def update_account(
         details={"fields": sorted(k for k, v in fields.items() if v is not None)},
     )
     return account
+
+
+# Lookups for payments: no staff member involved (a callback or a worker calls them) ----------
+
+
+async def get_account_by_key(*, key: str) -> MerchantAccount:
+    """The account a callback URL names, whatever its status (a payment made before it was
+    disabled still gets its notifications); 404 `merchant_account.not_found` otherwise."""
+    account = await MerchantAccount.get_or_none(key=key)
+    if account is None:
+        raise NotFound(MerchantAccountErrorCode.NOT_FOUND, "No such merchant account.")
+    return account
+
+
+async def head_office_account(*, brand_id: int, provider: PaymentProvider) -> MerchantAccount:
+    """The brand's own account for a provider: its active `direct` account (the first one
+    added, if there are several); 404 `merchant_account.no_head_office` when it has none."""
+    account = (
+        await MerchantAccount.filter(
+            brand_id=brand_id, provider=provider, mode=AccountMode.DIRECT, status=Status.ACTIVE
+        )
+        .order_by("id")
+        .first()
+    )
+    if account is None:
+        raise NotFound(
+            MerchantAccountErrorCode.NO_HEAD_OFFICE,
+            f"The brand has no active direct {provider.value} account.",
+        )
+    return account
+
+
+async def account_for_store(
+    *, brand_id: int, provider: PaymentProvider, store_id: int | None
+) -> MerchantAccount:
+    """The account a payment at this store (None: no store, e.g. the online mall) is made on.
+
+    A store's active route names it; without a store, or for a store with no route or a
+    disabled one, the money goes to head office (`head_office_account`). A route to a disabled
+    account is refused (409 `payment_route.account_disabled`) rather than sent to head office:
+    a franchisee's sale must not land in the brand's account by accident.
+    """
+    if store_id is not None:
+        if not await Store.exists(id=store_id, brand_id=brand_id):
+            raise NotFound(StoreErrorCode.NOT_FOUND, "No such store.")
+        route = await StorePaymentRoute.get_or_none(
+            brand_id=brand_id, store_id=store_id, provider=provider, status=Status.ACTIVE
+        ).prefetch_related("account")
+        if route is not None:
+            if route.account.status != Status.ACTIVE:
+                raise Conflict(
+                    PaymentRouteErrorCode.ROUTED_ACCOUNT_DISABLED,
+                    "The store's payment route names a disabled account.",
+                )
+            return route.account
+    return await head_office_account(brand_id=brand_id, provider=provider)
 
 
 # Store payment routes ------------------------------------------------------------------------
