@@ -27,6 +27,7 @@ from api.core import audit
 from api.core.clock import SHANGHAI, to_shanghai
 from api.core.errors import Forbidden, InvalidInput, NotFound
 from api.core.ports import clock
+from api.org.actor import staff_ref
 from api.org.models import AttributionPolicy, Brand, Staff, StaffRole, Status, Store
 from api.org.scope import StoreScope
 
@@ -353,7 +354,7 @@ async def reassign_guide_members(
             brand_id=brand_id,
             actor=actor,
             action="guide.reassign_members",
-            target=audit.actor_of("staff", guide.id),
+            target=staff_ref(guide.id),
             details={"to_guide_id": to_guide_id, "to_store_id": target.store_id, "moved": moved},
             connection=db,
         )

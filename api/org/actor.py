@@ -11,6 +11,11 @@ from api.core import audit
 from .models import Staff, StaffRole, Status
 
 
+def staff_ref(staff_id: int) -> str:
+    """How audit rows, ledgers and tags name a staff member, as actor or as target: "staff:12"."""
+    return audit.actor_of("staff", staff_id)
+
+
 class Actor(BaseModel):
     """What a staff request knows of who sent it; no password hash, nothing to save."""
 
@@ -29,7 +34,7 @@ class Actor(BaseModel):
     @property
     def audit_name(self) -> str:
         """How audit rows and ledgers name this staff member: "staff:12"."""
-        return audit.actor_of("staff", self.id)
+        return staff_ref(self.id)
 
     @classmethod
     def of(cls, staff: Staff) -> Actor:

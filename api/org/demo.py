@@ -18,6 +18,7 @@ from config.settings import get_settings
 
 from . import apps, schemas, stores
 from .accounts import create_account, create_route, notify_url
+from .actor import staff_ref
 from .models import (
     AccountMode,
     Brand,
@@ -31,7 +32,6 @@ from .models import (
     WechatAppKind,
 )
 from .passwords import hash_password
-from .staff import staff_ref
 from .staff_auth import staff_token
 
 DEMO_BRAND = "demo"

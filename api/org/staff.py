@@ -12,6 +12,7 @@ from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.core.pagination import paginate
 from api.core.unset import UNSET, Maybe, given
 
+from .actor import staff_ref
 from .error_codes import StaffErrorCode
 from .models import Brand, Staff, StaffRole, Status, Store
 from .passwords import hash_password
@@ -20,11 +21,6 @@ from .staff_auth import remember_staff
 
 # What a caller limited to some stores (a store manager) may hand out.
 STORE_LEVEL_ROLES = frozenset({StaffRole.GUIDE, StaffRole.CASHIER})
-
-
-def staff_ref(staff_id: int) -> str:
-    """How audit rows name a staff member, as actor or as target: "staff:12"."""
-    return audit.actor_of("staff", staff_id)
 
 
 def _staff(brand_id: int, scope: StoreScope) -> QuerySet[Staff]:

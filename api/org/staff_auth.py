@@ -54,8 +54,9 @@ def staff_token(staff: Staff) -> str:
     )
 
 
-def _staff_key(staff_id: int) -> str:
-    return f"staff:{staff_id}"
+def snapshot_key(staff_id: int) -> str:
+    """The shared-cache key of a staff member's snapshot."""
+    return f"staff-snapshot:{staff_id}"
 
 
 async def load_active_staff(*, brand_id: int, staff_id: int, token_version: int = 0) -> Actor:
@@ -86,7 +87,7 @@ async def resolve_staff(principal: Principal) -> Actor:
 
 
 async def _staff_snapshot(staff_id: int) -> str | None:
-    key = _staff_key(staff_id)
+    key = snapshot_key(staff_id)
     local_ttl_s = get_settings().staff_snapshot_local_s
     snapshot = await local_cache().get(key) if local_ttl_s > 0 else None
     if snapshot is None:
@@ -111,6 +112,6 @@ async def remember_staff(staff: Staff) -> None:
     Written over whatever is cached (readers only add a snapshot when none is there), so a
     request that read the row before the change cannot put the old role back into the cache.
     """
-    key = _staff_key(staff.id)
+    key = snapshot_key(staff.id)
     await cache().set(key, Actor.of(staff).model_dump_json(), ttl_s=STAFF_SNAPSHOT_TTL_S)
     await local_cache().delete(key)

@@ -11,6 +11,7 @@ from api.member_center.models import Level, Member, MemberRelation
 from api.member_center.relations import apply_scene
 from api.org import staff as staff_service
 from api.org import staff_auth
+from api.org.actor import staff_ref
 from api.org.models import Staff, StaffRole, Status
 from api.org.scope import StoreScope
 from tests.factories import PASSWORD, make_brand, make_member, make_staff, make_store, staff_token
@@ -259,7 +260,7 @@ async def test_concurrent_demotions_never_leave_a_brand_without_an_admin() -> No
         return await staff_service.update_staff(
             brand_id=brand.id,
             scope=StoreScope.brand(),
-            actor=staff_service.staff_ref(by.id),
+            actor=staff_ref(by.id),
             staff_id=whom.id,
             role=StaffRole.STORE_MANAGER,
             store_id=store.id,
