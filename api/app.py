@@ -23,6 +23,7 @@ from .core.ports import Ports, build_ports
 from .service import metrics
 from .service.routes import bp as service_bp
 from .web.docs import docs_blueprint
+from .wiring import wire
 
 log = logging.getLogger("memberhub")
 access_log = logging.getLogger("memberhub.access")
@@ -37,6 +38,7 @@ def create_app(
 ) -> Sanic:
     """Build the application. Tests pass their own ports and open the database themselves."""
     settings = settings or get_settings()
+    wire()
     Sanic.test_mode = Sanic.test_mode or settings.env == "test"
     app = Sanic(name, configure_logging=False)
     app.config.FALLBACK_ERROR_FORMAT = "json"

@@ -1,4 +1,5 @@
-"""The `memberhub` command: serve, worker, migrate, bootstrap-demo, rotate-data-key.
+"""The `memberhub` command: serve, worker, migrate, create-brand, create-admin, bootstrap-demo,
+rotate-data-key.
 
 Log lines go to stderr, so what a command prints on stdout (JSON summaries) stays parseable.
 """
@@ -24,7 +25,10 @@ log = logging.getLogger("memberhub.cli")
 @click.group()
 def main() -> None:
     """memberhub: membership and payments backend for chain retail brands."""
+    from api.wiring import wire
+
     configure_logging(_settings().log_level)
+    wire()
 
 
 def _settings() -> Settings:
@@ -163,6 +167,108 @@ def rotate_data_key(batch_size: int) -> None:
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     _print_json(report.as_dict())
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+@main.command(name="create-brand")
+@click.option("--code", required=True, help="The brand code staff sign in with (A-Z, 0-9, _ -).")
+@click.option("--name", required=True, help="The brand's display name.")
+def create_brand(code: str, name: str) -> None:
+    """Create a brand and print it as JSON: the first step of a deployment, after migrate."""
+    from api.org import brands
+    from api.org.schemas import BrandCreate
+
+    data = _valid(BrandCreate, code=code, name=name)
+    brand = _run_domain(lambda: brands.create_brand(code=data.code, name=data.name))
+    _print_json({"brand": {"id": brand.id, "code": brand.code, "name": brand.name}})
+
+
+@main.command(name="create-admin")
+@click.option("--brand", "brand_code", required=True, help="The code of the brand.")
+@click.option("--username", required=True, help="The head-office admin's sign-in name.")
+@click.option("--name", default=None, help="Display name (default: the username).")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input instead of a prompt.",
+)
+def create_admin(brand_code: str, username: str, name: str | None, password_stdin: bool) -> None:
+    """Create a head-office admin (hq_admin) of a brand and print them as JSON.
+
+    The password never travels as an argument (it would land in shell history and `ps`): it is
+    asked twice without echo, or read from standard input with --password-stdin.
+    """
+    from api.core import audit
+    from api.org import brands, staff
+    from api.org.models import StaffRole
+    from api.org.schemas import StaffCreate
+    from api.org.scope import StoreScope
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    data = _valid(
+        StaffCreate,
+        username=username,
+        name=name or username,
+        role=StaffRole.HQ_ADMIN,
+        password=password,
+    )
+
+    async def _create() -> tuple[Any, Any]:
+        brand = await brands.get_brand_by_code(code=brand_code)
+        admin = await staff.create_staff(
+            brand_id=brand.id,
+            scope=StoreScope.brand(),
+            actor=audit.actor_of("cli"),
+            username=data.username,
+            name=data.name,
+            role=data.role,
+            password=data.password,
+        )
+        return brand, admin
+
+    brand, admin = _run_domain(_create)
+    _print_json(
+        {
+            "brand": {"id": brand.id, "code": brand.code, "name": brand.name},
+            "staff": {
+                "id": admin.id,
+                "username": admin.username,
+                "name": admin.name,
+                "role": admin.role.value,
+            },
+        }
+    )
+
+
+def _valid(model: Any, **fields: Any) -> Any:
+    """The fields checked by the same schema the HTTP API uses; a usage error otherwise."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise click.UsageError(problems) from None
+
+
+def _run_domain(operation: Callable[[], Awaitable[Any]]) -> Any:
+    """Run a domain operation against the database; a refusal becomes a one-line error."""
+    from api.core.errors import DomainError
+
+    try:
+        return _with_db(operation)
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
 
 
 def _print_json(value: Any) -> None:

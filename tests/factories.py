@@ -8,7 +8,7 @@ from typing import Any
 from api.core.crypto import encrypt
 from api.member_center import identity
 from api.member_center.models import Member, MemberStatus
-from api.org import service as org_service
+from api.org import staff_auth
 from api.org.models import (
     Brand,
     Staff,
@@ -97,5 +97,5 @@ async def make_member(
 
 
 # Tokens are signed by the same functions the sign-in routes use.
-staff_token = org_service.staff_token
 member_token = identity.member_token
+staff_token = staff_auth.staff_token

@@ -9,6 +9,7 @@ import signal
 
 from api.core import ports
 from api.core.db import close_db, init_db
+from api.wiring import wire
 from config.settings import Settings
 
 log = logging.getLogger("memberhub.worker")
@@ -30,6 +31,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     if settings.log_level.upper() != "DEBUG":
         # saq logs every enqueue/start/finish at INFO: one line per second per schedule.
         logging.getLogger("saq").setLevel(logging.WARNING)
+    wire()
     installed = ports.install(ports.build_ports(settings, worker=True))
     await init_db(settings)
     register_jobs(settings)

@@ -1,4 +1,10 @@
-"""Tokens and who may call what. Role checks live here and nowhere else."""
+"""Tokens, and the guard every authenticated route goes through.
+
+A token says who is calling (kind, subject, brand) and nothing about what they may do: the
+guard loads the caller's current record through the resolver registered for the token kind
+(`api.wiring.wire()` registers them) and hands it to the route's own admission check, so a
+role or store changed a second ago is what counts, not what the token was signed with.
+"""
 
 from __future__ import annotations
 
@@ -28,13 +34,6 @@ class TokenKind(StrEnum):
     STAFF = "staff"
 
 
-class Role(StrEnum):
-    HQ_ADMIN = "hq_admin"
-    STORE_MANAGER = "store_manager"
-    GUIDE = "guide"
-    CASHIER = "cashier"
-
-
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: the verified claims of their token."""
@@ -42,13 +41,20 @@ class Principal:
     kind: TokenKind
     subject_id: int
     brand_id: int
-    role: Role | None
     jti: str
+    # The subject's token version when the token was signed; raising the version on the record
+    # (a password or role change) ends every token signed before.
+    version: int = 0
 
 
-def issue_token(
-    *, kind: TokenKind, subject_id: int, brand_id: int, role: Role | None = None
-) -> str:
+# Loads the caller's current record for a verified token, or raises Unauthorized (disabled,
+# merged, revoked); what it returns is put on `request.ctx.<kind>`.
+Resolver = Callable[[Principal], Awaitable[Any]]
+# A route's admission check on that record: raises Forbidden, and may put more on request.ctx.
+Admit = Callable[[Any, Any], None]
+
+
+def issue_token(*, kind: TokenKind, subject_id: int, brand_id: int, version: int = 0) -> str:
     """Sign a token of this kind for a member or a staff member of one brand."""
     settings = get_settings()
     now = int(clock().now().timestamp())
@@ -63,14 +69,17 @@ def issue_token(
         "exp": now + ttl,
         "jti": uuid.uuid4().hex,
     }
-    if role is not None:
-        claims["role"] = role.value
+    if version:
+        claims["ver"] = version
     return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
 
 
-# Verified tokens, by their text: checking an HMAC signature and the claims costs more than the
-# rest of a hot request. Only tokens that passed every check are kept, with their expiry, which
-# is checked again on every use; the entry is worth nothing to another process.
+# Verified tokens, by their text. The resolve benchmark (bench/RESULTS.md) spends more on the
+# HMAC check and claim parsing than on the rest of a hot request, so a token that passed every
+# check is kept with its expiry. Caching it is safe because the entry only says "this text was
+# signed by us": expiry is checked again on every use, and whether the token still counts
+# (revoked by a password or role change, subject disabled) and what its holder may do are read
+# from the subject's record by the resolver on every request, never from this cache.
 _VERIFIED: OrderedDict[str, tuple[Principal, int]] = OrderedDict()
 _VERIFIED_MAX = 10_000
 
@@ -106,14 +115,12 @@ def _verify(token: str) -> tuple[Principal, int]:
     except jwt.PyJWTError as exc:
         raise Unauthorized("auth.token_invalid", "The token is not valid.") from exc
     try:
-        kind = TokenKind(claims["kind"])
-        role = Role(claims["role"]) if kind is TokenKind.STAFF else None
         principal = Principal(
-            kind=kind,
+            kind=TokenKind(claims["kind"]),
             subject_id=int(claims["sub"]),
             brand_id=int(claims["brand"]),
-            role=role,
             jti=str(claims["jti"]),
+            version=int(claims.get("ver", 0)),
         )
         return principal, int(claims["exp"])
     except (KeyError, ValueError, TypeError) as exc:
@@ -130,52 +137,55 @@ def bearer_token(headers: Any) -> str:
     return token.strip()
 
 
-def authorize(
-    principal: Principal, *, kind: TokenKind, roles: frozenset[Role] | None = None
-) -> None:
-    """Refuse a token of the wrong kind or a staff role outside `roles`."""
-    if principal.kind is not kind:
-        raise Forbidden("auth.wrong_token_kind", f"This needs a {kind.value} token.")
-    if roles is not None and principal.role not in roles:
-        raise Forbidden("auth.role_forbidden", "Your role may not do this.")
+_RESOLVERS: dict[TokenKind, Resolver] = {}
 
 
-def _guard(kind: TokenKind, roles: frozenset[Role] | None) -> Callable[[Handler], Handler]:
+def register_resolver(kind: TokenKind, resolver: Resolver) -> None:
+    """Say how to load the caller's record for tokens of this kind (see `api.wiring`)."""
+    _RESOLVERS[kind] = resolver
+
+
+def registered_resolvers() -> dict[TokenKind, Resolver]:
+    """The resolvers registered so far, by token kind."""
+    return dict(_RESOLVERS)
+
+
+async def resolve(principal: Principal) -> Any:
+    """The current record behind a verified token; refuses a kind nobody registered."""
+    resolver = _RESOLVERS.get(principal.kind)
+    if resolver is None:
+        # A process that skipped api.wiring.wire() must fail loudly, not let tokens through.
+        raise RuntimeError(f"no resolver for {principal.kind.value} tokens: call api.wiring.wire()")
+    return await resolver(principal)
+
+
+def guard(kind: TokenKind, admit: Admit | None = None) -> Callable[[Handler], Handler]:
+    """Route decorator: a valid token of `kind`, its subject's current record, then `admit`.
+
+    Sets `request.ctx.principal`, `request.ctx.brand_id`, `request.ctx.<kind>` (the record)
+    and `request.ctx.<kind>_id`.
+    """
+
     def decorator(handler: Handler) -> Handler:
         @wraps(handler)
         async def wrapped(request: Any, *args: Any, **kwargs: Any) -> Any:
             principal = verify_token(bearer_token(request.headers))
-            authorize(principal, kind=kind, roles=roles)
+            if principal.kind is not kind:
+                raise Forbidden("auth.wrong_token_kind", f"This needs a {kind.value} token.")
+            subject = await resolve(principal)
             request.ctx.principal = principal
             request.ctx.brand_id = principal.brand_id
-            resolver = _RESOLVERS.get(kind)
-            if resolver is not None:
-                await resolver(request, principal)
+            setattr(request.ctx, kind.value, subject)
+            setattr(request.ctx, f"{kind.value}_id", subject.id)
+            if admit is not None:
+                admit(request, subject)
             return await handler(request, *args, **kwargs)
 
-        wrapped.__memberhub_auth__ = (kind, roles)  # type: ignore[attr-defined]
         return wrapped
 
     return decorator
 
 
-_RESOLVERS: dict[TokenKind, Any] = {}
-
-
-def register_resolver(kind: TokenKind, resolver: Any) -> None:
-    """Let a domain load the caller's row (and refuse disabled or merged ones) for every request."""
-    _RESOLVERS[kind] = resolver
-
-
 def member_required() -> Callable[[Handler], Handler]:
-    """Route decorator: a member token of the route's brand."""
-    return _guard(TokenKind.MEMBER, None)
-
-
-def staff_required(*roles: Role) -> Callable[[Handler], Handler]:
-    """Route decorator: a staff token, optionally limited to some roles."""
-    return _guard(TokenKind.STAFF, frozenset(roles) if roles else None)
-
-
-ALL_STAFF = (Role.HQ_ADMIN, Role.STORE_MANAGER, Role.GUIDE, Role.CASHIER)
-ADMINS = (Role.HQ_ADMIN, Role.STORE_MANAGER)
+    """Route decorator: a member token of the route's brand, for a live member."""
+    return guard(TokenKind.MEMBER)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+from api.core.auth import Principal
 from api.core.errors import NotFound, Unauthorized
 
 from .models import Member, MemberStatus
@@ -21,6 +22,11 @@ async def member_for_token(*, brand_id: int, member_id: int) -> Member:
     if member is None or member.status in (MemberStatus.MERGED, MemberStatus.ERASED):
         raise Unauthorized("auth.member_gone", "This member no longer exists; sign in again.")
     return member
+
+
+async def resolve_member(principal: Principal) -> Member:
+    """The token resolver for member tokens (registered by `api.wiring`)."""
+    return await member_for_token(brand_id=principal.brand_id, member_id=principal.subject_id)
 
 
 async def find_member(*, brand_id: int, member_id: int) -> Member:

@@ -3,7 +3,7 @@
 A merge happens in ONE transaction: the loser's identities, points lots, wallet, growth, tags and
 relations move to the survivor, both ledgers keep summing to their balances, the loser is marked
 `merged` (its tokens then speak for the survivor) and an audit row records it. Later domains
-(coupons, orders) add their own step with `register_merge_step`.
+(coupons, orders) add their own step with `register_merge_step`, called from `api.wiring.wire()`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,13 @@ _STEPS: list[Callable[..., Awaitable[None]]] = []
 
 def register_merge_step(step: MergeStep) -> None:
     """Let another domain move its rows (coupons, orders) inside every merge transaction."""
-    _STEPS.append(step)
+    if step not in _STEPS:
+        _STEPS.append(step)
+
+
+def merge_steps() -> list[Callable[..., Awaitable[None]]]:
+    """The steps registered so far, in the order they run."""
+    return list(_STEPS)
 
 
 def choose_survivor(members: list[Member]) -> Member:

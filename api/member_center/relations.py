@@ -27,8 +27,9 @@ from api.core import audit
 from api.core.clock import SHANGHAI, to_shanghai
 from api.core.errors import Forbidden, InvalidInput, NotFound
 from api.core.ports import clock
-from api.org.actor import Actor
+from api.org.actor import staff_ref
 from api.org.models import AttributionPolicy, Brand, Staff, StaffRole, Status, Store
+from api.org.scope import StoreScope
 
 from .models import Member, MemberRelation, MemberStatus, RelationSource
 
@@ -302,17 +303,18 @@ async def list_relations(*, brand_id: int, member_id: int) -> list[MemberRelatio
 # ---------------------------------------------------------------- head office
 
 
-async def reassign_guide_members(*, actor: Actor, guide_id: int, to_guide_id: int | None) -> int:
-    """Move a leaving guide's members to another active guide, or to the guide's store; the count."""
-    if actor.role not in (StaffRole.HQ_ADMIN, StaffRole.STORE_MANAGER):
-        raise Forbidden("auth.role_forbidden", "Your role may not do this.")
-    brand_id = actor.brand_id
+async def reassign_guide_members(
+    *, brand_id: int, scope: StoreScope, actor: str, guide_id: int, to_guide_id: int | None
+) -> int:
+    """Move a leaving guide's members to another active guide, or to the guide's store; the count.
+
+    Both guides must work in stores of `scope` (a store manager moves members within their own
+    stores only): 403 `guide.not_in_your_store` otherwise, and nothing moves.
+    """
     guide = await Staff.get_or_none(id=guide_id, brand_id=brand_id)
     if guide is None or guide.role != StaffRole.GUIDE:
         raise NotFound("guide.not_found", "No such guide.")
-    if actor.role == StaffRole.STORE_MANAGER and (
-        actor.store_id is None or actor.store_id != guide.store_id
-    ):
+    if not scope.allows(guide.store_id):
         raise Forbidden("guide.not_in_your_store", "This guide works in another store.")
     if to_guide_id is None:
         if guide.store_id is None:
@@ -320,6 +322,8 @@ async def reassign_guide_members(*, actor: Actor, guide_id: int, to_guide_id: in
         target = Target(store_id=guide.store_id, guide_id=None)
     else:
         target = await _reassign_target(brand_id, guide, to_guide_id)
+        if not scope.allows(target.store_id):
+            raise Forbidden("guide.not_in_your_store", "The new guide works in another store.")
 
     async with in_transaction() as db:
         open_rows = await (
@@ -348,9 +352,9 @@ async def reassign_guide_members(*, actor: Actor, guide_id: int, to_guide_id: in
             moved += relation is not None
         await audit.record(
             brand_id=brand_id,
-            actor=audit.actor_of("staff", actor.id),
+            actor=actor,
             action="guide.reassign_members",
-            target=f"staff:{guide.id}",
+            target=staff_ref(guide.id),
             details={"to_guide_id": to_guide_id, "to_store_id": target.store_id, "moved": moved},
             connection=db,
         )
@@ -403,23 +407,28 @@ async def attributed_sales(
     return 0, 0
 
 
-async def guide_performance(*, actor: Actor, since: date | None = None) -> Performance:
-    """A guide's own figures; a store manager gets their store's."""
-    if actor.role == StaffRole.GUIDE:
-        scope: dict[str, object] = {"guide_id": actor.id}
-        guide_id, store_id = actor.id, None
-    elif actor.role == StaffRole.STORE_MANAGER and actor.store_id is not None:
-        scope = {"store_id": actor.store_id}
-        guide_id, store_id = None, actor.store_id
+async def guide_performance(
+    *,
+    brand_id: int,
+    guide_id: int | None = None,
+    store_id: int | None = None,
+    since: date | None = None,
+) -> Performance:
+    """A guide's figures (`guide_id`), or a whole store's (`store_id`)."""
+    if guide_id is not None:
+        scope: dict[str, object] = {"guide_id": guide_id}
+        store_id = None
+    elif store_id is not None:
+        scope = {"store_id": store_id}
     else:
-        raise Forbidden("auth.role_forbidden", "Only guides and store managers have figures.")
-    current = MemberRelation.filter(brand_id=actor.brand_id, ended_at__isnull=True, **scope)
+        raise InvalidInput("performance.no_subject", "Figures are per guide or per store.")
+    current = MemberRelation.filter(brand_id=brand_id, ended_at__isnull=True, **scope)
     # A head-office reassignment hands members over; it does not win new ones.
     won = current.exclude(source=RelationSource.ADMIN)
     today = to_shanghai(clock().now()).date()
     since_at = _shanghai_midnight(since) if since is not None else None
     sales_fen, orders = await attributed_sales(
-        brand_id=actor.brand_id, guide_id=guide_id, store_id=store_id, since=since_at
+        brand_id=brand_id, guide_id=guide_id, store_id=store_id, since=since_at
     )
     return Performance(
         members=await current.count(),

@@ -15,8 +15,7 @@ from tortoise.queryset import QuerySet
 from api.core.clock import SHANGHAI
 from api.core.errors import NotFound
 from api.core.pagination import paginate
-from api.org.actor import Actor
-from api.org.models import StaffRole
+from api.org.scope import StoreScope
 
 from .models import Member, MemberRelation, MemberStatus, MemberTag
 from .relations import list_relations
@@ -60,12 +59,10 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
 
 
-def visible_members(actor: Actor) -> QuerySet[Member]:
-    """Live members of the actor's brand that the actor may see."""
-    members = Member.filter(brand_id=actor.brand_id, status__in=LISTED_STATUSES)
-    if actor.role != StaffRole.HQ_ADMIN:
-        members = members.filter(home_store_id=actor.store_id or 0)
-    return members
+def visible_members(*, brand_id: int, scope: StoreScope) -> QuerySet[Member]:
+    """Live members of the brand whose home store is in scope (head office: all of them)."""
+    members = Member.filter(brand_id=brand_id, status__in=LISTED_STATUSES)
+    return scope.limit(members, "home_store_id")
 
 
 def _filtered(members: QuerySet[Member], brand_id: int, f: MemberFilter) -> QuerySet[Member]:
@@ -90,20 +87,20 @@ def _filtered(members: QuerySet[Member], brand_id: int, f: MemberFilter) -> Quer
 
 
 async def search_members(
-    *, actor: Actor, filters: MemberFilter, cursor: str | None, limit: int
+    *, brand_id: int, scope: StoreScope, filters: MemberFilter, cursor: str | None, limit: int
 ) -> tuple[list[MemberRow], str | None]:
-    """One page of the members the actor may see that match every filter, newest first."""
-    members = _filtered(visible_members(actor), actor.brand_id, filters)
+    """One page of the members in scope that match every filter, newest first."""
+    members = _filtered(visible_members(brand_id=brand_id, scope=scope), brand_id, filters)
     page, next_cursor = await paginate(members, cursor=cursor, limit=limit)
-    names = await tag_names_by_member(brand_id=actor.brand_id, member_ids=[m.id for m in page])
+    names = await tag_names_by_member(brand_id=brand_id, member_ids=[m.id for m in page])
     return [MemberRow(member=m, tags=names.get(m.id, [])) for m in page], next_cursor
 
 
-async def member_detail(*, actor: Actor, member_id: int) -> MemberDetail:
-    """One member the actor may see, with tags and relation history; 404 otherwise."""
-    member = await visible_members(actor).get_or_none(id=member_id)
+async def member_detail(*, brand_id: int, scope: StoreScope, member_id: int) -> MemberDetail:
+    """One member in scope, with tags and relation history; 404 otherwise."""
+    member = await visible_members(brand_id=brand_id, scope=scope).get_or_none(id=member_id)
     if member is None:
         raise NotFound("member.not_found", "No such member.")
-    names = await tag_names_by_member(brand_id=actor.brand_id, member_ids=[member.id])
-    relations = await list_relations(brand_id=actor.brand_id, member_id=member.id)
+    names = await tag_names_by_member(brand_id=brand_id, member_ids=[member.id])
+    relations = await list_relations(brand_id=brand_id, member_id=member.id)
     return MemberDetail(member=member, tags=names.get(member.id, []), relations=relations)

@@ -10,17 +10,13 @@ from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from api.org.actor import Actor
+from api.org.scope import StoreScope
 
 from .members import get_member
 from .models import Member, MemberTag, Tag, TagGroup, TagKind
 
 # `auto` tags are computed by the marketing workers; people never set them by hand.
 SETTABLE_KINDS = (TagKind.MANUAL, TagKind.GUIDE)
-
-
-def _actor(staff_id: int) -> str:
-    return f"staff:{staff_id}"
 
 
 # ---------------------------------------------------------------- groups
@@ -178,11 +174,11 @@ async def _attach(*, brand_id: int, member: Member, tags: list[Tag], tagged_by: 
             pass  # a concurrent call attached it first: the unique (member, tag) index held
 
 
-async def tag_member(*, brand_id: int, member_id: int, tag_ids: list[int], actor: Actor) -> Member:
+async def tag_member(*, brand_id: int, member_id: int, tag_ids: list[int], actor: str) -> Member:
     """Head office tags a member with manual or guide tags; idempotent."""
     member = await get_member(brand_id=brand_id, member_id=member_id)
     tags = await _settable_tags(brand_id, tag_ids, SETTABLE_KINDS)
-    await _attach(brand_id=brand_id, member=member, tags=tags, tagged_by=_actor(actor.id))
+    await _attach(brand_id=brand_id, member=member, tags=tags, tagged_by=actor)
     return member
 
 
@@ -194,11 +190,13 @@ async def untag_member(*, brand_id: int, member_id: int, tag_id: int) -> Member:
     return member
 
 
-async def guide_tag_member(*, actor: Actor, member_id: int, tag_ids: list[int]) -> Member:
-    """A guide tags a member of their own store, face to face, with guide tags; idempotent."""
-    member = await get_member(brand_id=actor.brand_id, member_id=member_id)
-    if actor.store_id is None or member.home_store_id != actor.store_id:
+async def guide_tag_member(
+    *, brand_id: int, scope: StoreScope, actor: str, member_id: int, tag_ids: list[int]
+) -> Member:
+    """A guide tags a member of a store in `scope`, face to face, with guide tags; idempotent."""
+    member = await get_member(brand_id=brand_id, member_id=member_id)
+    if member.home_store_id is None or not scope.allows(member.home_store_id):
         raise Forbidden("member.not_in_your_store", "This member belongs to another store.")
-    tags = await _settable_tags(actor.brand_id, tag_ids, (TagKind.GUIDE,))
-    await _attach(brand_id=actor.brand_id, member=member, tags=tags, tagged_by=_actor(actor.id))
+    tags = await _settable_tags(brand_id, tag_ids, (TagKind.GUIDE,))
+    await _attach(brand_id=brand_id, member=member, tags=tags, tagged_by=actor)
     return member

@@ -6,7 +6,14 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
 
+from api.core import audit
+
 from .models import Staff, StaffRole, Status
+
+
+def staff_ref(staff_id: int) -> str:
+    """How audit rows, ledgers and tags name a staff member, as actor or as target: "staff:12"."""
+    return audit.actor_of("staff", staff_id)
 
 
 class Actor(BaseModel):
@@ -22,6 +29,12 @@ class Actor(BaseModel):
     store_id: int | None
     guide_code: str | None
     status: Status
+    token_version: int = 0
+
+    @property
+    def audit_name(self) -> str:
+        """How audit rows and ledgers name this staff member: "staff:12"."""
+        return staff_ref(self.id)
 
     @classmethod
     def of(cls, staff: Staff) -> Actor:

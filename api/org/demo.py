@@ -16,8 +16,9 @@ from tortoise.transactions import in_transaction
 from api.core.errors import Conflict
 from config.settings import get_settings
 
-from . import schemas, service
-from .actor import Actor
+from . import apps, schemas, stores
+from .accounts import create_account, create_route, notify_url
+from .actor import staff_ref
 from .models import (
     AccountMode,
     Brand,
@@ -31,6 +32,7 @@ from .models import (
     WechatAppKind,
 )
 from .passwords import hash_password
+from .staff_auth import staff_token
 
 DEMO_BRAND = "demo"
 MINIPROGRAM_APPID = "wxdeadbeef00000001"
@@ -56,22 +58,22 @@ def _private_key_pem() -> str:
     ).decode()
 
 
-def _wechatpay_secrets() -> schemas.AccountSecrets:
-    return schemas.AccountSecrets(
-        api_v3_key=secrets.token_hex(16),
-        private_key=_private_key_pem(),
-        cert_serial_no=secrets.token_hex(20).upper(),
-    )
+def _wechatpay_secrets() -> dict[str, str | None]:
+    return {
+        "api_v3_key": secrets.token_hex(16),
+        "private_key": _private_key_pem(),
+        "cert_serial_no": secrets.token_hex(20).upper(),
+    }
 
 
-def _alipay_secrets(*, app_auth_token: str | None = None) -> schemas.AccountSecrets:
+def _alipay_secrets(*, app_auth_token: str | None = None) -> dict[str, str | None]:
     from sandbox import keys
 
-    return schemas.AccountSecrets(
-        private_key=keys.alipay_app_private_pem(),
-        alipay_public_key=keys.alipay_platform_public_pem(),
-        app_auth_token=app_auth_token,
-    )
+    return {
+        "private_key": keys.alipay_app_private_pem(),
+        "alipay_public_key": keys.alipay_platform_public_pem(),
+        "app_auth_token": app_auth_token,
+    }
 
 
 async def bootstrap_demo(*, once: bool = False) -> dict[str, Any]:
@@ -89,99 +91,91 @@ async def _create_demo() -> Brand:
     from sandbox import keys
 
     brand = await Brand.create(code=DEMO_BRAND, name="Demo Bakery 示范烘焙", settings={})
-    admin = Actor.of(
-        await Staff.create(
-            brand_id=brand.id,
-            username="admin",
-            name="Head office",
-            role=StaffRole.HQ_ADMIN,
-            password_hash=hash_password(secrets.token_urlsafe(16)),
-        )
+    admin = await Staff.create(
+        brand_id=brand.id,
+        username="admin",
+        name="Head office",
+        role=StaffRole.HQ_ADMIN,
+        password_hash=hash_password(secrets.token_urlsafe(16)),
     )
-    await service.create_wechat_app(
-        actor=admin,
-        data=schemas.WechatAppCreate(
-            kind=WechatAppKind.MINIPROGRAM,
-            appid=MINIPROGRAM_APPID,
-            name="Demo mini-program",
-            app_secret=keys.wechat_app_secret(MINIPROGRAM_APPID),
-        ),
+    actor = staff_ref(admin.id)
+    await apps.create_wechat_app(
+        brand_id=brand.id,
+        actor=actor,
+        kind=WechatAppKind.MINIPROGRAM,
+        appid=MINIPROGRAM_APPID,
+        name="Demo mini-program",
+        app_secret=keys.wechat_app_secret(MINIPROGRAM_APPID),
     )
-    await service.create_wechat_app(
-        actor=admin,
-        data=schemas.WechatAppCreate(
-            kind=WechatAppKind.OFFICIAL_ACCOUNT,
-            appid=OFFICIAL_ACCOUNT_APPID,
-            name="Demo official account",
-            app_secret=keys.wechat_app_secret(OFFICIAL_ACCOUNT_APPID),
-            push_token=secrets.token_hex(16),
-            encoding_aes_key=secrets.token_urlsafe(48).replace("-", "a").replace("_", "b")[:43],
-        ),
+    await apps.create_wechat_app(
+        brand_id=brand.id,
+        actor=actor,
+        kind=WechatAppKind.OFFICIAL_ACCOUNT,
+        appid=OFFICIAL_ACCOUNT_APPID,
+        name="Demo official account",
+        app_secret=keys.wechat_app_secret(OFFICIAL_ACCOUNT_APPID),
+        push_token=secrets.token_hex(16),
+        encoding_aes_key=secrets.token_urlsafe(48).replace("-", "a").replace("_", "b")[:43],
     )
-    await service.create_alipay_app(
-        actor=admin,
-        data=schemas.AlipayAppCreate(
-            app_id=ALIPAY_APP_ID,
-            name="Demo Alipay mini-program",
-            app_private_key=keys.alipay_app_private_pem(),
-            alipay_public_key=keys.alipay_platform_public_pem(),
-            aes_key=keys.alipay_aes_key(ALIPAY_APP_ID),
-        ),
+    await apps.create_alipay_app(
+        brand_id=brand.id,
+        actor=actor,
+        app_id=ALIPAY_APP_ID,
+        name="Demo Alipay mini-program",
+        app_private_key=keys.alipay_app_private_pem(),
+        alipay_public_key=keys.alipay_platform_public_pem(),
+        aes_key=keys.alipay_aes_key(ALIPAY_APP_ID),
     )
-    hq_wechat = await service.create_account(
-        actor=admin,
-        data=schemas.MerchantAccountCreate(
-            name="Head office WeChat Pay",
-            provider=PaymentProvider.WECHATPAY_V3,
-            mch_id="1900000001",
-            app_id=MINIPROGRAM_APPID,
-            secrets=_wechatpay_secrets(),
-        ),
+    hq_wechat = await create_account(
+        brand_id=brand.id,
+        actor=actor,
+        name="Head office WeChat Pay",
+        provider=PaymentProvider.WECHATPAY_V3,
+        mch_id="1900000001",
+        app_id=MINIPROGRAM_APPID,
+        secrets=_wechatpay_secrets(),
     )
-    hq_alipay = await service.create_account(
-        actor=admin,
-        data=schemas.MerchantAccountCreate(
-            name="Head office Alipay",
-            provider=PaymentProvider.ALIPAY,
-            app_id=ALIPAY_APP_ID,
-            secrets=_alipay_secrets(),
-        ),
+    hq_alipay = await create_account(
+        brand_id=brand.id,
+        actor=actor,
+        name="Head office Alipay",
+        provider=PaymentProvider.ALIPAY,
+        app_id=ALIPAY_APP_ID,
+        secrets=_alipay_secrets(),
     )
-    franchise_wechat = await service.create_account(
-        actor=admin,
-        data=schemas.MerchantAccountCreate(
-            name="Hangzhou franchisee WeChat Pay (service provider)",
-            provider=PaymentProvider.WECHATPAY_V3,
-            mode=AccountMode.PARTNER,
-            mch_id="1900000002",
-            app_id=MINIPROGRAM_APPID,
-            sub_mchid="1900000003",
-            secrets=_wechatpay_secrets(),
-        ),
+    franchise_wechat = await create_account(
+        brand_id=brand.id,
+        actor=actor,
+        name="Hangzhou franchisee WeChat Pay (service provider)",
+        provider=PaymentProvider.WECHATPAY_V3,
+        mode=AccountMode.PARTNER,
+        mch_id="1900000002",
+        app_id=MINIPROGRAM_APPID,
+        sub_mchid="1900000003",
+        secrets=_wechatpay_secrets(),
     )
-    franchise_alipay = await service.create_account(
-        actor=admin,
-        data=schemas.MerchantAccountCreate(
-            name="Hangzhou franchisee Alipay (ISV)",
-            provider=PaymentProvider.ALIPAY,
-            mode=AccountMode.ISV,
-            app_id=ALIPAY_APP_ID,
-            secrets=_alipay_secrets(app_auth_token="202611BBdemo" + secrets.token_hex(8)),
-        ),
+    franchise_alipay = await create_account(
+        brand_id=brand.id,
+        actor=actor,
+        name="Hangzhou franchisee Alipay (ISV)",
+        provider=PaymentProvider.ALIPAY,
+        mode=AccountMode.ISV,
+        app_id=ALIPAY_APP_ID,
+        secrets=_alipay_secrets(app_auth_token="202611BBdemo" + secrets.token_hex(8)),
     )
     for spec in STORES:
-        store = await service.create_store(
-            actor=admin, data=schemas.StoreCreate.model_validate(spec)
+        store = await stores.create_store(
+            brand_id=brand.id, actor=actor, **schemas.StoreCreate.model_validate(spec).model_dump()
         )
         franchise = store.kind is StoreKind.FRANCHISE
         for account in (
             (franchise_wechat, franchise_alipay) if franchise else (hq_wechat, hq_alipay)
         ):
-            await service.create_route(
-                actor=admin,
-                data=schemas.RouteCreate(
-                    store_id=store.id, provider=account.provider, account_id=account.id
-                ),
+            await create_route(
+                brand_id=brand.id,
+                store_id=store.id,
+                provider=account.provider,
+                account_id=account.id,
             )
         suffix = store.code.lower()
         await Staff.create(
@@ -225,13 +219,13 @@ async def _summary(brand: Brand) -> dict[str, Any]:
             "mode": account.mode.value,
             "mch_id": account.mch_id,
             "sub_mchid": account.sub_mchid,
-            "notify_url": service.notify_url(account),
+            "notify_url": notify_url(account),
         }
     for person in staff:
         if person.store_id in stores:
             stores[person.store_id]["staff"].append(
                 {"id": person.id, "username": person.username, "role": person.role.value,
-                 "guide_code": person.guide_code, "token": service.staff_token(person)}
+                 "guide_code": person.guide_code, "token": staff_token(person)}
             )  # fmt: skip
     return {
         "brand": {"id": brand.id, "code": brand.code, "name": brand.name},
@@ -242,7 +236,7 @@ async def _summary(brand: Brand) -> dict[str, Any]:
         "hq_admin": {
             "id": admin.id,
             "username": admin.username,
-            "token": service.staff_token(admin),
+            "token": staff_token(admin),
         },
         "urls": {
             "api": f"{base}/api/v1",

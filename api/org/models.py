@@ -153,6 +153,9 @@ class Staff(Model):
     guide_code = fields.CharField(max_length=16, null=True)
     password_hash = fields.CharField(max_length=255)
     status = fields.CharEnumField(Status, max_length=16, default=Status.ACTIVE)
+    # Carried in every staff token; raised by a password or role change (or disabling), which
+    # ends every token signed before. A counter, not a time: two changes in one second count.
+    token_version = fields.IntField(default=0)
     last_login_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 

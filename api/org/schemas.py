@@ -54,6 +54,11 @@ class BrandUpdate(Strict):
     settings: BrandSettingsIn | None = None
 
 
+class BrandCreate(Strict):
+    code: Code
+    name: Name
+
+
 class BrandOut(FromRow):
     id: int
     code: str

@@ -9,6 +9,7 @@ from api.member_center import tags
 from api.member_center.models import Member, MemberStatus, MemberTag, Tag, TagKind
 from api.org.actor import Actor
 from api.org.models import Brand, Staff, StaffRole, Store
+from api.org.scope import StoreScope
 from tests.factories import make_brand, make_member, make_staff, make_store, staff_token
 from tests.support.api import Api
 
@@ -225,7 +226,13 @@ async def test_concurrent_guide_tagging_keeps_one_row(clock: FrozenClock) -> Non
 
     await asyncio.gather(
         *(
-            tags.guide_tag_member(actor=Actor.of(guide), member_id=member.id, tag_ids=[regular.id])
+            tags.guide_tag_member(
+                brand_id=brand.id,
+                scope=StoreScope.stores(store.id),
+                actor=Actor.of(guide).audit_name,
+                member_id=member.id,
+                tag_ids=[regular.id],
+            )
             for _ in range(10)
         )
     )

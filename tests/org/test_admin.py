@@ -331,6 +331,30 @@ async def test_routes_point_at_an_account_of_the_same_brand_and_provider(api: Ap
     assert (twice.status, twice.error_code) == (409, "route.exists")
 
 
+async def test_a_missing_payment_route_is_not_a_missing_url(api: Api) -> None:
+    brand, token = await _admin()
+    _, other_token = await _admin()
+    store = await make_store(brand=brand)
+    wechat = (await api.post("/admin/merchant-accounts", wechat_account(), token=token)).json
+    route = await api.post(
+        "/admin/store-payment-routes",
+        {"store_id": store.id, "provider": "wechatpay_v3", "account_id": wechat["id"]},
+        token=token,
+    )
+
+    missing = await api.patch(
+        "/admin/store-payment-routes/999999", {"status": "disabled"}, token=token
+    )
+    foreign = await api.patch(
+        f"/admin/store-payment-routes/{route.json['id']}", {"status": "disabled"}, token=other_token
+    )
+    no_such_url = await api.get("/admin/no-such-thing", token=token)
+
+    assert (missing.status, missing.error_code) == (404, "payment_route.not_found")
+    assert (foreign.status, foreign.error_code) == (404, "payment_route.not_found")
+    assert (no_such_url.status, no_such_url.error_code) == (404, "route.not_found")
+
+
 async def test_routes_import_from_csv_all_or_nothing(api: Api) -> None:
     brand, token = await _admin()
     s1, s2 = await make_store(brand=brand, code="A1"), await make_store(brand=brand, code="A2")

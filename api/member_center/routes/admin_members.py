@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sanic import Blueprint, HTTPResponse, Request
 
-from api.core.auth import ADMINS, Role, staff_required
 from api.member_center import relations, search, tags
 from api.member_center.schemas.admin_members import (
     AdminMemberDetailOut,
@@ -25,12 +24,10 @@ from api.member_center.schemas.tags import (
     TagOut,
     TagPatch,
 )
+from api.org.access import ADMINS, HQ, staff_required
 from api.web.http import body, doc, out, query
 
 bp = Blueprint("member_center_admin_members", url_prefix="/api/v1")
-
-HQ = Role.HQ_ADMIN
-
 
 # Members -----------------------------------------------------------------------------------
 
@@ -48,7 +45,11 @@ HQ = Role.HQ_ADMIN
 async def search_members(request: Request) -> HTTPResponse:
     params = query(request, AdminMemberQuery)
     rows, cursor = await search.search_members(
-        actor=request.ctx.staff, filters=params.filters(), cursor=params.cursor, limit=params.limit
+        brand_id=request.ctx.brand_id,
+        scope=request.ctx.scope,
+        filters=params.filters(),
+        cursor=params.cursor,
+        limit=params.limit,
     )
     return out(AdminMemberPage(items=[AdminMemberOut.of_row(r) for r in rows], next_cursor=cursor))
 
@@ -63,7 +64,9 @@ async def search_members(request: Request) -> HTTPResponse:
 )
 @staff_required(*ADMINS)
 async def get_member(request: Request, member_id: int) -> HTTPResponse:
-    detail = await search.member_detail(actor=request.ctx.staff, member_id=member_id)
+    detail = await search.member_detail(
+        brand_id=request.ctx.brand_id, scope=request.ctx.scope, member_id=member_id
+    )
     return out(AdminMemberDetailOut.of_detail(detail))
 
 
@@ -81,12 +84,15 @@ async def _member_tags_out(brand_id: int, member_id: int) -> MemberTagsOut:
     response=MemberTagsOut,
     errors=(401, 403, 404),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def tag_member(request: Request, member_id: int) -> HTTPResponse:
     payload = body(request, MemberTagsIn)
     staff = request.ctx.staff
     member = await tags.tag_member(
-        brand_id=staff.brand_id, member_id=member_id, tag_ids=payload.tag_ids, actor=staff
+        brand_id=staff.brand_id,
+        member_id=member_id,
+        tag_ids=payload.tag_ids,
+        actor=staff.audit_name,
     )
     return out(await _member_tags_out(staff.brand_id, member.id))
 
@@ -99,7 +105,7 @@ async def tag_member(request: Request, member_id: int) -> HTTPResponse:
     response=MemberTagsOut,
     errors=(401, 403, 404),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def untag_member(request: Request, member_id: int, tag_id: int) -> HTTPResponse:
     brand_id = request.ctx.brand_id
     member = await tags.untag_member(brand_id=brand_id, member_id=member_id, tag_id=tag_id)
@@ -117,7 +123,7 @@ async def untag_member(request: Request, member_id: int, tag_id: int) -> HTTPRes
     response=TagGroupList,
     errors=(401, 403),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def list_tag_groups(request: Request) -> HTTPResponse:
     groups = await tags.list_tag_groups(brand_id=request.ctx.brand_id)
     return out(TagGroupList(items=[TagGroupOut.of(g) for g in groups]))
@@ -133,7 +139,7 @@ async def list_tag_groups(request: Request) -> HTTPResponse:
     status=201,
     errors=(401, 403, 409),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def create_tag_group(request: Request) -> HTTPResponse:
     payload = body(request, TagGroupIn)
     group = await tags.create_tag_group(brand_id=request.ctx.brand_id, name=payload.name)
@@ -149,7 +155,7 @@ async def create_tag_group(request: Request) -> HTTPResponse:
     response=TagList,
     errors=(401, 403, 422),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def list_tags(request: Request) -> HTTPResponse:
     params = query(request, TagFilter)
     found = await tags.list_tags(
@@ -171,7 +177,7 @@ async def list_tags(request: Request) -> HTTPResponse:
     status=201,
     errors=(401, 403, 409),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def create_tag(request: Request) -> HTTPResponse:
     payload = body(request, TagIn)
     tag = await tags.create_tag(
@@ -192,7 +198,7 @@ async def create_tag(request: Request) -> HTTPResponse:
     response=TagOut,
     errors=(401, 403, 404, 409),
 )
-@staff_required(HQ)
+@staff_required(*HQ)
 async def update_tag(request: Request, tag_id: int) -> HTTPResponse:
     payload = body(request, TagPatch)
     tag = await tags.update_tag(
@@ -222,6 +228,10 @@ async def update_tag(request: Request, tag_id: int) -> HTTPResponse:
 async def reassign_guide_members(request: Request, guide_id: int) -> HTTPResponse:
     payload = body(request, ReassignIn)
     moved = await relations.reassign_guide_members(
-        actor=request.ctx.staff, guide_id=guide_id, to_guide_id=payload.to_guide_id
+        brand_id=request.ctx.brand_id,
+        scope=request.ctx.scope,
+        actor=request.ctx.staff.audit_name,
+        guide_id=guide_id,
+        to_guide_id=payload.to_guide_id,
     )
     return out(ReassignOut(moved=moved))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sanic import Blueprint, HTTPResponse, Request
 
-from api.core.auth import Role, staff_required
 from api.member_center import levels as service
 from api.member_center.schemas.levels import LevelIn, LevelList, LevelOut, LevelPatch
+from api.org.access import HQ, staff_required
 from api.web.http import body, doc, out
 
 bp = Blueprint("member_center_levels", url_prefix="/api/v1")
@@ -20,7 +20,7 @@ bp = Blueprint("member_center_levels", url_prefix="/api/v1")
     response=LevelList,
     errors=(403,),
 )
-@staff_required(Role.HQ_ADMIN)
+@staff_required(*HQ)
 async def list_levels(request: Request) -> HTTPResponse:
     levels = await service.list_levels(brand_id=request.ctx.brand_id)
     return out(LevelList(items=[LevelOut.of(level) for level in levels]))
@@ -36,7 +36,7 @@ async def list_levels(request: Request) -> HTTPResponse:
     status=201,
     errors=(403, 409),
 )
-@staff_required(Role.HQ_ADMIN)
+@staff_required(*HQ)
 async def create_level(request: Request) -> HTTPResponse:
     payload = body(request, LevelIn)
     level = await service.create_level(brand_id=request.ctx.brand_id, **payload.model_dump())
@@ -52,7 +52,7 @@ async def create_level(request: Request) -> HTTPResponse:
     response=LevelOut,
     errors=(403, 404, 409),
 )
-@staff_required(Role.HQ_ADMIN)
+@staff_required(*HQ)
 async def update_level(request: Request, level_id: int) -> HTTPResponse:
     payload = body(request, LevelPatch)
     level = await service.update_level(

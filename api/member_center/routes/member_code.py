@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from sanic import Blueprint, HTTPResponse, Request
 
-from api.core.auth import ALL_STAFF, member_required, staff_required
+from api.core.auth import member_required
 from api.member_center import member_code as service
 from api.member_center.schemas.member_code import (
     MemberCodeOut,
     MemberCodeResolveIn,
     MemberSummaryOut,
 )
+from api.org.access import ALL_STAFF, staff_required
 from api.web.http import body, doc, out
 
 bp = Blueprint("member_center_member_code", url_prefix="/api/v1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sanic import Blueprint, HTTPResponse, Request
 
-from api.core.auth import Role, member_required, staff_required
+from api.core.auth import member_required
 from api.core.pagination import PageQuery
 from api.member_center import points as service
 from api.member_center.schemas.points import (
@@ -14,6 +14,7 @@ from api.member_center.schemas.points import (
     PointsEntryPage,
     PointsSummaryOut,
 )
+from api.org.access import HQ, staff_required
 from api.web.http import body, doc, idempotency_key, out, query
 
 bp = Blueprint("member_center_points", url_prefix="/api/v1")
@@ -67,7 +68,7 @@ async def list_my_points_entries(request: Request) -> HTTPResponse:
     errors=(403, 404, 409),
     idempotent=True,
 )
-@staff_required(Role.HQ_ADMIN)
+@staff_required(*HQ)
 async def adjust_member_points(request: Request, member_id: int) -> HTTPResponse:
     key = idempotency_key(request)
     payload = body(request, PointsAdjustmentIn)
@@ -77,6 +78,6 @@ async def adjust_member_points(request: Request, member_id: int) -> HTTPResponse
         delta=payload.delta,
         key=f"admin-adjust:{key}",
         reason=payload.reason,
-        actor=f"staff:{request.ctx.principal.subject_id}",
+        actor=request.ctx.staff.audit_name,
     )
     return out(AdminPointsEntryOut.of(entry), status=201)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from sanic import Blueprint, HTTPResponse, Request
 
-from api.core.auth import Role, staff_required
+from api.core.errors import Forbidden
 from api.member_center import relations, tags
 from api.member_center.schemas.relations import PerformanceOut, PerformanceQuery
 from api.member_center.schemas.tags import MemberTagsIn, MemberTagsOut, TagOut
+from api.org.access import staff_required
+from api.org.error_codes import AuthErrorCode
+from api.org.models import StaffRole
 from api.web.http import body, doc, out, query
 
 bp = Blueprint("member_center_staff", url_prefix="/api/v1")
@@ -22,10 +25,22 @@ bp = Blueprint("member_center_staff", url_prefix="/api/v1")
     response=PerformanceOut,
     errors=(401, 403, 422),
 )
-@staff_required(Role.GUIDE, Role.STORE_MANAGER)
+@staff_required(StaffRole.GUIDE, StaffRole.STORE_MANAGER)
 async def get_my_performance(request: Request) -> HTTPResponse:
     since = query(request, PerformanceQuery).since
-    figures = await relations.guide_performance(actor=request.ctx.staff, since=since)
+    staff = request.ctx.staff
+    if staff.role == StaffRole.GUIDE:
+        figures = await relations.guide_performance(
+            brand_id=staff.brand_id, guide_id=staff.id, since=since
+        )
+    elif staff.store_id is not None:
+        figures = await relations.guide_performance(
+            brand_id=staff.brand_id, store_id=staff.store_id, since=since
+        )
+    else:
+        raise Forbidden(
+            AuthErrorCode.ROLE_FORBIDDEN, "Only guides and store managers have figures."
+        )
     return out(PerformanceOut.of(figures, since=since))
 
 
@@ -38,10 +53,16 @@ async def get_my_performance(request: Request) -> HTTPResponse:
     response=MemberTagsOut,
     errors=(401, 403, 404),
 )
-@staff_required(Role.GUIDE, Role.STORE_MANAGER)
+@staff_required(StaffRole.GUIDE, StaffRole.STORE_MANAGER)
 async def tag_store_member(request: Request, member_id: int) -> HTTPResponse:
     payload = body(request, MemberTagsIn)
     staff = request.ctx.staff
-    member = await tags.guide_tag_member(actor=staff, member_id=member_id, tag_ids=payload.tag_ids)
+    member = await tags.guide_tag_member(
+        brand_id=staff.brand_id,
+        scope=request.ctx.scope,
+        actor=staff.audit_name,
+        member_id=member_id,
+        tag_ids=payload.tag_ids,
+    )
     carried = await tags.member_tags(brand_id=staff.brand_id, member_id=member.id)
     return out(MemberTagsOut(member_id=member.id, tags=[TagOut.of(t) for t in carried]))

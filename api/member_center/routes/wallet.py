@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sanic import Blueprint, HTTPResponse, Request
 
-from api.core.auth import Role, member_required, staff_required
+from api.core.auth import member_required
 from api.core.pagination import PageQuery
 from api.member_center import wallet as service
 from api.member_center.schemas.wallet import (
@@ -16,6 +16,7 @@ from api.member_center.schemas.wallet import (
     WalletPackageOut,
     WalletPackagePatch,
 )
+from api.org.access import HQ, staff_required
 from api.web.http import body, doc, out, query
 
 bp = Blueprint("member_center_wallet", url_prefix="/api/v1")
@@ -67,7 +68,7 @@ async def list_my_wallet_entries(request: Request) -> HTTPResponse:
     response=WalletPackageList,
     errors=(403,),
 )
-@staff_required(Role.HQ_ADMIN)
+@staff_required(*HQ)
 async def list_wallet_packages(request: Request) -> HTTPResponse:
     packages = await service.list_packages(brand_id=request.ctx.brand_id, active_only=False)
     return out(WalletPackageList(items=[WalletPackageOut.of(p) for p in packages]))
@@ -83,7 +84,7 @@ async def list_wallet_packages(request: Request) -> HTTPResponse:
     status=201,
     errors=(403,),
 )
-@staff_required(Role.HQ_ADMIN)
+@staff_required(*HQ)
 async def create_wallet_package(request: Request) -> HTTPResponse:
     payload = body(request, WalletPackageIn)
     package = await service.create_package(brand_id=request.ctx.brand_id, **payload.model_dump())
@@ -100,7 +101,7 @@ async def create_wallet_package(request: Request) -> HTTPResponse:
     response=WalletPackageOut,
     errors=(403, 404),
 )
-@staff_required(Role.HQ_ADMIN)
+@staff_required(*HQ)
 async def update_wallet_package(request: Request, package_id: int) -> HTTPResponse:
     payload = body(request, WalletPackagePatch)
     package = await service.update_package(

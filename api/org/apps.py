@@ -1,0 +1,175 @@
+"""The brand's WeChat apps (mini-programs, official accounts) and Alipay mini-programs."""
+
+from __future__ import annotations
+
+from tortoise.exceptions import IntegrityError
+
+from api.core import audit
+from api.core.crypto import encrypt
+from api.core.errors import Conflict, NotFound
+
+from .error_codes import AlipayAppErrorCode, WechatAppErrorCode
+from .models import AlipayApp, MessageMode, Status, WechatApp, WechatAppKind
+
+# WeChat apps ---------------------------------------------------------------------------------
+
+
+async def list_wechat_apps(*, brand_id: int) -> list[WechatApp]:
+    """The brand's mini-programs and official accounts."""
+    return await WechatApp.filter(brand_id=brand_id).order_by("id")
+
+
+async def create_wechat_app(
+    *,
+    brand_id: int,
+    actor: str,
+    kind: WechatAppKind,
+    appid: str,
+    name: str,
+    app_secret: str,
+    push_token: str | None = None,
+    encoding_aes_key: str | None = None,
+    message_mode: MessageMode = MessageMode.PLAIN,
+) -> WechatApp:
+    """Register a mini-program or official account; its secrets are stored encrypted."""
+    try:
+        app = await WechatApp.create(
+            brand_id=brand_id,
+            kind=kind,
+            appid=appid,
+            name=name,
+            secret_enc=encrypt(app_secret),
+            token_enc=encrypt(push_token) if push_token else None,
+            aes_key_enc=encrypt(encoding_aes_key) if encoding_aes_key else None,
+            message_mode=message_mode,
+        )
+    except IntegrityError as exc:
+        raise Conflict(WechatAppErrorCode.TAKEN, "This appid is already registered.") from exc
+    await audit.record(
+        brand_id=brand_id,
+        actor=actor,
+        action="wechat_app.create",
+        target=f"wechat_app:{app.appid}",
+    )
+    return app
+
+
+async def update_wechat_app(
+    *,
+    brand_id: int,
+    actor: str,
+    app_id: int,
+    name: str | None = None,
+    app_secret: str | None = None,
+    push_token: str | None = None,
+    encoding_aes_key: str | None = None,
+    message_mode: MessageMode | None = None,
+    status: Status | None = None,
+) -> WechatApp:
+    """Rotate an app's secrets, change its message mode or disable it."""
+    app = await WechatApp.get_or_none(id=app_id, brand_id=brand_id)
+    if app is None:
+        raise NotFound(WechatAppErrorCode.NOT_FOUND, "No such WeChat app.")
+    fields = {
+        "name": name,
+        "app_secret": app_secret,
+        "push_token": push_token,
+        "encoding_aes_key": encoding_aes_key,
+        "message_mode": message_mode,
+        "status": status,
+    }
+    if app_secret:
+        app.secret_enc = encrypt(app_secret)
+    if push_token:
+        app.token_enc = encrypt(push_token)
+    if encoding_aes_key:
+        app.aes_key_enc = encrypt(encoding_aes_key)
+    app.update_from_dict(
+        {k: v for k, v in {"name": name, "message_mode": message_mode, "status": status}.items()
+         if v is not None}
+    )  # fmt: skip
+    await app.save()
+    await audit.record(
+        brand_id=brand_id,
+        actor=actor,
+        action="wechat_app.update",
+        target=f"wechat_app:{app.appid}",
+        details={"fields": sorted(k for k, v in fields.items() if v is not None)},
+    )
+    return app
+
+
+async def find_wechat_app(*, brand_id: int, appid: str) -> WechatApp:
+    """An active WeChat app of the brand, by appid; 404 `wechat_app.not_found` otherwise."""
+    app = await WechatApp.get_or_none(appid=appid, brand_id=brand_id, status=Status.ACTIVE)
+    if app is None:
+        raise NotFound(
+            WechatAppErrorCode.NOT_FOUND, "This appid is not an active app of the brand."
+        )
+    return app
+
+
+# Alipay apps ---------------------------------------------------------------------------------
+
+
+async def list_alipay_apps(*, brand_id: int) -> list[AlipayApp]:
+    """The brand's Alipay mini-programs."""
+    return await AlipayApp.filter(brand_id=brand_id).order_by("id")
+
+
+async def create_alipay_app(
+    *,
+    brand_id: int,
+    actor: str,
+    app_id: str,
+    name: str,
+    app_private_key: str,
+    alipay_public_key: str,
+    aes_key: str | None = None,
+) -> AlipayApp:
+    """Register an Alipay mini-program; its private key is stored encrypted."""
+    try:
+        app = await AlipayApp.create(
+            brand_id=brand_id,
+            app_id=app_id,
+            name=name,
+            private_key_enc=encrypt(app_private_key),
+            alipay_public_key=alipay_public_key,
+            aes_key_enc=encrypt(aes_key) if aes_key else None,
+        )
+    except IntegrityError as exc:
+        raise Conflict(AlipayAppErrorCode.TAKEN, "This app_id is already registered.") from exc
+    await audit.record(
+        brand_id=brand_id,
+        actor=actor,
+        action="alipay_app.create",
+        target=f"alipay_app:{app.app_id}",
+    )
+    return app
+
+
+async def update_alipay_app(
+    *,
+    brand_id: int,
+    app_id: int,
+    name: str | None = None,
+    app_private_key: str | None = None,
+    alipay_public_key: str | None = None,
+    aes_key: str | None = None,
+    status: Status | None = None,
+) -> AlipayApp:
+    """Rotate an Alipay app's keys or disable it."""
+    app = await AlipayApp.get_or_none(id=app_id, brand_id=brand_id)
+    if app is None:
+        raise NotFound(AlipayAppErrorCode.NOT_FOUND, "No such Alipay app.")
+    if app_private_key:
+        app.private_key_enc = encrypt(app_private_key)
+    if aes_key:
+        app.aes_key_enc = encrypt(aes_key)
+    app.update_from_dict(
+        {k: v for k, v in
+         {"name": name, "alipay_public_key": alipay_public_key, "status": status}.items()
+         if v is not None}
+    )  # fmt: skip
+    await app.save()
+    return app
