@@ -159,11 +159,13 @@ async def resolve(principal: Principal) -> Any:
     return await resolver(principal)
 
 
-def guard(kind: TokenKind, admit: Admit | None = None) -> Callable[[Handler], Handler]:
+def guard(
+    kind: TokenKind, admit: Admit | None = None, *, roles: frozenset[Any] | None = None
+) -> Callable[[Handler], Handler]:
     """Route decorator: a valid token of `kind`, its subject's current record, then `admit`.
 
     Sets `request.ctx.principal`, `request.ctx.brand_id`, `request.ctx.<kind>` (the record)
-    and `request.ctx.<kind>_id`.
+    and `request.ctx.<kind>_id`. `roles` only describes `admit` for the OpenAPI document.
     """
 
     def decorator(handler: Handler) -> Handler:
@@ -181,6 +183,7 @@ def guard(kind: TokenKind, admit: Admit | None = None) -> Callable[[Handler], Ha
                 admit(request, subject)
             return await handler(request, *args, **kwargs)
 
+        wrapped.__memberhub_auth__ = (kind, roles)  # type: ignore[attr-defined]
         return wrapped
 
     return decorator

@@ -41,4 +41,4 @@ def staff_required(*roles: StaffRole) -> Callable[[Handler], Handler]:
             raise Forbidden(AuthErrorCode.ROLE_FORBIDDEN, "Your role may not do this.")
         request.ctx.scope = scope_of(actor)
 
-    return guard(TokenKind.STAFF, admit)
+    return guard(TokenKind.STAFF, admit, roles=allowed if roles else None)
