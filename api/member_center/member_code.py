@@ -27,6 +27,7 @@ from api.core.errors import Conflict, Gone, NotFound, RateLimited
 from api.org.models import Brand
 from config.settings import get_settings
 
+from .error_codes import MemberCodeErrorCode
 from .members import MAX_MERGE_HOPS
 from .models import Level, Member, MemberStatus
 
@@ -192,7 +193,7 @@ async def load_member_card(*, brand_id: int, member_id: int) -> MemberCard:
         row = await _card_row(brand_id=brand_id, member_id=row["merged_into_id"])
         hops += 1
     if row is None or row["status"] in (MemberStatus.MERGED, MemberStatus.ERASED):
-        raise NotFound("member_code.not_found", "No such member code.")
+        raise NotFound(MemberCodeErrorCode.NOT_FOUND, "No such member code.")
     return MemberCard(
         member_id=row["id"],
         member_no=row["member_no"],
@@ -224,14 +225,16 @@ async def resolve_member_code(*, brand_id: int, staff_id: int, code: str) -> Mem
         value=USED,
     )
     if not allowed:
-        raise RateLimited("member_code.rate_limited", "Too many member codes scanned; wait a bit.")
+        raise RateLimited(
+            MemberCodeErrorCode.RATE_LIMITED, "Too many member codes scanned; wait a bit."
+        )
     if old is None:
-        raise NotFound("member_code.not_found", "No such member code.")
+        raise NotFound(MemberCodeErrorCode.NOT_FOUND, "No such member code.")
     if old == USED:
-        raise Conflict("member_code.used", "This member code has been used already.")
+        raise Conflict(MemberCodeErrorCode.USED, "This member code has been used already.")
     entry = json.loads(old)
     if ports.clock().now().timestamp() >= entry["expires_at"]:
         # Put the entry back so a second scan of an expired code also says expired, not used.
         await cache.swap(key, old)
-        raise Gone("member_code.expired", "This member code has expired; refresh it.")
+        raise Gone(MemberCodeErrorCode.EXPIRED, "This member code has expired; refresh it.")
     return await load_member_card(brand_id=brand_id, member_id=int(entry["member_id"]))

@@ -19,6 +19,7 @@ from api.core import audit
 from api.core.ports import clock
 
 from . import points, wallet
+from .ledger import lock_members
 from .models import Level, Member, MemberIdentity, MemberRelation, MemberStatus, MemberTag
 
 
@@ -62,9 +63,8 @@ async def _merge(
 ) -> Member:
     if survivor_id == loser_id:
         return await Member.filter(id=survivor_id).using_db(db).get()
-    # Both rows locked in id order (PostgreSQL), so a concurrent merge of the same pair waits.
-    for member_id in sorted((survivor_id, loser_id)):
-        await points.lock_member(db, brand_id=brand_id, member_id=member_id, allow_merged=True)
+    # Both rows locked (PostgreSQL), so a concurrent merge of the same pair waits.
+    await lock_members(db, brand_id=brand_id, member_ids=(survivor_id, loser_id))
     loser = await Member.filter(id=loser_id, brand_id=brand_id).using_db(db).get()
     survivor = await Member.filter(id=survivor_id, brand_id=brand_id).using_db(db).get()
     live = (MemberStatus.VISITOR, MemberStatus.MEMBER)

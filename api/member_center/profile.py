@@ -13,6 +13,7 @@ from api.core.crypto import decrypt
 from api.core.errors import Conflict, InvalidInput
 from api.core.ports import clock
 
+from .error_codes import MemberErrorCode, RequestErrorCode
 from .members import get_member
 from .models import (
     Gender,
@@ -99,16 +100,16 @@ async def update_profile(*, brand_id: int, member_id: int, data: ProfileUpdate) 
     if "birthday" in changes:
         birthday = data.birthday
         if birthday is None:
-            raise InvalidInput("member.birthday_required", "A birthday cannot be removed.")
+            raise InvalidInput(MemberErrorCode.BIRTHDAY_REQUIRED, "A birthday cannot be removed.")
         today = to_shanghai(clock().now()).date()
         if birthday > today or birthday < date(1900, 1, 1):
-            raise InvalidInput("member.birthday_invalid", "That birthday is not possible.")
+            raise InvalidInput(MemberErrorCode.BIRTHDAY_INVALID, "That birthday is not possible.")
         if member.birthday is not None and member.birthday != birthday:
-            raise Conflict("member.birthday_locked", "The birthday can only be set once.")
+            raise Conflict(MemberErrorCode.BIRTHDAY_LOCKED, "The birthday can only be set once.")
         changes["birthday"] = birthday
     for name in ("nickname", "gender", "avatar_url"):
         if name in changes and changes[name] is None:
-            raise InvalidInput("request.invalid", f"{name} cannot be null.")
+            raise InvalidInput(RequestErrorCode.INVALID, f"{name} cannot be null.")
     if changes:
         await Member.filter(id=member.id).update(**changes)
     return await load_profile(brand_id=brand_id, member_id=member.id)
