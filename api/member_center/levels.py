@@ -24,7 +24,7 @@ from api.core.errors import Conflict, InvalidInput, NotFound
 from api.core.ports import clock
 
 from .error_codes import GrowthErrorCode, LevelErrorCode
-from .ledger import check_amount, check_key, lock_member, once_per_key
+from .ledger import check_amount, check_key, lock_member, lock_members, once_per_key
 from .members import find_member
 from .models import GrowthEntry, GrowthEntryKind, Level, Member, MemberStatus
 
@@ -275,6 +275,63 @@ async def add_growth(
         operation=operation,
         connection=connection,
     )
+
+
+async def move_growth_for_merge(
+    *,
+    brand_id: int,
+    loser_id: int,
+    survivor_id: int,
+    key_prefix: str,
+    connection: BaseDBAsyncClient,
+) -> int:
+    """Inside the caller's transaction, move the loser's growth to the survivor; returns it.
+
+    Lifetime and this year's growth move together, each side with its ledger entry, so both
+    members' growth still equals the sum of their entries. Levels are the merge's business.
+    """
+    db = connection
+    out_key = check_key(f"{key_prefix}:growth:out", code=GrowthErrorCode.INVALID_KEY)
+    in_key = check_key(f"{key_prefix}:growth:in", code=GrowthErrorCode.INVALID_KEY)
+    done = await GrowthEntry.filter(brand_id=brand_id, key=out_key).using_db(db).first()
+    if done is not None:
+        return -done.delta
+    members = await lock_members(db, brand_id=brand_id, member_ids=(loser_id, survivor_id))
+    loser, survivor = members[loser_id], members[survivor_id]
+    if loser.growth == 0 and loser.year_growth == 0:
+        return 0
+    now = clock().now()
+    await Member.filter(id=loser_id).using_db(db).update(growth=0, year_growth=0)
+    await GrowthEntry.create(
+        using_db=db,
+        brand_id=brand_id,
+        member_id=loser_id,
+        key=out_key,
+        kind=GrowthEntryKind.MERGE_OUT,
+        delta=-loser.growth,
+        growth_after=0,
+        year_growth_after=0,
+        level_id=loser.level_id,
+        created_at=now,
+    )
+    await (
+        Member.filter(id=survivor_id)
+        .using_db(db)
+        .update(growth=F("growth") + loser.growth, year_growth=F("year_growth") + loser.year_growth)
+    )
+    await GrowthEntry.create(
+        using_db=db,
+        brand_id=brand_id,
+        member_id=survivor_id,
+        key=in_key,
+        kind=GrowthEntryKind.MERGE_IN,
+        delta=loser.growth,
+        growth_after=survivor.growth + loser.growth,
+        year_growth_after=survivor.year_growth + loser.year_growth,
+        level_id=survivor.level_id,
+        created_at=now,
+    )
+    return loser.growth
 
 
 async def requalify_levels(*, brand_id: int, now: datetime | None = None) -> dict[str, int]:

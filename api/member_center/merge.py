@@ -1,7 +1,7 @@
 """Merging two members who turn out to be one person.
 
 A merge happens in ONE transaction: the loser's identities, points lots, wallet, growth, tags and
-relations move to the survivor, both ledgers keep summing to their balances, the loser is marked
+relations move to the survivor, the three ledgers keep summing to their balances, the loser is marked
 `merged` (its tokens then speak for the survivor) and an audit row records it. Later domains
 (coupons, orders) add their own step with `register_merge_step`.
 """
@@ -12,13 +12,12 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from api.core import audit
 from api.core.ports import clock
 
-from . import points, wallet
+from . import levels, points, wallet
 from .ledger import lock_members
 from .models import Level, Member, MemberIdentity, MemberRelation, MemberStatus, MemberTag
 
@@ -100,6 +99,13 @@ async def _merge(
         await step(brand_id=brand_id, loser_id=loser_id, survivor_id=survivor_id, connection=db)
 
     await _fold_profile(db, loser, survivor)
+    moved_growth = await levels.move_growth_for_merge(
+        brand_id=brand_id,
+        loser_id=loser_id,
+        survivor_id=survivor_id,
+        key_prefix=key_prefix,
+        connection=db,
+    )
     await audit.record(
         brand_id=brand_id,
         actor=actor,
@@ -111,6 +117,7 @@ async def _merge(
             "reason": reason,
             "points_moved": moved_points,
             "wallet_moved_fen": moved_wallet.principal_fen + moved_wallet.bonus_fen,
+            "growth_moved": moved_growth,
         },
         connection=db,
     )
@@ -169,12 +176,3 @@ async def _fold_profile(db: BaseDBAsyncClient, loser: Member, survivor: Member) 
         changes["level_id"] = loser.level_id
     if changes:
         await Member.filter(id=survivor.id).using_db(db).update(**changes)
-    if loser.growth or loser.year_growth:
-        await (
-            Member.filter(id=survivor.id)
-            .using_db(db)
-            .update(
-                growth=F("growth") + loser.growth, year_growth=F("year_growth") + loser.year_growth
-            )
-        )
-        await Member.filter(id=loser.id).using_db(db).update(growth=0, year_growth=0)
