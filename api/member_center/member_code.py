@@ -9,7 +9,6 @@ step: of any number of tills scanning the same code at once, exactly one gets th
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import secrets
@@ -73,7 +72,8 @@ def _entry(*, member_id: int, expires_at: float) -> str:
     return json.dumps({"member_id": member_id, "expires_at": expires_at}, separators=(",", ":"))
 
 
-async def _store_code(*, brand_id: int, member_id: int, ttl_s: int, now: float) -> str:
+async def store_member_code(*, brand_id: int, member_id: int, ttl_s: int, now: float) -> str:
+    """Store a fresh code for the member, valid `ttl_s` from `now` (epoch seconds); the code."""
     cache = ports.cache()
     entry = _entry(member_id=member_id, expires_at=now + ttl_s)
     for _ in range(_ISSUE_ATTEMPTS):
@@ -90,24 +90,8 @@ async def create_member_code(*, brand_id: int, member_id: int) -> IssuedCode:
     brand = await Brand.get(id=brand_id)
     ttl_s = int(brand.setting("member_code_ttl_s"))  # type: ignore[call-overload]
     now = ports.clock().now().timestamp()
-    code = await _store_code(brand_id=brand_id, member_id=member_id, ttl_s=ttl_s, now=now)
+    code = await store_member_code(brand_id=brand_id, member_id=member_id, ttl_s=ttl_s, now=now)
     return IssuedCode(code=code, expires_at=datetime.fromtimestamp(now + ttl_s, UTC))
-
-
-async def create_member_codes(
-    *, brand_id: int, member_id: int, count: int, ttl_s: int, batch: int = 500
-) -> list[str]:
-    """Store many codes for one member at once (benchmark seeding)."""
-    now = ports.clock().now().timestamp()
-    codes: list[str] = []
-    for start in range(0, count, batch):
-        codes += await asyncio.gather(
-            *(
-                _store_code(brand_id=brand_id, member_id=member_id, ttl_s=ttl_s, now=now)
-                for _ in range(min(batch, count - start))
-            )
-        )
-    return codes
 
 
 def render_qr_svg(code: str) -> str:

@@ -340,19 +340,3 @@ async def test_swap_keeps_the_expiry(ports: Ports) -> None:
     await cache.swap("swap-ttl", "b")
     await asyncio.sleep(0.3)
     assert await cache.get("swap-ttl") is None
-
-
-async def test_bulk_issued_codes_resolve(ports: Ports, clock: FrozenClock) -> None:
-    brand = await make_brand()
-    member = await make_member(brand=brand)
-    staff = await make_staff(brand=brand, role=StaffRole.CASHIER, password_hash="!")
-
-    codes = await member_code.create_member_codes(
-        brand_id=brand.id, member_id=member.id, count=50, ttl_s=600, batch=20
-    )
-
-    assert len(set(codes)) == 50
-    resolved = await member_code.resolve_member_code(
-        brand_id=brand.id, staff_id=staff.id, code=codes[-1]
-    )
-    assert resolved.member_id == member.id
