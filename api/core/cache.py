@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, cast
 
@@ -14,6 +13,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .clock import Clock
 from .errors import Conflict
 
 
@@ -65,26 +65,39 @@ class Cache(Protocol):
     async def close(self) -> None: ...
 
 
-class MemoryCache:
-    """In-process cache for the embedded default and tests: one process, no server."""
+def _installed_clock() -> Clock:
+    from .ports import clock  # ports builds the caches, so it is imported when first needed
 
-    def __init__(self) -> None:
+    return clock()
+
+
+class MemoryCache:
+    """In-process cache for the embedded default and tests: one process, no server.
+
+    Entries expire by the clock port (the installed one unless `clock` is given), so a test
+    that moves a FrozenClock moves the cache's time with it.
+    """
+
+    def __init__(self, clock: Callable[[], Clock] = _installed_clock) -> None:
+        self._clock = clock
         self._data: dict[str, tuple[str, float | None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+
+    def _now(self) -> float:
+        return self._clock().now().timestamp()
 
     def _live(self, key: str) -> str | None:
         item = self._data.get(key)
         if item is None:
             return None
         value, expires_at = item
-        if expires_at is not None and expires_at <= time.monotonic():
+        if expires_at is not None and expires_at <= self._now():
             del self._data[key]
             return None
         return value
 
-    @staticmethod
-    def _deadline(ttl_s: float | None) -> float | None:
-        return None if ttl_s is None else time.monotonic() + ttl_s
+    def _deadline(self, ttl_s: float | None) -> float | None:
+        return None if ttl_s is None else self._now() + ttl_s
 
     async def get(self, key: str) -> str | None:
         return self._live(key)
