@@ -8,7 +8,7 @@ from api.core.auth import Role, staff_required
 from api.core.http import body, doc, out, query
 from api.member_center import relations, tags
 from api.member_center.schemas.relations import PerformanceOut, PerformanceQuery
-from api.member_center.schemas.tags import MemberTagsIn, MemberTagsOut, TagOut
+from api.member_center.schemas.tags import MemberTagsIn, MemberTagsOut
 
 bp = Blueprint("member_center_staff", url_prefix="/api/v1")
 
@@ -41,4 +41,4 @@ async def tag_member(request: Request, member_id: int) -> HTTPResponse:
     staff = request.ctx.staff
     member = await tags.guide_tag_member(actor=staff, member_id=member_id, tag_ids=payload.tag_ids)
     carried = await tags.member_tags(brand_id=staff.brand_id, member_id=member.id)
-    return out(MemberTagsOut(member_id=member.id, tags=[TagOut.of(t) for t in carried]))
+    return out(MemberTagsOut.of(member.id, carried))
