@@ -9,6 +9,7 @@ step: of any number of tills scanning the same code at once, exactly one gets th
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import secrets
@@ -54,8 +55,13 @@ class MemberCode:
 
     code: str
     qr_svg: str
+    qr_png: bytes
     barcode_svg: str
     expires_at: datetime
+
+    @property
+    def qr_png_base64(self) -> str:
+        return base64.b64encode(self.qr_png).decode("ascii")
 
 
 def code_key(*, brand_id: int, code: str) -> str:
@@ -94,11 +100,27 @@ async def create_member_code(*, brand_id: int, member_id: int) -> IssuedCode:
     return IssuedCode(code=code, expires_at=datetime.fromtimestamp(now + ttl_s, UTC))
 
 
-def render_qr_svg(code: str) -> str:
+QR_BORDER = 2  # modules of quiet zone around the symbol, in both images
+QR_PNG_SCALE = 8  # pixels per module: a version-1 symbol (21 modules) is 200 × 200 px
+
+
+def qr_symbol(code: str) -> segno.QRCode:
+    """The code as a QR symbol (never a Micro QR, which phone scanners often miss)."""
+    return segno.make(code, micro=False)
+
+
+def render_qr_svg(code: str, symbol: segno.QRCode | None = None) -> str:
     """The code as a QR symbol, a standalone SVG document."""
     buffer = io.BytesIO()
-    segno.make(code, micro=False).save(buffer, kind="svg", scale=4, border=2, xmldecl=False)
+    (symbol or qr_symbol(code)).save(buffer, kind="svg", scale=4, border=QR_BORDER, xmldecl=False)
     return buffer.getvalue().decode()
+
+
+def render_qr_png(code: str, symbol: segno.QRCode | None = None) -> bytes:
+    """The code as a QR symbol, a black-and-white PNG (segno writes it; no imaging library)."""
+    buffer = io.BytesIO()
+    (symbol or qr_symbol(code)).save(buffer, kind="png", scale=QR_PNG_SCALE, border=QR_BORDER)
+    return buffer.getvalue()
 
 
 def render_barcode_svg(code: str) -> str:
@@ -107,11 +129,13 @@ def render_barcode_svg(code: str) -> str:
 
 
 async def issue_member_code(*, brand_id: int, member_id: int) -> MemberCode:
-    """A fresh single-use code for the member, with its QR and barcode images."""
+    """A fresh single-use code for the member, with its QR (SVG and PNG) and barcode images."""
     issued = await create_member_code(brand_id=brand_id, member_id=member_id)
+    symbol = qr_symbol(issued.code)
     return MemberCode(
         code=issued.code,
-        qr_svg=render_qr_svg(issued.code),
+        qr_svg=render_qr_svg(issued.code, symbol),
+        qr_png=render_qr_png(issued.code, symbol),
         barcode_svg=render_barcode_svg(issued.code),
         expires_at=issued.expires_at,
     )

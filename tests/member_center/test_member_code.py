@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import struct
+import zlib
 from datetime import datetime
 
 import pytest
+import segno
 
 from api.core.cache import RedisCache
 from api.core.clock import FrozenClock
@@ -70,6 +74,68 @@ async def test_code_is_18_digits_with_a_non_payment_prefix_and_svg_images(
     expires_at = datetime.fromisoformat(data["expires_at"])
     assert expires_at.utcoffset() is not None
     assert abs((expires_at - clock.now()).total_seconds() - 60) < 1
+
+
+def png_pixels(png: bytes) -> tuple[int, int, list[list[int]]]:
+    """Width, height and rows of 0/1 pixels of a 1-bit greyscale PNG (0 is black)."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks: dict[bytes, bytes] = {}
+    position = 8
+    while position < len(png):
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        kind = png[position + 4 : position + 8]
+        chunks[kind] = chunks.get(kind, b"") + png[position + 8 : position + 8 + length]
+        position += 12 + length
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
+    assert (depth, colour, interlace) == (1, 0, 0), "1-bit greyscale, not interlaced"
+    raw = zlib.decompress(chunks[b"IDAT"])
+    stride = (width + 7) // 8
+    rows, previous = [], bytes(stride)
+    for y in range(height):
+        line = raw[y * (stride + 1) : (y + 1) * (stride + 1)]
+        kind, data = line[0], bytearray(line[1:])
+        for i in range(stride):  # PNG filters on whole bytes; one byte per "pixel" at depth 1
+            left = data[i - 1] if i else 0
+            up = previous[i]
+            upper_left = previous[i - 1] if i else 0
+            if kind == 1:
+                data[i] = (data[i] + left) & 0xFF
+            elif kind == 2:
+                data[i] = (data[i] + up) & 0xFF
+            elif kind == 3:
+                data[i] = (data[i] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                guess = left + up - upper_left
+                nearest = min(
+                    (abs(guess - left), left),
+                    (abs(guess - up), up),
+                    (abs(guess - upper_left), upper_left),
+                )[1]
+                data[i] = (data[i] + nearest) & 0xFF
+        previous = bytes(data)
+        rows.append([(data[x // 8] >> (7 - x % 8)) & 1 for x in range(width)])
+    return width, height, rows
+
+
+async def test_the_png_is_the_qr_symbol_of_the_code(api: Api, clock: FrozenClock) -> None:
+    brand = await make_brand()
+    member = await make_member(brand=brand)
+
+    data = (await api.get("/me/code", token=member_token(member))).json
+    width, height, pixels = png_pixels(base64.b64decode(data["qr_png_base64"]))
+
+    # 18 digits fit a version-1 symbol: 21 modules, a quiet zone of 2, 8 px per module
+    assert (width, height) == (200, 200)
+    dark = [[pixel == 0 for pixel in row] for row in pixels]
+    symbol = segno.make(data["code"], micro=False)
+    assert dark == [
+        [bool(module) for module in row] for row in symbol.matrix_iter(scale=8, border=2)
+    ]
+    # and, read without segno, the three finder patterns sit in their corners
+    for left, top in ((2, 2), (16, 2), (2, 16)):
+        ring = [dark[(top + y) * 8 + 4][(left + x) * 8 + 4] for y in range(7) for x in range(7)]
+        expected = [max(abs(x - 3), abs(y - 3)) in (3, 1, 0) for y in range(7) for x in range(7)]
+        assert ring == expected
 
 
 async def test_each_request_gets_a_new_code_valid_for_the_brand_ttl(

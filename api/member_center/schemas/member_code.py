@@ -17,6 +17,9 @@ Code = Annotated[str, StringConstraints(pattern=r"^[0-9]{18}$")]
 class MemberCodeOut(BaseModel):
     code: str = Field(description="18 digits starting 68; never a WeChat or Alipay payment code")
     qr_svg: str = Field(description="the code as a QR symbol, an SVG document")
+    qr_png_base64: str = Field(
+        description="the same QR symbol as a PNG image (8 px per module), base64-encoded"
+    )
     barcode_svg: str = Field(description="the code as a Code 128 barcode, an SVG document")
     expires_at: datetime
 
@@ -25,6 +28,7 @@ class MemberCodeOut(BaseModel):
         return cls(
             code=code.code,
             qr_svg=code.qr_svg,
+            qr_png_base64=code.qr_png_base64,
             barcode_svg=code.barcode_svg,
             expires_at=code.expires_at,
         )
