@@ -185,16 +185,12 @@ return {1, old}
 
 
 class TurnPool(ConnectionPool):
-    """redis-py's connection pool without its per-checkout bookkeeping, for `BoundedRedis`.
+    """redis-py 8's pool without its per-checkout lock, metrics, events and unread-data probe.
 
-    On every checkout and release, redis-py 8's pool takes an asyncio lock, names itself for
-    metrics and awaits its metric and event hooks; before handing a connection out it also
-    reads from it under a zero timeout, to catch data a previous command left behind. Under
-    `BoundedRedis` this is work without a purpose: the turns bound the connections, the lock
-    guards no await, no metrics or connection events are enabled here, and a command that
-    fails or is cancelled part-way makes redis-py drop its connection, so none comes back with
-    an answer unread. Measured in-process, the resolve's script call went from 131 to 104 µs
-    of CPU (medians of eight runs of 20,000 calls, 64 at once).
+    Under `BoundedRedis` none of them has work to do (the turns bound the connections, no
+    metrics or events are enabled, a cancelled command's connection is dropped), and skipping
+    them took the resolve's script call from 131 to 104 µs of CPU. It reuses the pool's private
+    lists; tests/core/test_redis_cache.py fails when redis-py changes them.
     """
 
     async def get_connection(self) -> Any:  # type: ignore[override]
@@ -218,18 +214,12 @@ class TurnPool(ConnectionPool):
 
 
 class BoundedRedis(Redis):
-    """A redis-py client that runs at most `max_commands` commands at once, each within a deadline.
+    """A redis-py client with at most `max_commands` commands in flight, each within a deadline.
 
-    Commands beyond the bound wait in line (an `asyncio.Semaphore`, served in arrival order); a
-    command that finds a free turn does not wait at all. One asyncio timeout per command covers
-    both the wait and the round trip.
-
-    redis-py's own guards cost more: its socket timeout (5 s by default) starts a task for every
-    write and a timeout for every read, and its `BlockingConnectionPool` enters a condition and
-    starts another timeout for every command, even when a connection is free. On the member-code
-    resolve (one script call per request) that was about a tenth of the API's CPU. So the
-    connections under this client have no socket timeout of their own; a command cancelled at
-    the deadline makes redis-py drop the connection it was using, and the next one reconnects.
+    Further commands wait their turn in arrival order; one asyncio timeout covers the wait and
+    the round trip. redis-py's own socket timeouts and `BlockingConnectionPool` cost about a
+    tenth of the API's CPU on the member-code resolve, so the connections have none: a command
+    cancelled at its deadline makes redis-py drop its connection.
     """
 
     def __init__(self, *, max_commands: int, timeout_s: float, **kwargs: Any) -> None:
@@ -256,10 +246,8 @@ class RedisCache:
         timeout_s: float = REDIS_TIMEOUT_S,
         prefix: str = "mh:",
     ) -> None:
-        # With the fair database pool (api/core/pg.py), 64 turns kept the resolve's p99 near
-        # 40-50 ms under 64 requests at once. The pool itself is not capped: one connection per
-        # command in flight. A command whose connection turns out to be closed (Redis restarted,
-        # or an idle connection was dropped) is sent once more on a fresh one.
+        # One connection per command in flight (the turns cap them, bench/RESULTS.md sized
+        # them); a command whose connection Redis closed is sent once more on a fresh one.
         pool = TurnPool.from_url(
             url,
             decode_responses=True,

@@ -106,11 +106,12 @@ def png_pixels(png: bytes) -> tuple[int, int, list[list[int]]]:
                 data[i] = (data[i] + (left + up) // 2) & 0xFF
             elif kind == 4:
                 guess = left + up - upper_left
+                # the nearest of left, up, upper-left; ties go to them in that order
                 nearest = min(
-                    (abs(guess - left), left),
-                    (abs(guess - up), up),
-                    (abs(guess - upper_left), upper_left),
-                )[1]
+                    (abs(guess - left), 0, left),
+                    (abs(guess - up), 1, up),
+                    (abs(guess - upper_left), 2, upper_left),
+                )[2]
                 data[i] = (data[i] + nearest) & 0xFF
         previous = bytes(data)
         rows.append([(data[x // 8] >> (7 - x % 8)) & 1 for x in range(width)])
@@ -414,3 +415,58 @@ async def test_swap_keeps_the_expiry(ports: Ports, clock: FrozenClock) -> None:
     assert await cache.get("swap-ttl") == "b"
     clock.advance(seconds=2)
     assert await cache.get("swap-ttl") is None
+
+
+# ---------------------------------------------------------------- the resolve's hand-written SQL
+
+
+async def _card_row_through_the_orm(*, brand_id: int, member_id: int) -> dict[str, object] | None:
+    member = await Member.filter(id=member_id, brand_id=brand_id).select_related("level").first()
+    if member is None:
+        return None
+    level = member.level if member.level_id is not None else None
+    return {
+        "id": member.id,
+        "member_no": member.member_no,
+        "nickname": member.nickname,
+        "phone_masked": member.phone_masked,
+        "status": member.status,
+        "merged_into_id": member.merged_into_id,
+        "points_balance": member.points_balance,
+        "wallet_principal_fen": member.wallet_principal_fen,
+        "wallet_bonus_fen": member.wallet_bonus_fen,
+        "level_id": member.level_id,
+        "level_name": level.name if level is not None else None,
+        "level_discount_pct": level.discount_pct if level is not None else None,
+    }
+
+
+async def test_the_resolve_sql_reads_what_the_orm_reads(clock: FrozenClock) -> None:
+    # given members with and without a level, with balances, merged and erased, and a foreign one
+    brand = await make_brand()
+    other = await make_brand()
+    silver = await levels.create_level(
+        brand_id=brand.id, name="普卡", rank=0, growth_threshold=0, discount_pct=95
+    )
+    plain = await make_member(brand=brand, nickname="plain")
+    rich = await make_phone_member(brand)
+    await Member.filter(id=rich.id).update(level_id=silver.id)
+    await points.earn_points(brand_id=brand.id, member_id=rich.id, amount=12, key="p")
+    await wallet.recharge_wallet(
+        brand_id=brand.id, member_id=rich.id, principal_fen=300, bonus_fen=30, key="w"
+    )
+    merged = await make_member(brand=brand)
+    await Member.filter(id=merged.id).update(status=MemberStatus.MERGED, merged_into_id=rich.id)
+    erased = await make_member(brand=brand, status=MemberStatus.ERASED)
+    foreign = await make_member(brand=other)
+
+    # when each is read by the hand-written query and by the ORM, on this run's database
+    cases = [(brand.id, m.id) for m in (plain, rich, merged, erased, foreign)]
+    cases += [(other.id, foreign.id), (brand.id, foreign.id + 1000)]
+    for brand_id, member_id in cases:
+        by_hand = await member_code._card_row(brand_id=brand_id, member_id=member_id)
+        by_orm = await _card_row_through_the_orm(brand_id=brand_id, member_id=member_id)
+
+        # then both answer the same row, or both nothing
+        assert by_hand == by_orm, (brand_id, member_id)
+    assert await member_code._card_row(brand_id=brand.id, member_id=rich.id) is not None
