@@ -9,7 +9,9 @@ ledger's `*.key_reused` (409) rather than answered with an entry the caller did 
 Given `connection=` (the caller's open transaction, e.g. a payment notification's), the
 operation runs in a savepoint of it: it commits or rolls back with the caller, and a refusal
 (409, 422) or a lost race on the key rolls back the savepoint only, so the caller's transaction
-stays usable on PostgreSQL too.
+stays usable on PostgreSQL too. Called inside `async with in_transaction()` without
+`connection=`, a service joins that transaction the same way (Tortoise keeps it in a context
+variable); passing it says so where the call is made.
 """
 
 from __future__ import annotations

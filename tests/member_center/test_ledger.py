@@ -324,6 +324,24 @@ async def test_a_refused_replay_leaves_the_outer_transaction_usable(
     assert await PointsEntry.exists(key="after")
 
 
+async def test_inside_a_transaction_a_service_joins_it_without_being_told(
+    clock: FrozenClock,
+) -> None:
+    # Tortoise keeps the open transaction in a context variable: a service called inside
+    # `in_transaction()` without connection= becomes a savepoint of it all the same.
+    brand = await make_brand()
+    member = await make_member(brand=brand)
+
+    with pytest.raises(Abandon):
+        async with in_transaction():
+            await points.earn_points(brand_id=brand.id, member_id=member.id, amount=5, key="op")
+            await levels.add_growth(brand_id=brand.id, member_id=member.id, amount=5, key="op")
+            raise Abandon
+
+    assert await balances(member) == (0, 0, 0, 0)
+    assert await entries_under("op") == 0
+
+
 async def test_a_refused_spend_rolls_back_its_savepoint_only(clock: FrozenClock) -> None:
     brand = await make_brand()
     member = await make_member(brand=brand)
