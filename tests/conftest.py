@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import tempfile
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -51,6 +52,13 @@ from api.core import ports as ports_module  # noqa: E402
 from api.core.clock import FrozenClock  # noqa: E402
 from api.core.db import close_db, init_db  # noqa: E402
 from api.core.ports import Ports, build_ports  # noqa: E402
+from api.member_center.models import (  # noqa: E402
+    GrowthEntry,
+    Member,
+    PointsEntry,
+    PointsLot,
+    WalletEntry,
+)
 from config.settings import Settings, get_settings  # noqa: E402
 
 from .support.api import Api, serve_asgi  # noqa: E402
@@ -97,15 +105,51 @@ async def _empty_tables() -> None:
         await conn.execute_script("".join(f'DELETE FROM "{table}";' for table in tables))
 
 
+async def _ledgers_off_their_balances() -> list[str]:
+    """Members whose points, stored-value or growth ledger does not sum to the balance column."""
+    totals: dict[tuple[str, int], int] = defaultdict(int)
+    for member_id, delta in await PointsEntry.all().values_list("member_id", "delta"):
+        totals["points", member_id] += delta
+    for member_id, remaining in await PointsLot.all().values_list("member_id", "remaining"):
+        totals["points lots", member_id] += remaining
+    for member_id, principal, bonus in await WalletEntry.all().values_list(
+        "member_id", "principal_delta_fen", "bonus_delta_fen"
+    ):
+        totals["wallet principal", member_id] += principal
+        totals["wallet bonus", member_id] += bonus
+    for member_id, delta in await GrowthEntry.all().values_list("member_id", "delta"):
+        totals["growth", member_id] += delta
+    off = []
+    for member in await Member.all().order_by("id"):
+        for ledger, balance in (
+            ("points", member.points_balance),
+            ("points lots", member.points_balance),
+            ("wallet principal", member.wallet_principal_fen),
+            ("wallet bonus", member.wallet_bonus_fen),
+            ("growth", member.growth),
+        ):
+            if totals[ledger, member.id] != balance:
+                off.append(
+                    f"member {member.id}: {ledger} ledger {totals[ledger, member.id]}, balance {balance}"
+                )
+    return off
+
+
 @pytest.fixture
 async def ports(settings: Settings, database: None) -> AsyncIterator[Ports]:
-    """Fresh ports for each test; the database and cache are emptied afterwards."""
+    """Fresh ports for each test; the database and cache are emptied afterwards.
+
+    Before emptying, every member's ledgers must still sum to their balances, whatever the test
+    did through the services.
+    """
     installed = ports_module.install(build_ports(settings))
     yield installed
+    off = await _ledgers_off_their_balances()
     await _empty_tables()
     if settings.redis_url:
         await installed.cache.redis.flushdb()  # type: ignore[attr-defined]
     await installed.cache.close()
+    assert not off, "ledgers that do not sum to their balances:\n" + "\n".join(off)
 
 
 @pytest.fixture

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, cast
 
@@ -14,6 +13,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .clock import Clock
 from .errors import Conflict
 
 
@@ -65,26 +65,39 @@ class Cache(Protocol):
     async def close(self) -> None: ...
 
 
-class MemoryCache:
-    """In-process cache for the embedded default and tests: one process, no server."""
+def _installed_clock() -> Clock:
+    from .ports import clock  # ports builds the caches, so it is imported when first needed
 
-    def __init__(self) -> None:
+    return clock()
+
+
+class MemoryCache:
+    """In-process cache for the embedded default and tests: one process, no server.
+
+    Entries expire by the clock port (the installed one unless `clock` is given), so a test
+    that moves a FrozenClock moves the cache's time with it.
+    """
+
+    def __init__(self, clock: Callable[[], Clock] = _installed_clock) -> None:
+        self._clock = clock
         self._data: dict[str, tuple[str, float | None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+
+    def _now(self) -> float:
+        return self._clock().now().timestamp()
 
     def _live(self, key: str) -> str | None:
         item = self._data.get(key)
         if item is None:
             return None
         value, expires_at = item
-        if expires_at is not None and expires_at <= time.monotonic():
+        if expires_at is not None and expires_at <= self._now():
             del self._data[key]
             return None
         return value
 
-    @staticmethod
-    def _deadline(ttl_s: float | None) -> float | None:
-        return None if ttl_s is None else time.monotonic() + ttl_s
+    def _deadline(self, ttl_s: float | None) -> float | None:
+        return None if ttl_s is None else self._now() + ttl_s
 
     async def get(self, key: str) -> str | None:
         return self._live(key)
@@ -172,16 +185,12 @@ return {1, old}
 
 
 class TurnPool(ConnectionPool):
-    """redis-py's connection pool without its per-checkout bookkeeping, for `BoundedRedis`.
+    """redis-py 8's pool without its per-checkout lock, metrics, events and unread-data probe.
 
-    On every checkout and release, redis-py 8's pool takes an asyncio lock, names itself for
-    metrics and awaits its metric and event hooks; before handing a connection out it also
-    reads from it under a zero timeout, to catch data a previous command left behind. Under
-    `BoundedRedis` this is work without a purpose: the turns bound the connections, the lock
-    guards no await, no metrics or connection events are enabled here, and a command that
-    fails or is cancelled part-way makes redis-py drop its connection, so none comes back with
-    an answer unread. Measured in-process, the resolve's script call went from 131 to 104 µs
-    of CPU (medians of eight runs of 20,000 calls, 64 at once).
+    Under `BoundedRedis` none of them has work to do (the turns bound the connections, no
+    metrics or events are enabled, a cancelled command's connection is dropped), and skipping
+    them took the resolve's script call from 131 to 104 µs of CPU. It reuses the pool's private
+    lists; tests/core/test_redis_cache.py fails when redis-py changes them.
     """
 
     async def get_connection(self) -> Any:  # type: ignore[override]
@@ -205,18 +214,12 @@ class TurnPool(ConnectionPool):
 
 
 class BoundedRedis(Redis):
-    """A redis-py client that runs at most `max_commands` commands at once, each within a deadline.
+    """A redis-py client with at most `max_commands` commands in flight, each within a deadline.
 
-    Commands beyond the bound wait in line (an `asyncio.Semaphore`, served in arrival order); a
-    command that finds a free turn does not wait at all. One asyncio timeout per command covers
-    both the wait and the round trip.
-
-    redis-py's own guards cost more: its socket timeout (5 s by default) starts a task for every
-    write and a timeout for every read, and its `BlockingConnectionPool` enters a condition and
-    starts another timeout for every command, even when a connection is free. On the member-code
-    resolve (one script call per request) that was about a tenth of the API's CPU. So the
-    connections under this client have no socket timeout of their own; a command cancelled at
-    the deadline makes redis-py drop the connection it was using, and the next one reconnects.
+    Further commands wait their turn in arrival order; one asyncio timeout covers the wait and
+    the round trip. redis-py's own socket timeouts and `BlockingConnectionPool` cost about a
+    tenth of the API's CPU on the member-code resolve, so the connections have none: a command
+    cancelled at its deadline makes redis-py drop its connection.
     """
 
     def __init__(self, *, max_commands: int, timeout_s: float, **kwargs: Any) -> None:
@@ -243,10 +246,8 @@ class RedisCache:
         timeout_s: float = REDIS_TIMEOUT_S,
         prefix: str = "mh:",
     ) -> None:
-        # With the fair database pool (api/core/pg.py), 64 turns kept the resolve's p99 near
-        # 40-50 ms under 64 requests at once. The pool itself is not capped: one connection per
-        # command in flight. A command whose connection turns out to be closed (Redis restarted,
-        # or an idle connection was dropped) is sent once more on a fresh one.
+        # One connection per command in flight (the turns cap them, bench/RESULTS.md sized
+        # them); a command whose connection Redis closed is sent once more on a fresh one.
         pool = TurnPool.from_url(
             url,
             decode_responses=True,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -35,3 +35,8 @@ class FrozenClock(Clock):
 def to_shanghai(moment: datetime) -> datetime:
     """Shown times are in Asia/Shanghai."""
     return moment.astimezone(SHANGHAI)
+
+
+def shanghai_midnight(day: date) -> datetime:
+    """The instant (UTC) a day starts in Asia/Shanghai: where shown days begin and end."""
+    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)

@@ -52,11 +52,6 @@ def register_handler(topic: str, handler: Handler) -> None:
     _HANDLERS[topic] = handler
 
 
-def registered_topics() -> frozenset[str]:
-    """The topics this process can deliver."""
-    return frozenset(_HANDLERS)
-
-
 async def enqueue(
     *,
     topic: str,

@@ -19,6 +19,8 @@ class PageQuery(BaseModel):
 
 
 class Page(BaseModel, Generic[T]):
+    """One page of a list, newest first; a route's page is a named subclass (`Page[EntryOut]`)."""
+
     items: list[T]
     next_cursor: str | None
 

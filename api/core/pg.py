@@ -1,13 +1,10 @@
-"""The PostgreSQL engine: Tortoise's asyncpg client with connections handed out in turn.
+"""The PostgreSQL engine: Tortoise's asyncpg client, its pool handing out connections in turn.
 
-asyncpg's pool keeps its idle connections in an `asyncio.LifoQueue`. When a connection comes
-back, the longest waiter is woken, but a request arriving in that instant takes the connection
-first and the woken waiter goes to the back of the line. Under load (64 requests sharing 20
-connections in the benchmark) a few requests lost that race again and again: `GET /me` had a
-median of 23 ms and a p99 of 100-130 ms. Here a FIFO semaphore sized to the pool admits the
-callers in arrival order, so a connection is always free when one is admitted.
-
-Configured as the engine `api.core.pg` in `api.core.db.tortoise_config`.
+asyncpg's pool lets a caller arriving just as a connection comes back take it ahead of those
+already waiting; under load a few requests lost that race again and again (`GET /me`: p50 23 ms,
+p99 100-130 ms in bench/). A FIFO semaphore sized to the pool admits callers in arrival order.
+tests/core/test_pg_pool.py checks that asyncpg still needs it and that Tortoise still goes
+through `acquire()` / `release()`. Configured as the engine `api.core.pg` in `api.core.db`.
 """
 
 from __future__ import annotations

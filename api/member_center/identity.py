@@ -22,6 +22,7 @@ from api.core.ports import cache, clock
 from api.org.models import AlipayApp, Brand, Status, WechatApp, WechatAppKind
 
 from . import relations
+from .error_codes import MemberErrorCode, SignInErrorCode
 from .members import mask_phone, new_member_no
 from .merge import choose_survivor, merge_members
 from .models import IdentityKind, Level, Member, MemberIdentity, MemberStatus
@@ -60,7 +61,7 @@ async def attach_identities(*, brand_id: int, keys: list[IdentityKey]) -> Member
                 return await _attach(db, brand_id, keys)
         except (IntegrityError, TransactionManagementError):
             continue  # a concurrent login wrote one of these identities first; read it again
-    raise Conflict("member.busy", "This account is being updated; please retry.")
+    raise Conflict(MemberErrorCode.BUSY, "This account is being updated; please retry.")
 
 
 async def _attach(db: BaseDBAsyncClient, brand_id: int, keys: list[IdentityKey]) -> Member:
@@ -105,7 +106,9 @@ async def _attach(db: BaseDBAsyncClient, brand_id: int, keys: list[IdentityKey])
 async def _wechat_app(appid: str, kind: WechatAppKind) -> WechatApp:
     app = await WechatApp.get_or_none(appid=appid, kind=kind, status=Status.ACTIVE)
     if app is None or not await _brand_active(app.brand_id):
-        raise NotFound("wechat_app.not_found", f"No active {kind.value} with this appid.")
+        raise NotFound(
+            SignInErrorCode.WECHAT_APP_NOT_FOUND, f"No active {kind.value} with this appid."
+        )
     return app
 
 
@@ -156,11 +159,13 @@ async def login_alipay(*, app_id: str, auth_code: str) -> Login:
     """Alipay mini-program login through alipay.system.oauth.token."""
     app = await AlipayApp.get_or_none(app_id=app_id, status=Status.ACTIVE)
     if app is None or not await _brand_active(app.brand_id):
-        raise NotFound("alipay_app.not_found", "No active Alipay app with this app_id.")
+        raise NotFound(
+            SignInErrorCode.ALIPAY_APP_NOT_FOUND, "No active Alipay app with this app_id."
+        )
     user = await alipay.oauth_token(_alipay_credentials(app), auth_code)
     user_key = user.user_id or user.open_id
     if not user_key:
-        raise InvalidInput("alipay.no_user", "Alipay did not name the user.")
+        raise InvalidInput(SignInErrorCode.ALIPAY_NO_USER, "Alipay did not name the user.")
     member = await attach_identities(
         brand_id=app.brand_id,
         keys=[
@@ -180,11 +185,15 @@ async def bind_alipay_phone(
     found = await apps.limit(2)
     if len(found) != 1:
         if app_id is not None:
-            raise NotFound("alipay_app.not_found", "No such Alipay app in this brand.")
-        raise InvalidInput("auth.app_id_required", "Name the Alipay app_id.")
+            raise NotFound(
+                SignInErrorCode.ALIPAY_APP_NOT_FOUND, "No such Alipay app in this brand."
+            )
+        raise InvalidInput(SignInErrorCode.APP_ID_REQUIRED, "Name the Alipay app_id.")
     app = found[0]
     if app.aes_key_enc is None:
-        raise InvalidInput("alipay.no_aes_key", "This Alipay app has no content encryption key.")
+        raise InvalidInput(
+            SignInErrorCode.ALIPAY_NO_AES_KEY, "This Alipay app has no content encryption key."
+        )
     phone = alipay.decrypt_phone(
         _alipay_credentials(app), aes_key=decrypt(app.aes_key_enc), response=response, sign=sign
     )
@@ -209,12 +218,14 @@ async def bind_wxa_phone(
             brand_id=brand_id, kind=WechatAppKind.MINIPROGRAM, status=Status.ACTIVE
         ).limit(2)
         if len(apps) != 1:
-            raise InvalidInput("auth.appid_required", "Name the mini-program's appid.")
+            raise InvalidInput(SignInErrorCode.APPID_REQUIRED, "Name the mini-program's appid.")
         app = apps[0]
     else:
         app = await _wechat_app(appid, WechatAppKind.MINIPROGRAM)
         if app.brand_id != brand_id:
-            raise NotFound("wechat_app.not_found", "No such mini-program in this brand.")
+            raise NotFound(
+                SignInErrorCode.WECHAT_APP_NOT_FOUND, "No such mini-program in this brand."
+            )
     phone = await wechat.get_phone_number(_credentials(app), code)
     member = await bind_phone(brand_id=brand_id, member_id=member_id, phone=phone)
     await relations.apply_scene(brand_id=brand_id, member_id=member.id, scene=scene)
@@ -234,7 +245,7 @@ async def bind_phone(*, brand_id: int, member_id: int, phone: str) -> Member:
                 return await _bind_phone(db, brand_id, member_id, phone, key)
         except (IntegrityError, TransactionManagementError):
             continue
-    raise Conflict("member.busy", "This account is being updated; please retry.")
+    raise Conflict(MemberErrorCode.BUSY, "This account is being updated; please retry.")
 
 
 async def _bind_phone(

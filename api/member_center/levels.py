@@ -23,10 +23,10 @@ from api.core.clock import to_shanghai
 from api.core.errors import Conflict, InvalidInput, NotFound
 from api.core.ports import clock
 
-from .ledger import once_per_key
+from .error_codes import GrowthErrorCode, LevelErrorCode
+from .ledger import check_amount, check_key, lock_member, lock_members, once_per_key
 from .members import find_member
 from .models import GrowthEntry, GrowthEntryKind, Level, Member, MemberStatus
-from .points import check_amount, check_key, lock_member
 
 REQUALIFY_ATTEMPTS = 3
 
@@ -61,7 +61,7 @@ async def get_level(*, brand_id: int, level_id: int) -> Level:
     """One level of the brand, or 404 `level.not_found`."""
     level = await Level.get_or_none(id=level_id, brand_id=brand_id)
     if level is None:
-        raise NotFound("level.not_found", "No such level.")
+        raise NotFound(LevelErrorCode.NOT_FOUND, "No such level.")
     return level
 
 
@@ -69,30 +69,42 @@ def _check_ladder(levels: list[Level]) -> None:
     """Rank 0 is the entry level at threshold 0; thresholds rise strictly with rank."""
     ordered = sorted(levels, key=lambda level: level.rank)
     if ordered and ordered[0].rank != 0:
-        raise Conflict("level.entry_level_missing", "Create the entry level (rank 0) first.")
+        raise Conflict(LevelErrorCode.ENTRY_LEVEL_MISSING, "Create the entry level (rank 0) first.")
     for level in ordered:
         if level.rank == 0 and level.growth_threshold != 0:
-            raise InvalidInput("level.invalid_threshold", "The entry level's threshold is 0.")
+            raise InvalidInput(
+                LevelErrorCode.INVALID_THRESHOLD, "The entry level's threshold is 0."
+            )
         if level.rank == 0 and not level.active:
-            raise Conflict("level.entry_level_required", "The entry level cannot be disabled.")
+            raise Conflict(
+                LevelErrorCode.ENTRY_LEVEL_REQUIRED, "The entry level cannot be disabled."
+            )
     for lower, higher in pairwise(ordered):
         if higher.growth_threshold <= lower.growth_threshold:
             raise Conflict(
-                "level.threshold_order",
+                LevelErrorCode.THRESHOLD_ORDER,
                 "Each level's growth threshold must be above the one of the rank below it.",
             )
+
+
+_INVALID = {
+    "rank": LevelErrorCode.INVALID_RANK,
+    "growth_threshold": LevelErrorCode.INVALID_GROWTH_THRESHOLD,
+    "points_rate_pct": LevelErrorCode.INVALID_POINTS_RATE_PCT,
+    "discount_pct": LevelErrorCode.INVALID_DISCOUNT_PCT,
+}
 
 
 def _check_fields(fields: dict[str, Any]) -> None:
     name = fields.get("name")
     if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 32):
-        raise InvalidInput("level.invalid_name", "A level needs a name (≤ 32 characters).")
+        raise InvalidInput(LevelErrorCode.INVALID_NAME, "A level needs a name (≤ 32 characters).")
     for field in ("rank", "growth_threshold"):
         value = fields.get(field)
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int) or value < 0
         ):
-            raise InvalidInput(f"level.invalid_{field}", f"{field} must be a whole number ≥ 0.")
+            raise InvalidInput(_INVALID[field], f"{field} must be a whole number ≥ 0.")
     for field in ("points_rate_pct", "discount_pct"):
         value = fields.get(field)
         if value is not None and (
@@ -100,12 +112,12 @@ def _check_fields(fields: dict[str, Any]) -> None:
             or not isinstance(value, int)
             or not 1 <= value <= (1000 if field == "points_rate_pct" else 100)
         ):
-            raise InvalidInput(f"level.invalid_{field}", f"{field} is out of range.")
+            raise InvalidInput(_INVALID[field], f"{field} is out of range.")
     benefits = fields.get("benefits")
     if benefits is not None and (
         not isinstance(benefits, list) or not all(isinstance(line, str) for line in benefits)
     ):
-        raise InvalidInput("level.invalid_benefits", "Benefits are a list of display lines.")
+        raise InvalidInput(LevelErrorCode.INVALID_BENEFITS, "Benefits are a list of display lines.")
 
 
 async def create_level(
@@ -137,12 +149,12 @@ async def create_level(
     fields["name"] = name.strip()
     existing = await list_levels(brand_id=brand_id)
     if any(level.rank == rank for level in existing):
-        raise Conflict("level.rank_taken", "A level with this rank exists already.")
+        raise Conflict(LevelErrorCode.RANK_TAKEN, "A level with this rank exists already.")
     _check_ladder([*existing, Level(brand_id=brand_id, **fields)])
     try:
         return await Level.create(brand_id=brand_id, **fields)
     except IntegrityError as exc:  # a concurrent create took the rank
-        raise Conflict("level.rank_taken", "A level with this rank exists already.") from exc
+        raise Conflict(LevelErrorCode.RANK_TAKEN, "A level with this rank exists already.") from exc
 
 
 async def update_level(
@@ -209,11 +221,17 @@ async def _rank_of(db: BaseDBAsyncClient, level_id: int | None) -> int:
 
 
 async def add_growth(
-    *, brand_id: int, member_id: int, amount: int, key: str, reason: str = ""
+    *,
+    brand_id: int,
+    member_id: int,
+    amount: int,
+    key: str,
+    reason: str = "",
+    connection: BaseDBAsyncClient | None = None,
 ) -> GrowthEntry:
     """Credit growth (idempotent by key); lifts the member at once when a threshold is crossed."""
-    check_amount(amount, code="growth.invalid_amount")
-    check_key(key, code="growth.invalid_key")
+    check_amount(amount, code=GrowthErrorCode.INVALID_AMOUNT)
+    check_key(key, code=GrowthErrorCode.INVALID_KEY)
     now = clock().now()
 
     async def operation(db: BaseDBAsyncClient) -> GrowthEntry:
@@ -252,9 +270,68 @@ async def add_growth(
         brand_id=brand_id,
         member_id=member_id,
         key=key,
-        reused_code="growth.key_reused",
+        reused_code=GrowthErrorCode.KEY_REUSED,
+        replays=lambda entry: entry.kind == GrowthEntryKind.EARN and entry.delta == amount,
         operation=operation,
+        connection=connection,
     )
+
+
+async def move_growth_for_merge(
+    *,
+    brand_id: int,
+    loser_id: int,
+    survivor_id: int,
+    key_prefix: str,
+    connection: BaseDBAsyncClient,
+) -> int:
+    """Inside the caller's transaction, move the loser's growth to the survivor; returns it.
+
+    Lifetime and this year's growth move together, each side with its ledger entry, so both
+    members' growth still equals the sum of their entries. Levels are the merge's business.
+    """
+    db = connection
+    out_key = check_key(f"{key_prefix}:growth:out", code=GrowthErrorCode.INVALID_KEY)
+    in_key = check_key(f"{key_prefix}:growth:in", code=GrowthErrorCode.INVALID_KEY)
+    done = await GrowthEntry.filter(brand_id=brand_id, key=out_key).using_db(db).first()
+    if done is not None:
+        return -done.delta
+    members = await lock_members(db, brand_id=brand_id, member_ids=(loser_id, survivor_id))
+    loser, survivor = members[loser_id], members[survivor_id]
+    if loser.growth == 0 and loser.year_growth == 0:
+        return 0
+    now = clock().now()
+    await Member.filter(id=loser_id).using_db(db).update(growth=0, year_growth=0)
+    await GrowthEntry.create(
+        using_db=db,
+        brand_id=brand_id,
+        member_id=loser_id,
+        key=out_key,
+        kind=GrowthEntryKind.MERGE_OUT,
+        delta=-loser.growth,
+        growth_after=0,
+        year_growth_after=0,
+        level_id=loser.level_id,
+        created_at=now,
+    )
+    await (
+        Member.filter(id=survivor_id)
+        .using_db(db)
+        .update(growth=F("growth") + loser.growth, year_growth=F("year_growth") + loser.year_growth)
+    )
+    await GrowthEntry.create(
+        using_db=db,
+        brand_id=brand_id,
+        member_id=survivor_id,
+        key=in_key,
+        kind=GrowthEntryKind.MERGE_IN,
+        delta=loser.growth,
+        growth_after=survivor.growth + loser.growth,
+        year_growth_after=survivor.year_growth + loser.year_growth,
+        level_id=survivor.level_id,
+        created_at=now,
+    )
+    return loser.growth
 
 
 async def requalify_levels(*, brand_id: int, now: datetime | None = None) -> dict[str, int]:

@@ -7,6 +7,7 @@ import secrets
 from api.core.auth import Principal
 from api.core.errors import NotFound, Unauthorized
 
+from .error_codes import MemberErrorCode, SignInErrorCode
 from .models import Member, MemberStatus
 
 MAX_MERGE_HOPS = 8
@@ -20,7 +21,9 @@ async def member_for_token(*, brand_id: int, member_id: int) -> Member:
         member = await Member.get_or_none(id=member.merged_into_id, brand_id=brand_id)
         hops += 1
     if member is None or member.status in (MemberStatus.MERGED, MemberStatus.ERASED):
-        raise Unauthorized("auth.member_gone", "This member no longer exists; sign in again.")
+        raise Unauthorized(
+            SignInErrorCode.MEMBER_GONE, "This member no longer exists; sign in again."
+        )
     return member
 
 
@@ -33,7 +36,7 @@ async def find_member(*, brand_id: int, member_id: int) -> Member:
     """A member of the brand in any state (merged and erased ones too); 404 for foreign ones."""
     member = await Member.get_or_none(id=member_id, brand_id=brand_id)
     if member is None:
-        raise NotFound("member.not_found", "No such member.")
+        raise NotFound(MemberErrorCode.NOT_FOUND, "No such member.")
     return member
 
 
@@ -41,7 +44,7 @@ async def get_member(*, brand_id: int, member_id: int) -> Member:
     """A live member of the brand; 404 `member.not_found` for merged, erased or foreign ones."""
     member = await find_member(brand_id=brand_id, member_id=member_id)
     if member.status in (MemberStatus.MERGED, MemberStatus.ERASED):
-        raise NotFound("member.not_found", "No such member.")
+        raise NotFound(MemberErrorCode.NOT_FOUND, "No such member.")
     return member
 
 

@@ -1,7 +1,7 @@
 """Merging two members who turn out to be one person.
 
 A merge happens in ONE transaction: the loser's identities, points lots, wallet, growth, tags and
-relations move to the survivor, both ledgers keep summing to their balances, the loser is marked
+relations move to the survivor, the three ledgers keep summing to their balances, the loser is marked
 `merged` (its tokens then speak for the survivor) and an audit row records it. Later domains
 (coupons, orders) add their own step with `register_merge_step`, called from `api.wiring.wire()`.
 """
@@ -12,13 +12,13 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from api.core import audit
 from api.core.ports import clock
 
-from . import points, wallet
+from . import levels, points, wallet
+from .ledger import lock_members
 from .models import Level, Member, MemberIdentity, MemberRelation, MemberStatus, MemberTag
 
 
@@ -68,9 +68,8 @@ async def _merge(
 ) -> Member:
     if survivor_id == loser_id:
         return await Member.filter(id=survivor_id).using_db(db).get()
-    # Both rows locked in id order (PostgreSQL), so a concurrent merge of the same pair waits.
-    for member_id in sorted((survivor_id, loser_id)):
-        await points.lock_member(db, brand_id=brand_id, member_id=member_id, allow_merged=True)
+    # Both rows locked (PostgreSQL), so a concurrent merge of the same pair waits.
+    await lock_members(db, brand_id=brand_id, member_ids=(survivor_id, loser_id))
     loser = await Member.filter(id=loser_id, brand_id=brand_id).using_db(db).get()
     survivor = await Member.filter(id=survivor_id, brand_id=brand_id).using_db(db).get()
     live = (MemberStatus.VISITOR, MemberStatus.MEMBER)
@@ -106,6 +105,13 @@ async def _merge(
         await step(brand_id=brand_id, loser_id=loser_id, survivor_id=survivor_id, connection=db)
 
     await _fold_profile(db, loser, survivor)
+    moved_growth = await levels.move_growth_for_merge(
+        brand_id=brand_id,
+        loser_id=loser_id,
+        survivor_id=survivor_id,
+        key_prefix=key_prefix,
+        connection=db,
+    )
     await audit.record(
         brand_id=brand_id,
         actor=actor,
@@ -117,6 +123,7 @@ async def _merge(
             "reason": reason,
             "points_moved": moved_points,
             "wallet_moved_fen": moved_wallet.principal_fen + moved_wallet.bonus_fen,
+            "growth_moved": moved_growth,
         },
         connection=db,
     )
@@ -175,12 +182,3 @@ async def _fold_profile(db: BaseDBAsyncClient, loser: Member, survivor: Member) 
         changes["level_id"] = loser.level_id
     if changes:
         await Member.filter(id=survivor.id).using_db(db).update(**changes)
-    if loser.growth or loser.year_growth:
-        await (
-            Member.filter(id=survivor.id)
-            .using_db(db)
-            .update(
-                growth=F("growth") + loser.growth, year_growth=F("year_growth") + loser.year_growth
-            )
-        )
-        await Member.filter(id=loser.id).using_db(db).update(growth=0, year_growth=0)

@@ -375,10 +375,12 @@ class WalletRefund(Model):
 class GrowthEntryKind(StrEnum):
     EARN = "earn"
     REQUALIFY = "requalify"  # the yearly check: level kept or lowered, year_growth reset
+    MERGE_IN = "merge_in"
+    MERGE_OUT = "merge_out"
 
 
 class GrowthEntry(Model):
-    """The growth ledger: one row per growth credit or yearly requalification, unique by its key."""
+    """The growth ledger: one row per growth credit, requalification or merge, unique by its key."""
 
     id = fields.IntField(primary_key=True)
     brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(

@@ -1,9 +1,10 @@
 """The points ledger: earn, spend, adjust, expire and merge — each one transaction, one unique key.
 
-Every change locks the member row first (a no-op on SQLite, where tortoise serialises
-transactions anyway), so that on PostgreSQL the lots a spend reads are never stale and two
-operations on one member never take row locks in opposite orders. The balance and each lot still
-move only by guarded updates, so nothing can go below zero even if a lock were missing.
+Every change locks the member row first (`ledger.lock_member`), so that on PostgreSQL the lots a
+spend reads are never stale and two operations on one member never take row locks in opposite
+orders. The balance and each lot still move only by guarded updates, so nothing can go below
+zero even if a lock were missing. Earn, spend and adjust join a caller's transaction when given
+`connection=` (see `ledger`).
 
 Invariant: sum(lots.remaining) == member.points_balance == sum(entries.delta).
 """
@@ -12,25 +13,25 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from datetime import UTC, date, datetime, timedelta
+from typing import cast
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from api.core.clock import SHANGHAI, to_shanghai
+from api.core.clock import shanghai_midnight, to_shanghai
 from api.core.errors import Conflict, InvalidInput, NotFound
 from api.core.pagination import paginate
 from api.core.ports import clock
 from api.org.models import Brand
 
-from .ledger import once_per_key
+from .error_codes import BrandErrorCode, PointsErrorCode, RequestErrorCode
+from .ledger import check_amount, check_key, lock_member, lock_members, once_per_key
 from .members import find_member
-from .models import Member, MemberStatus, PointsEntry, PointsEntryKind, PointsLot
+from .models import Member, PointsEntry, PointsEntryKind, PointsLot
 
-KEY_MAX_LENGTH = 128
 EXPIRING_SOON_DAYS = 30
 
 
@@ -46,51 +47,20 @@ class PointsSummary:
     next_expiry_points: int
 
 
-# ---------------------------------------------------------------- checks and small helpers
-
-
-def check_amount(amount: Any, *, code: str = "points.invalid_amount") -> int:
-    """A positive whole number, or 422 with `code`."""
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise InvalidInput(code, "The amount must be a positive whole number.")
-    return amount
-
-
-def check_key(key: Any, *, code: str = "points.invalid_key") -> str:
-    """A non-empty idempotency key that fits the ledger's column, or 422."""
-    if not isinstance(key, str) or not key.strip() or len(key) > KEY_MAX_LENGTH:
-        raise InvalidInput(code, f"The key must be 1 to {KEY_MAX_LENGTH} characters.")
-    return key
+# ---------------------------------------------------------------- small helpers
 
 
 def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
-        raise InvalidInput("request.naive_datetime", "Times must carry a timezone.")
+        raise InvalidInput(RequestErrorCode.NAIVE_DATETIME, "Times must carry a timezone.")
     return moment.astimezone(UTC)
 
 
-async def _brand(brand_id: int) -> Brand:
-    brand = await Brand.get_or_none(id=brand_id)
+async def _brand(brand_id: int, connection: BaseDBAsyncClient | None) -> Brand:
+    brand = await Brand.filter(id=brand_id).using_db(connection).first()
     if brand is None:
-        raise NotFound("brand.not_found", "No such brand.")
+        raise NotFound(BrandErrorCode.NOT_FOUND, "No such brand.")
     return brand
-
-
-async def lock_member(
-    db: BaseDBAsyncClient, *, brand_id: int, member_id: int, allow_merged: bool = False
-) -> Member:
-    """The member row, locked for this transaction; 404 outside the brand, 409 when merged."""
-    member = (
-        await Member.filter(id=member_id, brand_id=brand_id)
-        .using_db(db)
-        .select_for_update()
-        .first()
-    )
-    if member is None:
-        raise NotFound("member.not_found", "No such member.")
-    if member.status is MemberStatus.MERGED and not allow_merged:
-        raise Conflict("member.merged", "This member was merged into another one.")
-    return member
 
 
 async def _once(
@@ -98,15 +68,20 @@ async def _once(
     brand_id: int,
     member_id: int,
     key: str,
+    kind: PointsEntryKind,
+    delta: int,
     operation: Callable[[BaseDBAsyncClient], Awaitable[PointsEntry]],
+    connection: BaseDBAsyncClient | None,
 ) -> PointsEntry:
     return await once_per_key(
         PointsEntry,
         brand_id=brand_id,
         member_id=member_id,
         key=key,
-        reused_code="points.key_reused",
+        reused_code=PointsErrorCode.KEY_REUSED,
+        replays=lambda entry: entry.kind == kind and entry.delta == delta,
         operation=operation,
+        connection=connection,
     )
 
 
@@ -154,7 +129,7 @@ async def _move_balance(db: BaseDBAsyncClient, *, member_id: int, delta: int) ->
         .update(points_balance=F("points_balance") + delta)
     )
     if not updated:
-        raise Conflict("points.insufficient", "Not enough points.")
+        raise Conflict(PointsErrorCode.INSUFFICIENT, "Not enough points.")
 
 
 def points_expiry_at(brand: Brand, earned_at: datetime) -> datetime | None:
@@ -163,7 +138,7 @@ def points_expiry_at(brand: Brand, earned_at: datetime) -> datetime | None:
     if years is None:
         return None
     year = to_shanghai(earned_at).year + int(years)  # type: ignore[call-overload]
-    return datetime(year + 1, 1, 1, tzinfo=SHANGHAI).astimezone(UTC)
+    return shanghai_midnight(date(year + 1, 1, 1))
 
 
 def _frozen_days(brand: Brand, frozen: bool | int) -> int:
@@ -172,7 +147,7 @@ def _frozen_days(brand: Brand, frozen: bool | int) -> int:
     if frozen is False:
         return 0
     if not isinstance(frozen, int) or frozen < 0:
-        raise InvalidInput("points.invalid_frozen_days", "Frozen days must be zero or more.")
+        raise InvalidInput(PointsErrorCode.INVALID_FROZEN_DAYS, "Frozen days must be zero or more.")
     return frozen
 
 
@@ -212,11 +187,7 @@ async def _drain_lots(
         if updated:
             need -= take
     if need:
-        raise Conflict("points.insufficient", "Not enough available points.")
-
-
-async def _sum_remaining(query: Any) -> int:
-    return sum(await query.values_list("remaining", flat=True))
+        raise Conflict(PointsErrorCode.INSUFFICIENT, "Not enough available points.")
 
 
 # ---------------------------------------------------------------- operations
@@ -232,11 +203,12 @@ async def earn_points(
     actor: str = "system",
     frozen: bool | int = False,
     expires_at: datetime | None = None,
+    connection: BaseDBAsyncClient | None = None,
 ) -> PointsEntry:
     """Credit points as a new lot (frozen for some days if asked), expiring by the brand's rule."""
-    check_amount(amount)
-    check_key(key)
-    brand = await _brand(brand_id)
+    check_amount(amount, code=PointsErrorCode.INVALID_AMOUNT)
+    check_key(key, code=PointsErrorCode.INVALID_KEY)
+    brand = await _brand(brand_id, connection)
     now = clock().now()
     available_at = now + timedelta(days=_frozen_days(brand, frozen))
     expiry = _utc(expires_at) if expires_at is not None else points_expiry_at(brand, now)
@@ -268,16 +240,31 @@ async def earn_points(
         )
         return entry
 
-    return await _once(brand_id=brand_id, member_id=member_id, key=key, operation=operation)
+    return await _once(
+        brand_id=brand_id,
+        member_id=member_id,
+        key=key,
+        kind=PointsEntryKind.EARN,
+        delta=amount,
+        operation=operation,
+        connection=connection,
+    )
 
 
 async def spend_points(
-    *, brand_id: int, member_id: int, amount: int, key: str, reason: str, actor: str
+    *,
+    brand_id: int,
+    member_id: int,
+    amount: int,
+    key: str,
+    reason: str,
+    actor: str,
+    connection: BaseDBAsyncClient | None = None,
 ) -> PointsEntry:
     """Debit available points, oldest-expiring lots first; 409 `points.insufficient` if short."""
-    check_amount(amount)
-    check_key(key)
-    await _brand(brand_id)
+    check_amount(amount, code=PointsErrorCode.INVALID_AMOUNT)
+    check_key(key, code=PointsErrorCode.INVALID_KEY)
+    await _brand(brand_id, connection)
     now = clock().now()
 
     async def operation(db: BaseDBAsyncClient) -> PointsEntry:
@@ -303,19 +290,36 @@ async def spend_points(
             now=now,
         )
 
-    return await _once(brand_id=brand_id, member_id=member_id, key=key, operation=operation)
+    return await _once(
+        brand_id=brand_id,
+        member_id=member_id,
+        key=key,
+        kind=PointsEntryKind.SPEND,
+        delta=-amount,
+        operation=operation,
+        connection=connection,
+    )
 
 
 async def adjust_points(
-    *, brand_id: int, member_id: int, delta: int, key: str, reason: str, actor: str
+    *,
+    brand_id: int,
+    member_id: int,
+    delta: int,
+    key: str,
+    reason: str,
+    actor: str,
+    connection: BaseDBAsyncClient | None = None,
 ) -> PointsEntry:
     """Head office's correction: a positive delta adds a lot, a negative one drains lots."""
     if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
-        raise InvalidInput("points.invalid_amount", "The delta must be a non-zero whole number.")
+        raise InvalidInput(
+            PointsErrorCode.INVALID_AMOUNT, "The delta must be a non-zero whole number."
+        )
     if not isinstance(reason, str) or not reason.strip():
-        raise InvalidInput("points.reason_required", "An adjustment needs a reason.")
-    check_key(key)
-    brand = await _brand(brand_id)
+        raise InvalidInput(PointsErrorCode.REASON_REQUIRED, "An adjustment needs a reason.")
+    check_key(key, code=PointsErrorCode.INVALID_KEY)
+    brand = await _brand(brand_id, connection)
     now = clock().now()
 
     async def operation(db: BaseDBAsyncClient) -> PointsEntry:
@@ -356,7 +360,15 @@ async def adjust_points(
             )
         return entry
 
-    return await _once(brand_id=brand_id, member_id=member_id, key=key, operation=operation)
+    return await _once(
+        brand_id=brand_id,
+        member_id=member_id,
+        key=key,
+        kind=PointsEntryKind.ADJUST,
+        delta=delta,
+        operation=operation,
+        connection=connection,
+    )
 
 
 async def expire_points(*, brand_id: int | None = None, now: datetime | None = None) -> int:
@@ -421,14 +433,12 @@ async def move_points_for_merge(
 ) -> int:
     """Inside the caller's transaction, move the loser's lots to the survivor; returns the points moved."""
     db = connection
-    out_key = check_key(f"{key_prefix}:points:out")
-    in_key = check_key(f"{key_prefix}:points:in")
+    out_key = check_key(f"{key_prefix}:points:out", code=PointsErrorCode.INVALID_KEY)
+    in_key = check_key(f"{key_prefix}:points:in", code=PointsErrorCode.INVALID_KEY)
     done = await PointsEntry.filter(brand_id=brand_id, key=out_key).using_db(db).first()
     if done is not None:
         return -done.delta
-    # Lock both rows in id order so two merges of the same pair cannot deadlock.
-    for member_id in sorted((loser_id, survivor_id)):
-        await lock_member(db, brand_id=brand_id, member_id=member_id, allow_merged=True)
+    await lock_members(db, brand_id=brand_id, member_ids=(loser_id, survivor_id))
     lots = (
         await PointsLot.filter(brand_id=brand_id, member_id=loser_id, remaining__gt=0)
         .using_db(db)
@@ -468,7 +478,9 @@ async def move_points_for_merge(
             .using_db(db)
             .update(remaining=0)
         ):
-            raise Conflict("points.concurrent_change", "The points changed during the merge.")
+            raise Conflict(
+                PointsErrorCode.CONCURRENT_CHANGE, "The points changed during the merge."
+            )
         # The lot keeps its expiry and freeze: a merge must not extend or release points.
         await PointsLot.create(
             using_db=db,
@@ -504,16 +516,6 @@ async def points_summary(*, brand_id: int, member_id: int) -> PointsSummary:
         expiring_soon=sum(points for at, points in expiring if at <= soon),
         next_expiry_at=next_expiry,
         next_expiry_points=sum(points for at, points in expiring if at == next_expiry),
-    )
-
-
-async def available_points(*, brand_id: int, member_id: int) -> int:
-    """Points the member can spend right now."""
-    now = clock().now()
-    return await _sum_remaining(
-        PointsLot.filter(brand_id=brand_id, member_id=member_id, remaining__gt=0).filter(
-            _spendable(now)
-        )
     )
 
 

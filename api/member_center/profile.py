@@ -13,6 +13,7 @@ from api.core.crypto import decrypt
 from api.core.errors import Conflict, InvalidInput
 from api.core.ports import clock
 
+from .error_codes import MemberErrorCode, RequestErrorCode
 from .members import get_member
 from .models import (
     Gender,
@@ -25,15 +26,7 @@ from .models import (
     PointsEntry,
     WalletEntry,
 )
-from .schemas.profile import (
-    ExportOut,
-    GuideBrief,
-    LevelBrief,
-    MemberOut,
-    ProfileUpdate,
-    StoreBrief,
-    WalletBrief,
-)
+from .schemas.profile import ExportOut, MemberOut, ProfileUpdate
 
 
 async def load_profile(*, brand_id: int, member_id: int) -> MemberOut:
@@ -45,7 +38,7 @@ async def load_profile(*, brand_id: int, member_id: int) -> MemberOut:
     )
     if member is None:
         member = await get_member(brand_id=brand_id, member_id=member_id)
-    return profile_out(member)
+    return MemberOut.of(member)
 
 
 async def member_profile(member: Member) -> MemberOut:
@@ -61,35 +54,7 @@ async def member_profile(member: Member) -> MemberOut:
     ]
     if related:
         await member.fetch_related(*related)
-    return profile_out(member)
-
-
-def profile_out(member: Member) -> MemberOut:
-    """Shape a member (with level, home_store and guide loaded) for the member center."""
-    level = member.level if member.level_id is not None else None
-    store = member.home_store if member.home_store_id is not None else None
-    guide = member.guide if member.guide_id is not None else None
-    return MemberOut(
-        id=member.id,
-        member_no=member.member_no,
-        status=member.status,
-        nickname=member.nickname,
-        avatar_url=member.avatar_url,
-        gender=member.gender,
-        birthday=member.birthday,
-        phone=member.phone_masked,
-        level=LevelBrief.model_validate(level, from_attributes=True) if level else None,
-        growth=member.growth,
-        points=member.points_balance,
-        wallet=WalletBrief(
-            principal_fen=member.wallet_principal_fen,
-            bonus_fen=member.wallet_bonus_fen,
-            total_fen=member.wallet_principal_fen + member.wallet_bonus_fen,
-        ),
-        home_store=StoreBrief(id=store.id, code=store.code, name=store.name) if store else None,
-        guide=GuideBrief(id=guide.id, name=guide.name) if guide else None,
-        registered_at=member.registered_at,
-    )
+    return MemberOut.of(member)
 
 
 async def update_profile(*, brand_id: int, member_id: int, data: ProfileUpdate) -> MemberOut:
@@ -99,16 +64,16 @@ async def update_profile(*, brand_id: int, member_id: int, data: ProfileUpdate) 
     if "birthday" in changes:
         birthday = data.birthday
         if birthday is None:
-            raise InvalidInput("member.birthday_required", "A birthday cannot be removed.")
+            raise InvalidInput(MemberErrorCode.BIRTHDAY_REQUIRED, "A birthday cannot be removed.")
         today = to_shanghai(clock().now()).date()
         if birthday > today or birthday < date(1900, 1, 1):
-            raise InvalidInput("member.birthday_invalid", "That birthday is not possible.")
+            raise InvalidInput(MemberErrorCode.BIRTHDAY_INVALID, "That birthday is not possible.")
         if member.birthday is not None and member.birthday != birthday:
-            raise Conflict("member.birthday_locked", "The birthday can only be set once.")
+            raise Conflict(MemberErrorCode.BIRTHDAY_LOCKED, "The birthday can only be set once.")
         changes["birthday"] = birthday
     for name in ("nickname", "gender", "avatar_url"):
         if name in changes and changes[name] is None:
-            raise InvalidInput("request.invalid", f"{name} cannot be null.")
+            raise InvalidInput(RequestErrorCode.INVALID, f"{name} cannot be null.")
     if changes:
         await Member.filter(id=member.id).update(**changes)
     return await load_profile(brand_id=brand_id, member_id=member.id)

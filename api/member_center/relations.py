@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -24,13 +24,15 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from api.core import audit
-from api.core.clock import SHANGHAI, to_shanghai
-from api.core.errors import Forbidden, InvalidInput, NotFound
+from api.core.clock import shanghai_midnight, to_shanghai
+from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.core.ports import clock
 from api.org.actor import staff_ref
 from api.org.models import AttributionPolicy, Brand, Staff, StaffRole, Status, Store
 from api.org.scope import StoreScope
 
+from .error_codes import GuideErrorCode, RelationErrorCode
+from .ledger import lock_member
 from .models import Member, MemberRelation, MemberStatus, RelationSource
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,7 @@ def store_scene(store: Store) -> str:
 def guide_scene(staff: Staff) -> str:
     """The scene a guide's QR code carries: `g=<guide_code>`."""
     if not staff.guide_code:
-        raise InvalidInput("relation.no_guide_code", "This staff member has no guide code.")
+        raise InvalidInput(RelationErrorCode.NO_GUIDE_CODE, "This staff member has no guide code.")
     return f"{GUIDE_KEY}={staff.guide_code}"
 
 
@@ -124,16 +126,13 @@ async def _scene_target(brand_id: int, scene: Scene) -> Target | None:
 # ---------------------------------------------------------------- binding
 
 
-async def _lock_member(db: BaseDBAsyncClient, *, brand_id: int, member_id: int) -> Member | None:
-    member = (
-        await Member.filter(id=member_id, brand_id=brand_id)
-        .using_db(db)
-        .select_for_update()
-        .first()
-    )
-    if member is None or member.status in (MemberStatus.MERGED, MemberStatus.ERASED):
+async def _lock_bindable(db: BaseDBAsyncClient, *, brand_id: int, member_id: int) -> Member | None:
+    """The member row locked, or None when there is no one to bind: unknown, merged or erased."""
+    try:
+        member = await lock_member(db, brand_id=brand_id, member_id=member_id)
+    except (NotFound, Conflict):
         return None
-    return member
+    return None if member.status is MemberStatus.ERASED else member
 
 
 async def current_relation(
@@ -216,7 +215,7 @@ async def _bind(
     async with in_transaction() as db:
         # The member row lock serialises binders of one member; the re-read below then sees
         # whatever a concurrent scan committed before us.
-        member = await _lock_member(db, brand_id=brand_id, member_id=member_id)
+        member = await _lock_bindable(db, brand_id=brand_id, member_id=member_id)
         if member is None:
             return None
         now = clock().now()
@@ -313,12 +312,14 @@ async def reassign_guide_members(
     """
     guide = await Staff.get_or_none(id=guide_id, brand_id=brand_id)
     if guide is None or guide.role != StaffRole.GUIDE:
-        raise NotFound("guide.not_found", "No such guide.")
+        raise NotFound(GuideErrorCode.NOT_FOUND, "No such guide.")
     if not scope.allows(guide.store_id):
         raise Forbidden("guide.not_in_your_store", "This guide works in another store.")
     if to_guide_id is None:
         if guide.store_id is None:
-            raise InvalidInput("guide.no_store", "This guide has no store to hand members to.")
+            raise InvalidInput(
+                GuideErrorCode.NO_STORE, "This guide has no store to hand members to."
+            )
         target = Target(store_id=guide.store_id, guide_id=None)
     else:
         target = await _reassign_target(brand_id, guide, to_guide_id)
@@ -334,7 +335,7 @@ async def reassign_guide_members(
         moved = 0
         now = clock().now()
         for member_id in sorted({int(row["member_id"]) for row in open_rows}):
-            if await _lock_member(db, brand_id=brand_id, member_id=member_id) is None:
+            if await _lock_bindable(db, brand_id=brand_id, member_id=member_id) is None:
                 continue
             current = await current_relation(brand_id=brand_id, member_id=member_id, db=db)
             if current is None or current.guide_id != guide.id:
@@ -363,17 +364,17 @@ async def reassign_guide_members(
 
 async def _reassign_target(brand_id: int, guide: Staff, to_guide_id: int) -> Target:
     if to_guide_id == guide.id:
-        raise InvalidInput("guide.same_guide", "Members cannot be moved to the same guide.")
+        raise InvalidInput(GuideErrorCode.SAME_GUIDE, "Members cannot be moved to the same guide.")
     to_guide = await Staff.get_or_none(id=to_guide_id, brand_id=brand_id)
     if to_guide is None:
-        raise NotFound("guide.not_found", "No such guide.")
+        raise NotFound(GuideErrorCode.NOT_FOUND, "No such guide.")
     if to_guide.role != StaffRole.GUIDE:
-        raise InvalidInput("guide.not_a_guide", "Members can only be moved to a guide.")
+        raise InvalidInput(GuideErrorCode.NOT_A_GUIDE, "Members can only be moved to a guide.")
     if to_guide.status != Status.ACTIVE:
-        raise InvalidInput("guide.inactive", "Members can only be moved to an active guide.")
+        raise InvalidInput(GuideErrorCode.INACTIVE, "Members can only be moved to an active guide.")
     target = await _guide_target(brand_id, to_guide)
     if target is None:
-        raise InvalidInput("guide.no_store", "The new guide has no active store.")
+        raise InvalidInput(GuideErrorCode.NO_STORE, "The new guide has no active store.")
     return target
 
 
@@ -390,10 +391,6 @@ class Performance:
     new_members_since: int | None
     attributed_sales_fen: int
     attributed_orders: int
-
-
-def _shanghai_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
 
 
 async def attributed_sales(
@@ -426,15 +423,15 @@ async def guide_performance(
     # A head-office reassignment hands members over; it does not win new ones.
     won = current.exclude(source=RelationSource.ADMIN)
     today = to_shanghai(clock().now()).date()
-    since_at = _shanghai_midnight(since) if since is not None else None
+    since_at = shanghai_midnight(since) if since is not None else None
     sales_fen, orders = await attributed_sales(
         brand_id=brand_id, guide_id=guide_id, store_id=store_id, since=since_at
     )
     return Performance(
         members=await current.count(),
-        new_members_today=await won.filter(started_at__gte=_shanghai_midnight(today)).count(),
+        new_members_today=await won.filter(started_at__gte=shanghai_midnight(today)).count(),
         new_members_this_month=await won.filter(
-            started_at__gte=_shanghai_midnight(today.replace(day=1))
+            started_at__gte=shanghai_midnight(today.replace(day=1))
         ).count(),
         new_members_since=(
             await won.filter(started_at__gte=since_at).count() if since_at is not None else None

@@ -7,16 +7,17 @@ are never listed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
-from api.core.clock import SHANGHAI
+from api.core.clock import shanghai_midnight
 from api.core.errors import NotFound
 from api.core.pagination import paginate
 from api.org.scope import StoreScope
 
+from .error_codes import MemberErrorCode
 from .models import Member, MemberRelation, MemberStatus, MemberTag
 from .relations import list_relations
 from .tags import tag_names_by_member
@@ -55,10 +56,6 @@ class MemberDetail:
     relations: list[MemberRelation]
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
-
-
 def visible_members(*, brand_id: int, scope: StoreScope) -> QuerySet[Member]:
     """Live members of the brand whose home store is in scope (head office: all of them)."""
     members = Member.filter(brand_id=brand_id, status__in=LISTED_STATUSES)
@@ -78,9 +75,11 @@ def _filtered(members: QuerySet[Member], brand_id: int, f: MemberFilter) -> Quer
     if f.status is not None:
         members = members.filter(status=f.status)
     if f.registered_from is not None:
-        members = members.filter(registered_at__gte=_day_start(f.registered_from))
+        members = members.filter(registered_at__gte=shanghai_midnight(f.registered_from))
     if f.registered_to is not None:
-        members = members.filter(registered_at__lt=_day_start(f.registered_to + timedelta(days=1)))
+        members = members.filter(
+            registered_at__lt=shanghai_midnight(f.registered_to + timedelta(days=1))
+        )
     if f.q:
         members = members.filter(Q(member_no=f.q) | Q(nickname__icontains=f.q))
     return members
@@ -100,7 +99,7 @@ async def member_detail(*, brand_id: int, scope: StoreScope, member_id: int) -> 
     """One member in scope, with tags and relation history; 404 otherwise."""
     member = await visible_members(brand_id=brand_id, scope=scope).get_or_none(id=member_id)
     if member is None:
-        raise NotFound("member.not_found", "No such member.")
+        raise NotFound(MemberErrorCode.NOT_FOUND, "No such member.")
     names = await tag_names_by_member(brand_id=brand_id, member_ids=[member.id])
     relations = await list_relations(brand_id=brand_id, member_id=member.id)
     return MemberDetail(member=member, tags=names.get(member.id, []), relations=relations)

@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.org.scope import StoreScope
 
+from .error_codes import TagErrorCode, TagGroupErrorCode
 from .members import get_member
 from .models import Member, MemberTag, Tag, TagGroup, TagKind
 
@@ -32,7 +33,7 @@ async def create_tag_group(*, brand_id: int, name: str) -> TagGroup:
     try:
         return await TagGroup.create(brand_id=brand_id, name=name)
     except IntegrityError as exc:
-        raise Conflict("tag_group.name_taken", f"Tag group {name!r} already exists.") from exc
+        raise Conflict(TagGroupErrorCode.NAME_TAKEN, f"Tag group {name!r} already exists.") from exc
 
 
 # ---------------------------------------------------------------- tags
@@ -58,7 +59,7 @@ async def list_tags(
 
 async def _check_group(brand_id: int, group_id: int | None) -> None:
     if group_id is not None and not await TagGroup.exists(id=group_id, brand_id=brand_id):
-        raise InvalidInput("tag.unknown_group", "No such tag group.")
+        raise InvalidInput(TagErrorCode.UNKNOWN_GROUP, "No such tag group.")
 
 
 async def create_tag(
@@ -66,19 +67,21 @@ async def create_tag(
 ) -> Tag:
     """Add a manual or guide tag; `auto` is reserved for the marketing workers."""
     if kind not in SETTABLE_KINDS:
-        raise InvalidInput("tag.kind_reserved", "Automatic tags are created by the system only.")
+        raise InvalidInput(
+            TagErrorCode.KIND_RESERVED, "Automatic tags are created by the system only."
+        )
     await _check_group(brand_id, group_id)
     try:
         return await Tag.create(brand_id=brand_id, name=name, kind=kind, group_id=group_id)
     except IntegrityError as exc:
-        raise Conflict("tag.name_taken", f"Tag {name!r} already exists.") from exc
+        raise Conflict(TagErrorCode.NAME_TAKEN, f"Tag {name!r} already exists.") from exc
 
 
 async def get_tag(*, brand_id: int, tag_id: int) -> Tag:
     """One tag of the brand; 404 `tag.not_found` otherwise."""
     tag = await Tag.get_or_none(id=tag_id, brand_id=brand_id)
     if tag is None:
-        raise NotFound("tag.not_found", "No such tag.")
+        raise NotFound(TagErrorCode.NOT_FOUND, "No such tag.")
     return tag
 
 
@@ -102,7 +105,7 @@ async def update_tag(
     try:
         await tag.save()
     except IntegrityError as exc:
-        raise Conflict("tag.name_taken", f"Tag {name!r} already exists.") from exc
+        raise Conflict(TagErrorCode.NAME_TAKEN, f"Tag {name!r} already exists.") from exc
     return tag
 
 
@@ -139,12 +142,14 @@ async def _settable_tags(
     if len(tags) != len(wanted):
         missing = sorted(wanted - {tag.id for tag in tags})
         raise InvalidInput(
-            "tag.unknown", "Some tags do not exist or are inactive.", details={"tag_ids": missing}
+            TagErrorCode.UNKNOWN,
+            "Some tags do not exist or are inactive.",
+            details={"tag_ids": missing},
         )
     wrong = sorted(tag.id for tag in tags if tag.kind not in kinds)
     if wrong:
         raise InvalidInput(
-            "tag.kind_not_allowed",
+            TagErrorCode.KIND_NOT_ALLOWED,
             f"Only tags of kind {', '.join(k.value for k in kinds)} may be set here.",
             details={"tag_ids": wrong},
         )

@@ -5,7 +5,8 @@ takes from both in proportion to their balances, a refund gives back the parts t
 and a withdrawal pays back the principal only when the brand's rule says so.
 
 Each change locks the member row, moves both balance columns with one guarded update and appends
-a ledger row with a unique key, in one transaction. Invariant: for each column,
+a ledger row with a unique key, in one transaction (a savepoint of the caller's when given
+`connection=`, see `ledger`). Invariant: for each column,
 sum(entries.*_delta_fen) == the member's balance column.
 """
 
@@ -24,9 +25,14 @@ from api.core.pagination import paginate
 from api.core.ports import clock
 from api.org.models import Brand
 
-from .ledger import once_per_key
+from .error_codes import (
+    BrandErrorCode,
+    MemberErrorCode,
+    WalletErrorCode,
+    WalletPackageErrorCode,
+)
+from .ledger import Replays, check_key, lock_member, lock_members, once_per_key
 from .models import Member, WalletEntry, WalletEntryKind, WalletPackage, WalletRefund
-from .points import check_key, lock_member
 
 SPEND_ATTEMPTS = 5
 
@@ -49,7 +55,9 @@ def split_spend(amount_fen: int, principal_fen: int, bonus_fen: int) -> tuple[in
     """Principal and bonus parts of a spend, proportional to the balances, principal rounded up."""
     total = principal_fen + bonus_fen
     if amount_fen > total:
-        raise Conflict("wallet.insufficient", "The wallet balance does not cover this amount.")
+        raise Conflict(
+            WalletErrorCode.INSUFFICIENT, "The wallet balance does not cover this amount."
+        )
     if total == 0:
         return 0, 0
     principal = -(-amount_fen * principal_fen // total)  # integer ceiling, no float error
@@ -74,16 +82,24 @@ async def _once(
     brand_id: int,
     member_id: int | None,
     key: str,
+    replays: Replays[WalletEntry],
     operation: Callable[[BaseDBAsyncClient], Awaitable[WalletEntry]],
+    connection: BaseDBAsyncClient | None,
 ) -> WalletEntry:
     return await once_per_key(
         WalletEntry,
         brand_id=brand_id,
         member_id=member_id,
         key=key,
-        reused_code="wallet.key_reused",
+        reused_code=WalletErrorCode.KEY_REUSED,
+        replays=replays,
         operation=operation,
+        connection=connection,
     )
+
+
+def _amount(entry: WalletEntry) -> int:
+    return entry.principal_delta_fen + entry.bonus_delta_fen
 
 
 async def _move(
@@ -142,7 +158,9 @@ async def _append(
 
 def _check_fen(value: Any, *, allow_zero: bool = False) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
-        raise InvalidInput("wallet.invalid_amount", "Amounts are whole numbers of fen above zero.")
+        raise InvalidInput(
+            WalletErrorCode.INVALID_AMOUNT, "Amounts are whole numbers of fen above zero."
+        )
     return value
 
 
@@ -158,11 +176,12 @@ async def recharge_wallet(
     key: str,
     reason: str = "",
     actor: str = "system",
+    connection: BaseDBAsyncClient | None = None,
 ) -> WalletEntry:
     """Credit a paid recharge (principal) and the brand's gift on top of it (bonus)."""
     _check_fen(principal_fen)
     _check_fen(bonus_fen, allow_zero=True)
-    check_key(key, code="wallet.invalid_key")
+    check_key(key, code=WalletErrorCode.INVALID_KEY)
     now = clock().now()
 
     async def operation(db: BaseDBAsyncClient) -> WalletEntry:
@@ -181,15 +200,32 @@ async def recharge_wallet(
             now=now,
         )
 
-    return await _once(brand_id=brand_id, member_id=member_id, key=key, operation=operation)
+    return await _once(
+        brand_id=brand_id,
+        member_id=member_id,
+        key=key,
+        replays=lambda entry: (
+            entry.kind == WalletEntryKind.RECHARGE
+            and (entry.principal_delta_fen, entry.bonus_delta_fen) == (principal_fen, bonus_fen)
+        ),
+        operation=operation,
+        connection=connection,
+    )
 
 
 async def spend_wallet(
-    *, brand_id: int, member_id: int, amount_fen: int, key: str, reason: str, actor: str
+    *,
+    brand_id: int,
+    member_id: int,
+    amount_fen: int,
+    key: str,
+    reason: str,
+    actor: str,
+    connection: BaseDBAsyncClient | None = None,
 ) -> WalletEntry:
     """Pay from the wallet, split between principal and bonus; 409 `wallet.insufficient` if short."""
     _check_fen(amount_fen)
-    check_key(key, code="wallet.invalid_key")
+    check_key(key, code=WalletErrorCode.INVALID_KEY)
     now = clock().now()
 
     async def operation(db: BaseDBAsyncClient) -> WalletEntry:
@@ -216,10 +252,19 @@ async def spend_wallet(
     # a concurrent spend has since lowered, so read them again.
     for _ in range(SPEND_ATTEMPTS):
         try:
-            return await _once(brand_id=brand_id, member_id=member_id, key=key, operation=operation)
+            return await _once(
+                brand_id=brand_id,
+                member_id=member_id,
+                key=key,
+                replays=lambda entry: (
+                    entry.kind == WalletEntryKind.SPEND and _amount(entry) == -amount_fen
+                ),
+                operation=operation,
+                connection=connection,
+            )
         except _Stale:
             continue
-    raise Conflict("wallet.busy", "The wallet is changing too fast; try again.")
+    raise Conflict(WalletErrorCode.BUSY, "The wallet is changing too fast; try again.")
 
 
 async def refund_wallet_spend(
@@ -230,16 +275,19 @@ async def refund_wallet_spend(
     amount_fen: int | None = None,
     reason: str = "",
     actor: str = "system",
+    connection: BaseDBAsyncClient | None = None,
 ) -> WalletEntry:
     """Give back (part of) an earlier spend to principal and bonus, never more than was spent."""
     if amount_fen is not None:
         _check_fen(amount_fen)
-    check_key(key, code="wallet.invalid_key")
-    spend = await WalletEntry.get_or_none(
-        brand_id=brand_id, key=spend_key, kind=WalletEntryKind.SPEND
+    check_key(key, code=WalletErrorCode.INVALID_KEY)
+    spend = (
+        await WalletEntry.filter(brand_id=brand_id, key=spend_key, kind=WalletEntryKind.SPEND)
+        .using_db(connection)
+        .first()
     )
     if spend is None:
-        raise NotFound("wallet.spend_not_found", "No such wallet spend.")
+        raise NotFound(WalletErrorCode.SPEND_NOT_FOUND, "No such wallet spend.")
     now = clock().now()
     spent = (-spend.principal_delta_fen, -spend.bonus_delta_fen)
 
@@ -252,10 +300,11 @@ async def refund_wallet_spend(
         )
         amount = amount_fen if amount_fen is not None else refundable[0] + refundable[1]
         if amount <= 0:
-            raise Conflict("wallet.already_refunded", "This spend was already given back.")
+            raise Conflict(WalletErrorCode.ALREADY_REFUNDED, "This spend was already given back.")
         if amount > refundable[0] + refundable[1]:
             raise Conflict(
-                "wallet.refund_exceeds_spend", "A refund cannot exceed what is left of the spend."
+                WalletErrorCode.REFUND_EXCEEDS_SPEND,
+                "A refund cannot exceed what is left of the spend.",
             )
         principal, bonus = _split_refund(amount, spent, refundable)
         await _move(db, member_id=spend.member_id, principal_fen=principal, bonus_fen=bonus)
@@ -282,23 +331,49 @@ async def refund_wallet_spend(
         )
         return entry
 
-    return await _once(brand_id=brand_id, member_id=spend.member_id, key=key, operation=operation)
+    async def replays(entry: WalletEntry) -> bool:
+        if entry.kind != WalletEntryKind.REFUND:
+            return False
+        if amount_fen is not None and _amount(entry) != amount_fen:
+            return False
+        return await (
+            WalletRefund.filter(refund_entry_id=entry.id, spend_entry_id=spend.id)
+            .using_db(connection)
+            .exists()
+        )
+
+    return await _once(
+        brand_id=brand_id,
+        member_id=spend.member_id,
+        key=key,
+        replays=replays,
+        operation=operation,
+        connection=connection,
+    )
 
 
 async def withdraw_wallet(
-    *, brand_id: int, member_id: int, key: str, actor: str, reason: str = ""
+    *,
+    brand_id: int,
+    member_id: int,
+    key: str,
+    actor: str,
+    reason: str = "",
+    connection: BaseDBAsyncClient | None = None,
 ) -> WalletEntry:
     """Close the member's stored value: the WITHDRAW entry is what is paid back to them.
 
     With the brand rule `wallet_refund_principal_only` on, only the principal is paid back and
     the bonus is forfeited in a separate ADJUST entry keyed `{key}:forfeit`.
     """
-    check_key(key, code="wallet.invalid_key")
+    check_key(key, code=WalletErrorCode.INVALID_KEY)
     if len(key) > 120:
-        raise InvalidInput("wallet.invalid_key", "A withdrawal key must fit in 120 characters.")
-    brand = await Brand.get_or_none(id=brand_id)
+        raise InvalidInput(
+            WalletErrorCode.INVALID_KEY, "A withdrawal key must fit in 120 characters."
+        )
+    brand = await Brand.filter(id=brand_id).using_db(connection).first()
     if brand is None:
-        raise NotFound("brand.not_found", "No such brand.")
+        raise NotFound(BrandErrorCode.NOT_FOUND, "No such brand.")
     principal_only = bool(brand.setting("wallet_refund_principal_only"))
     now = clock().now()
 
@@ -322,10 +397,10 @@ async def withdraw_wallet(
         member = await lock_member(db, brand_id=brand_id, member_id=member_id)
         principal, bonus = member.wallet_principal_fen, member.wallet_bonus_fen
         if principal == 0 and bonus == 0:
-            raise Conflict("wallet.empty", "There is nothing in the wallet to withdraw.")
+            raise Conflict(WalletErrorCode.EMPTY, "There is nothing in the wallet to withdraw.")
         paid_bonus = 0 if principal_only else bonus
         if not await _move(db, member_id=member_id, principal_fen=-principal, bonus_fen=-bonus):
-            raise Conflict("wallet.concurrent_change", "The wallet changed; try again.")
+            raise Conflict(WalletErrorCode.CONCURRENT_CHANGE, "The wallet changed; try again.")
         # Both rows see the final (zero) balances; the WITHDRAW row is written last so its
         # `*_after_fen` equal the member's columns like every other entry's.
         if bonus - paid_bonus:
@@ -343,7 +418,14 @@ async def withdraw_wallet(
             now=now,
         )
 
-    return await _once(brand_id=brand_id, member_id=member_id, key=key, operation=operation)
+    return await _once(
+        brand_id=brand_id,
+        member_id=member_id,
+        key=key,
+        replays=lambda entry: entry.kind == WalletEntryKind.WITHDRAW,
+        operation=operation,
+        connection=connection,
+    )
 
 
 async def move_wallet_for_merge(
@@ -356,23 +438,19 @@ async def move_wallet_for_merge(
 ) -> WalletBalance:
     """Inside the caller's transaction, move the loser's principal and bonus to the survivor."""
     db = connection
-    out_key = check_key(f"{key_prefix}:wallet:out", code="wallet.invalid_key")
-    in_key = check_key(f"{key_prefix}:wallet:in", code="wallet.invalid_key")
+    out_key = check_key(f"{key_prefix}:wallet:out", code=WalletErrorCode.INVALID_KEY)
+    in_key = check_key(f"{key_prefix}:wallet:in", code=WalletErrorCode.INVALID_KEY)
     done = await WalletEntry.filter(brand_id=brand_id, key=out_key).using_db(db).first()
     if done is not None:
         return WalletBalance(-done.principal_delta_fen, -done.bonus_delta_fen)
-    members = {}
-    for member_id in sorted((loser_id, survivor_id)):  # id order: no deadlock between merges
-        members[member_id] = await lock_member(
-            db, brand_id=brand_id, member_id=member_id, allow_merged=True
-        )
+    members = await lock_members(db, brand_id=brand_id, member_ids=(loser_id, survivor_id))
     principal = members[loser_id].wallet_principal_fen
     bonus = members[loser_id].wallet_bonus_fen
     if principal == 0 and bonus == 0:
         return WalletBalance(0, 0)
     now = clock().now()
     if not await _move(db, member_id=loser_id, principal_fen=-principal, bonus_fen=-bonus):
-        raise Conflict("wallet.concurrent_change", "The wallet changed during the merge.")
+        raise Conflict(WalletErrorCode.CONCURRENT_CHANGE, "The wallet changed during the merge.")
     await _append(
         db,
         brand_id=brand_id,
@@ -412,7 +490,7 @@ async def wallet_balance(*, brand_id: int, member_id: int) -> WalletBalance:
         .values_list("wallet_principal_fen", "wallet_bonus_fen")
     )
     if row is None:
-        raise NotFound("member.not_found", "No such member.")
+        raise NotFound(MemberErrorCode.NOT_FOUND, "No such member.")
     return WalletBalance(principal_fen=row[0], bonus_fen=row[1])
 
 
@@ -421,7 +499,7 @@ async def list_wallet_entries(
 ) -> tuple[list[WalletEntry], str | None]:
     """One page of a member's stored-value ledger, newest first."""
     if not await Member.exists(id=member_id, brand_id=brand_id):
-        raise NotFound("member.not_found", "No such member.")
+        raise NotFound(MemberErrorCode.NOT_FOUND, "No such member.")
     return await paginate(
         WalletEntry.filter(brand_id=brand_id, member_id=member_id), cursor=cursor, limit=limit
     )
@@ -432,7 +510,7 @@ async def list_wallet_entries(
 
 def _check_package(name: Any, pay_fen: Any, bonus_fen: Any) -> None:
     if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 64):
-        raise InvalidInput("wallet_package.invalid_name", "A package needs a name (≤ 64).")
+        raise InvalidInput(WalletPackageErrorCode.INVALID_NAME, "A package needs a name (≤ 64).")
     if pay_fen is not None:
         _check_fen(pay_fen)
     if bonus_fen is not None:
@@ -453,7 +531,7 @@ async def get_package(*, brand_id: int, package_id: int) -> WalletPackage:
     """One package of the brand, or 404 `wallet_package.not_found`."""
     package = await WalletPackage.get_or_none(id=package_id, brand_id=brand_id)
     if package is None:
-        raise NotFound("wallet_package.not_found", "No such recharge package.")
+        raise NotFound(WalletPackageErrorCode.NOT_FOUND, "No such recharge package.")
     return package
 
 

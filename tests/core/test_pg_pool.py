@@ -1,12 +1,15 @@
-"""The PostgreSQL engine hands out pooled connections in the order they were asked for."""
+"""The PostgreSQL engine hands out pooled connections in the order they were asked for, and what
+that leans on in asyncpg and Tortoise still holds."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import asyncpg
 import pytest
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from api.core.db import _db_url, _keep_session
 from api.core.pg import FairPool
@@ -24,32 +27,85 @@ async def small_pool(settings: Settings) -> asyncpg.Pool:
     await pool.close()
 
 
-@pytest.mark.parametrize("newcomer_delay_steps", range(5))
-async def test_a_connection_given_back_goes_to_the_longest_waiter(
-    small_pool: asyncpg.Pool, newcomer_delay_steps: int
-) -> None:
-    fair = FairPool(small_pool, 1)
+NEWCOMER_DELAYS = range(5)
+
+
+async def _order_of_service(pool: Any, newcomer_delay_steps: int) -> list[str]:
+    """Who gets the one connection: two callers already waiting, and a newcomer who asks
+    `newcomer_delay_steps` loop turns after the connection starts coming back."""
     order: list[str] = []
 
     async def use(name: str, *, delay_steps: int = 0) -> None:
         for _ in range(delay_steps):
             await asyncio.sleep(0)
-        connection = await fair.acquire()
+        connection = await pool.acquire()
         order.append(name)
         await asyncio.sleep(0)
-        await fair.release(connection)
+        await pool.release(connection)
 
-    held = await fair.acquire()
+    held = await pool.acquire()
     early = [asyncio.create_task(use(name)) for name in ("first", "second")]
     await asyncio.sleep(0.05)  # both are waiting now
-
-    # A newcomer asking around the instant the connection comes back waits its turn. With one
-    # of these delays, asyncpg's own pool hands it the connection and sends "first" to the back.
-    giving_back = asyncio.create_task(fair.release(held))
+    giving_back = asyncio.create_task(pool.release(held))
     late = asyncio.create_task(use("newcomer", delay_steps=newcomer_delay_steps))
     await asyncio.gather(giving_back, *early, late)
+    return order
+
+
+@pytest.mark.parametrize("newcomer_delay_steps", NEWCOMER_DELAYS)
+async def test_a_connection_given_back_goes_to_the_longest_waiter(
+    small_pool: asyncpg.Pool, newcomer_delay_steps: int
+) -> None:
+    order = await _order_of_service(FairPool(small_pool, 1), newcomer_delay_steps)
 
     assert order == ["first", "second", "newcomer"]
+
+
+async def test_asyncpg_alone_still_lets_a_newcomer_overtake(small_pool: asyncpg.Pool) -> None:
+    # Why FairPool exists. When this fails, asyncpg serves its waiters in order by itself and
+    # FairPool (api/core/pg.py) can go.
+    orders = [await _order_of_service(small_pool, delay) for delay in NEWCOMER_DELAYS]
+
+    assert any(order[0] != "first" for order in orders), orders
+
+
+class _CountingPool(FairPool):
+    def __init__(self, pool: asyncpg.Pool, size: int) -> None:
+        super().__init__(pool, size)
+        self.acquired = 0
+        self.released = 0
+
+    async def acquire(self) -> Any:
+        self.acquired += 1
+        return await super().acquire()
+
+    async def release(self, connection: Any) -> None:
+        self.released += 1
+        await super().release(connection)
+
+
+async def test_tortoise_takes_every_connection_through_acquire_and_release(
+    settings: Settings, database: None
+) -> None:
+    # FairPool only orders what passes through these two calls: queries, transactions and
+    # savepoints must all take their connection there, and give it back.
+    if not settings.uses_postgres:
+        pytest.skip("SQLite has no pool")
+    client = connections.get("default")
+    fair = client._pool
+    counting = _CountingPool(fair._pool, 2)
+    client._pool = counting
+    try:
+        await client.execute_query("SELECT 1")
+        async with in_transaction() as outer:
+            await outer.execute_query("SELECT 1")
+            async with in_transaction() as inner:  # a savepoint on the same connection
+                await inner.execute_query("SELECT 1")
+        await asyncio.gather(*(client.execute_query("SELECT 1") for _ in range(4)))
+    finally:
+        client._pool = fair
+
+    assert counting.acquired == counting.released == 6
 
 
 async def test_the_application_uses_the_fair_pool(settings: Settings, database: None) -> None:

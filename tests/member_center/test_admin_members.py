@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from api.core.clock import SHANGHAI, FrozenClock
-from api.member_center import relations
+from api.member_center import points, relations
 from api.member_center.models import Level, Member, MemberStatus, MemberTag, Tag, TagKind
 from api.org.models import Brand, Staff, StaffRole
 from tests.factories import make_brand, make_member, make_staff, make_store, staff_token
@@ -37,7 +37,8 @@ async def test_list_shows_live_members_newest_first(api: Api, clock: FrozenClock
     brand = await make_brand()
     admin = await make_staff(brand=brand)
     await make_member(brand=brand, nickname="visitor", status=MemberStatus.VISITOR)
-    await make_member(brand=brand, nickname="member", phone_masked="138****5678", points_balance=40)
+    member = await make_member(brand=brand, nickname="member", phone_masked="138****5678")
+    await points.earn_points(brand_id=brand.id, member_id=member.id, amount=40, key="t:earn")
     await make_member(brand=brand, nickname="merged", status=MemberStatus.MERGED)
     await make_member(brand=brand, nickname="erased", status=MemberStatus.ERASED)
 

@@ -9,8 +9,8 @@ import pytest
 
 from api.core.clock import FrozenClock
 from api.core.errors import Conflict, InvalidInput, NotFound
-from api.member_center import levels, points
-from api.member_center.models import GrowthEntry, Level, Member
+from api.member_center import levels, merge, points
+from api.member_center.models import GrowthEntry, GrowthEntryKind, Level, Member
 from api.org.models import Brand, StaffRole
 from tests.factories import make_brand, make_member, make_staff, member_token, staff_token
 from tests.support.api import Api
@@ -93,6 +93,31 @@ async def test_growth_for_member_of_other_brand_is_not_found(clock: FrozenClock)
         await levels.add_growth(brand_id=brand_a.id, member_id=member_b.id, amount=5, key="k")
 
     assert (await Member.get(id=member_b.id)).growth == 0
+
+
+async def test_a_merge_moves_growth_with_an_entry_on_each_side(clock: FrozenClock) -> None:
+    # given a survivor with 10 growth and a duplicate of them with 7
+    brand = await make_brand()
+    survivor = await make_member(brand=brand)
+    loser = await make_member(brand=brand)
+    await levels.add_growth(brand_id=brand.id, member_id=survivor.id, amount=10, key="s")
+    await levels.add_growth(brand_id=brand.id, member_id=loser.id, amount=7, key="l")
+
+    # when they merge (and the merge is replayed)
+    for _ in range(2):
+        await merge.merge_members(
+            brand_id=brand.id, survivor_id=survivor.id, loser_id=loser.id, reason="test"
+        )
+
+    # then each side's growth is still the sum of its growth ledger
+    for member, growth in ((survivor, 17), (loser, 0)):
+        fresh = await Member.get(id=member.id)
+        deltas = await GrowthEntry.filter(member_id=member.id).values_list("delta", flat=True)
+        assert (fresh.growth, fresh.year_growth, sum(deltas)) == (growth, growth, growth)
+    moved_in = await GrowthEntry.get(member_id=survivor.id, kind=GrowthEntryKind.MERGE_IN)
+    moved_out = await GrowthEntry.get(member_id=loser.id, kind=GrowthEntryKind.MERGE_OUT)
+    assert (moved_in.delta, moved_in.growth_after, moved_in.year_growth_after) == (7, 17, 17)
+    assert (moved_out.delta, moved_out.growth_after) == (-7, 0)
 
 
 # ---------------------------------------------------------------- requalification

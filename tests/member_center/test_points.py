@@ -452,6 +452,27 @@ async def test_hq_admin_adjusts_points_with_reason(api: Api, clock: FrozenClock)
     assert await assert_ledger_consistent(member) == 15
 
 
+async def test_an_idempotency_key_resent_with_another_delta_is_409(
+    api: Api, clock: FrozenClock
+) -> None:
+    brand = await make_brand()
+    admin = await make_staff(brand=brand, role=StaffRole.HQ_ADMIN)
+    member = await member_with_points(brand, 10)
+    path = f"/admin/members/{member.id}/points-adjustments"
+    headers = {"Idempotency-Key": "ticket-43"}
+
+    first = await api.post(
+        path, {"delta": 5, "reason": "goodwill"}, token=staff_token(admin), headers=headers
+    )
+    other = await api.post(
+        path, {"delta": 50, "reason": "goodwill"}, token=staff_token(admin), headers=headers
+    )
+
+    assert first.status == 201, first
+    assert (other.status, other.error_code) == (409, "points.key_reused")
+    assert await assert_ledger_consistent(member) == 15
+
+
 @pytest.mark.parametrize(
     "payload",
     [

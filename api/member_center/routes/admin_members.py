@@ -72,7 +72,7 @@ async def get_member(request: Request, member_id: int) -> HTTPResponse:
 
 async def _member_tags_out(brand_id: int, member_id: int) -> MemberTagsOut:
     carried = await tags.member_tags(brand_id=brand_id, member_id=member_id)
-    return MemberTagsOut(member_id=member_id, tags=[TagOut.of(t) for t in carried])
+    return MemberTagsOut.of(member_id, carried)
 
 
 @bp.post("/admin/members/<member_id:int>/tags")

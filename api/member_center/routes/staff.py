@@ -7,7 +7,7 @@ from sanic import Blueprint, HTTPResponse, Request
 from api.core.errors import Forbidden
 from api.member_center import relations, tags
 from api.member_center.schemas.relations import PerformanceOut, PerformanceQuery
-from api.member_center.schemas.tags import MemberTagsIn, MemberTagsOut, TagOut
+from api.member_center.schemas.tags import MemberTagsIn, MemberTagsOut
 from api.org.access import staff_required
 from api.org.error_codes import AuthErrorCode
 from api.org.models import StaffRole
@@ -65,4 +65,4 @@ async def tag_store_member(request: Request, member_id: int) -> HTTPResponse:
         tag_ids=payload.tag_ids,
     )
     carried = await tags.member_tags(brand_id=staff.brand_id, member_id=member.id)
-    return out(MemberTagsOut(member_id=member.id, tags=[TagOut.of(t) for t in carried]))
+    return out(MemberTagsOut.of(member.id, carried))

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from api.core.pagination import PageQuery
+from api.core.pagination import Page, PageQuery
 from api.member_center.models import Member, MemberStatus
 from api.member_center.schemas.relations import RelationOut
 from api.member_center.search import MemberDetail, MemberFilter, MemberRow
@@ -82,9 +82,8 @@ class AdminMemberOut(BaseModel):
         return cls.of(row.member, row.tags)
 
 
-class AdminMemberPage(BaseModel):
-    items: list[AdminMemberOut]
-    next_cursor: str | None
+class AdminMemberPage(Page[AdminMemberOut]):
+    pass
 
 
 class AdminMemberDetailOut(AdminMemberOut):

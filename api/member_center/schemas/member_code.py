@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.member_center.member_code import MemberCard, MemberCode
+from api.member_center.member_code import CardLevel, MemberCard, MemberCode
 from api.member_center.models import MemberStatus
 
 # [0-9], not \d: the schema's regex engine counts other scripts' digits as \d too.
@@ -17,6 +17,9 @@ Code = Annotated[str, StringConstraints(pattern=r"^[0-9]{18}$")]
 class MemberCodeOut(BaseModel):
     code: str = Field(description="18 digits starting 68; never a WeChat or Alipay payment code")
     qr_svg: str = Field(description="the code as a QR symbol, an SVG document")
+    qr_png_base64: str = Field(
+        description="the same QR symbol as a PNG image (8 px per module), base64-encoded"
+    )
     barcode_svg: str = Field(description="the code as a Code 128 barcode, an SVG document")
     expires_at: datetime
 
@@ -25,6 +28,7 @@ class MemberCodeOut(BaseModel):
         return cls(
             code=code.code,
             qr_svg=code.qr_svg,
+            qr_png_base64=code.qr_png_base64,
             barcode_svg=code.barcode_svg,
             expires_at=code.expires_at,
         )
@@ -36,10 +40,14 @@ class MemberCodeResolveIn(BaseModel):
     code: Code = Field(description="the 18 digits scanned from the member's phone")
 
 
-class LevelBrief(BaseModel):
+class CardLevelOut(BaseModel):
     id: int
     name: str
     discount_pct: int
+
+    @classmethod
+    def of(cls, level: CardLevel) -> CardLevelOut:
+        return cls(id=level.id, name=level.name, discount_pct=level.discount_pct)
 
 
 class MemberSummaryOut(BaseModel):
@@ -50,7 +58,7 @@ class MemberSummaryOut(BaseModel):
     nickname: str
     phone_masked: str
     status: MemberStatus
-    level: LevelBrief | None
+    level: CardLevelOut | None
     points_balance: int
     wallet_principal_fen: int
     wallet_bonus_fen: int
@@ -61,16 +69,13 @@ class MemberSummaryOut(BaseModel):
 
     @classmethod
     def of(cls, card: MemberCard) -> MemberSummaryOut:
-        level = card.level
         return cls(
             member_id=card.member_id,
             member_no=card.member_no,
             nickname=card.nickname,
             phone_masked=card.phone_masked,
             status=card.status,
-            level=LevelBrief(id=level.id, name=level.name, discount_pct=level.discount_pct)
-            if level is not None
-            else None,
+            level=CardLevelOut.of(card.level) if card.level is not None else None,
             points_balance=card.points_balance,
             wallet_principal_fen=card.wallet_principal_fen,
             wallet_bonus_fen=card.wallet_bonus_fen,

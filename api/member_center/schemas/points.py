@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from api.core.pagination import Page
 from api.member_center.models import PointsEntry
 from api.member_center.points import PointsSummary
 
@@ -48,9 +49,8 @@ class AdminPointsEntryOut(PointsEntryOut):
         )
 
 
-class PointsEntryPage(BaseModel):
-    items: list[PointsEntryOut]
-    next_cursor: str | None
+class PointsEntryPage(Page[PointsEntryOut]):
+    pass
 
 
 class PointsSummaryOut(BaseModel):

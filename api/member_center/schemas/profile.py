@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
-from api.member_center.models import Gender, MemberStatus
+from api.member_center.models import Gender, Level, Member, MemberStatus
+from api.org.models import Staff, Store
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Scene = Annotated[str, StringConstraints(max_length=64)]
@@ -58,22 +59,50 @@ class LevelBrief(BaseModel):
     free_delivery: bool
     benefits: list[Any]
 
+    @classmethod
+    def of(cls, level: Level) -> LevelBrief:
+        return cls(
+            id=level.id,
+            name=level.name,
+            rank=level.rank,
+            discount_pct=level.discount_pct,
+            points_rate_pct=level.points_rate_pct,
+            free_delivery=level.free_delivery,
+            benefits=list(level.benefits or []),
+        )
+
 
 class StoreBrief(BaseModel):
     id: int
     code: str
     name: str
 
+    @classmethod
+    def of(cls, store: Store) -> StoreBrief:
+        return cls(id=store.id, code=store.code, name=store.name)
+
 
 class GuideBrief(BaseModel):
     id: int
     name: str
+
+    @classmethod
+    def of(cls, guide: Staff) -> GuideBrief:
+        return cls(id=guide.id, name=guide.name)
 
 
 class WalletBrief(BaseModel):
     principal_fen: int
     bonus_fen: int
     total_fen: int
+
+    @classmethod
+    def of(cls, member: Member) -> WalletBrief:
+        return cls(
+            principal_fen=member.wallet_principal_fen,
+            bonus_fen=member.wallet_bonus_fen,
+            total_fen=member.wallet_principal_fen + member.wallet_bonus_fen,
+        )
 
 
 class MemberOut(BaseModel):
@@ -92,6 +121,30 @@ class MemberOut(BaseModel):
     home_store: StoreBrief | None
     guide: GuideBrief | None
     registered_at: datetime | None
+
+    @classmethod
+    def of(cls, member: Member) -> MemberOut:
+        """A member whose level, home store and guide are loaded (those that are set)."""
+        level = member.level if member.level_id is not None else None
+        store = member.home_store if member.home_store_id is not None else None
+        guide = member.guide if member.guide_id is not None else None
+        return cls(
+            id=member.id,
+            member_no=member.member_no,
+            status=member.status,
+            nickname=member.nickname,
+            avatar_url=member.avatar_url,
+            gender=member.gender,
+            birthday=member.birthday,
+            phone=member.phone_masked,
+            level=LevelBrief.of(level) if level is not None else None,
+            growth=member.growth,
+            points=member.points_balance,
+            wallet=WalletBrief.of(member),
+            home_store=StoreBrief.of(store) if store is not None else None,
+            guide=GuideBrief.of(guide) if guide is not None else None,
+            registered_at=member.registered_at,
+        )
 
 
 class LoginOut(BaseModel):

@@ -90,3 +90,7 @@ class MemberTagsIn(BaseModel):
 class MemberTagsOut(BaseModel):
     member_id: int
     tags: list[TagOut]
+
+    @classmethod
+    def of(cls, member_id: int, tags: list[Tag]) -> MemberTagsOut:
+        return cls(member_id=member_id, tags=[TagOut.of(tag) for tag in tags])

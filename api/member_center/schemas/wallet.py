@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from api.core.pagination import Page
 from api.member_center.models import WalletEntry, WalletPackage
 from api.member_center.wallet import WalletBalance
 
@@ -80,9 +81,8 @@ class WalletEntryOut(BaseModel):
         )
 
 
-class WalletEntryPage(BaseModel):
-    items: list[WalletEntryOut]
-    next_cursor: str | None
+class WalletEntryPage(Page[WalletEntryOut]):
+    pass
 
 
 class WalletPackageIn(BaseModel):
