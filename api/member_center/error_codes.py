@@ -99,6 +99,10 @@ class GuideErrorCode(StrEnum):
     SAME_GUIDE = "guide.same_guide"
 
 
+class PerformanceErrorCode(StrEnum):
+    NO_SUBJECT = "performance.no_subject"
+
+
 # Codes of the apps and platforms a sign-in names, raised while signing a member in.
 class SignInErrorCode(StrEnum):
     WECHAT_APP_NOT_FOUND = "wechat_app.not_found"

@@ -31,7 +31,7 @@ from api.org.actor import staff_ref
 from api.org.models import AttributionPolicy, Brand, Staff, StaffRole, Status, Store
 from api.org.scope import StoreScope
 
-from .error_codes import GuideErrorCode, RelationErrorCode
+from .error_codes import GuideErrorCode, PerformanceErrorCode, RelationErrorCode
 from .ledger import lock_member
 from .models import Member, MemberRelation, MemberStatus, RelationSource
 
@@ -418,7 +418,7 @@ async def guide_performance(
     elif store_id is not None:
         scope = {"store_id": store_id}
     else:
-        raise InvalidInput("performance.no_subject", "Figures are per guide or per store.")
+        raise InvalidInput(PerformanceErrorCode.NO_SUBJECT, "Figures are per guide or per store.")
     current = MemberRelation.filter(brand_id=brand_id, ended_at__isnull=True, **scope)
     # A head-office reassignment hands members over; it does not win new ones.
     won = current.exclude(source=RelationSource.ADMIN)

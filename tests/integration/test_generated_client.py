@@ -106,7 +106,7 @@ async def test_get_me_types_required_fields_as_required_and_nullable_ones_as_nul
         else:
             assert "null" not in type_ and "unknown" not in type_, (name, type_)
     assert fields["birthday"] == "string | null"
-    assert fields["level"] == 'components["schemas"]["ProfileLevelBrief"] | null'
+    assert fields["level"] == 'components["schemas"]["LevelBrief"] | null'
     assert fields["points"] == "number"
     assert {"birthday", "level", "home_store", "guide", "registered_at"} <= nullable
 

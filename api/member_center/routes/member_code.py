@@ -19,6 +19,7 @@ bp = Blueprint("member_center_member_code", url_prefix="/api/v1")
 MEMBER_CODE_EXAMPLE = {
     "code": "681234567890123456",
     "qr_svg": '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 29 29">…</svg>',
+    "qr_png_base64": "iVBORw0KGgoAAAANSUhEUgAAAMgAAADIAQAAAACFI5MzAAAA…",
     "barcode_svg": '<svg xmlns="http://www.w3.org/2000/svg" width="92mm" height="23mm">…</svg>',
     "expires_at": "2025-06-01T12:01:00+08:00",
 }
