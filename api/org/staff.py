@@ -106,7 +106,7 @@ async def create_staff(
             role=role,
             store_id=store_id,
             guide_code=guide_code,
-            password_hash=hash_password(password),
+            password_hash=await hash_password(password),
         )
     except IntegrityError as exc:
         raise Conflict(
@@ -150,7 +150,7 @@ async def update_staff(
         if value is not None or field in ("store_id", "guide_code")
     }
     if password:
-        staff.password_hash = hash_password(password)
+        staff.password_hash = await hash_password(password)
     staff.update_from_dict(changes)
     try:
         await staff.save()

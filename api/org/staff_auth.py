@@ -30,7 +30,7 @@ async def login_staff(*, brand_code: str, username: str, password: str) -> tuple
     staff = await Staff.filter(
         brand__code=brand_code, username=username, status=Status.ACTIVE, brand__status=Status.ACTIVE
     ).first()
-    if not verify_password(staff.password_hash if staff else None, password) or staff is None:
+    if not await verify_password(staff.password_hash if staff else None, password) or staff is None:
         await hit_rate_limit(
             cache(),
             limit_key,
