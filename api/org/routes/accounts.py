@@ -165,13 +165,16 @@ async def update_payment_route(request: Request, route_id: int) -> HTTPResponse:
 
 @bp.post("/admin/store-payment-routes/import")
 @doc(
-    summary="Bulk create or update routes from CSV (store_code,provider,account_key)",
+    summary="Bulk create or update routes from CSV (store_code,provider,account_key; "
+    "at most 5,000 rows, one per store and provider), all or nothing",
     tag="admin",
     response=RouteImportOut,
-    errors=(401, 403),
+    errors=(401, 403, 409, 422),
 )
 @staff_required(HQ)
 async def import_payment_routes(request: Request) -> HTTPResponse:
     text = request.body.decode("utf-8-sig", errors="replace")
-    created, updated = await accounts.import_routes(brand_id=request.ctx.brand_id, csv_text=text)
+    created, updated = await accounts.import_routes(
+        brand_id=request.ctx.brand_id, actor=request.ctx.staff.audit_name, csv_text=text
+    )
     return out(RouteImportOut(created=created, updated=updated))
