@@ -1,4 +1,4 @@
-"""The audit log: one row per sensitive operation (merges, manual adjustments, refunds …)."""
+"""The audit log: one row per sensitive operation (admin changes, merges, manual adjustments …)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from . import context
 from .models import AuditLog
 
 
@@ -23,12 +24,17 @@ async def record(
     details: dict[str, Any] | None = None,
     connection: BaseDBAsyncClient | None = None,
 ) -> AuditLog:
-    """Append an audit row; call it inside the operation's transaction so both commit together."""
+    """Append an audit row; call it inside the operation's transaction so both commit together.
+
+    The row carries the id of the request being served (empty in workers and commands), so that
+    it can be found again from an access-log line or a client's error report.
+    """
     return await AuditLog.create(
         brand_id=brand_id,
         actor=actor,
         action=action,
         target=target,
         details=details or {},
+        request_id=context.request_id.get(),
         using_db=connection,
     )

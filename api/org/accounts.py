@@ -135,26 +135,29 @@ async def create_account(
     """Add a merchant account; its keys are encrypted and never shown again."""
     keys = {name: value for name, value in secrets.items() if value is not None}
     _check_account(provider, mode, mch_id=mch_id, app_id=app_id, sub_mchid=sub_mchid, secrets=keys)
-    account = await MerchantAccount.create(
-        brand_id=brand_id,
-        key=token_hex(8),
-        name=name,
-        provider=provider,
-        mode=mode,
-        mch_id=mch_id or "",
-        app_id=app_id or "",
-        sub_mchid=sub_mchid or "",
-        sub_appid=sub_appid or "",
-        secrets_enc=encrypt(json.dumps(keys)),
-        secret_names=sorted(keys),
-    )
-    await audit.record(
-        brand_id=brand_id,
-        actor=actor,
-        action="merchant_account.create",
-        target=f"merchant_account:{account.key}",
-        details={"provider": account.provider.value, "mode": account.mode.value},
-    )
+    async with in_transaction() as db:
+        account = await MerchantAccount.create(
+            brand_id=brand_id,
+            key=token_hex(8),
+            name=name,
+            provider=provider,
+            mode=mode,
+            mch_id=mch_id or "",
+            app_id=app_id or "",
+            sub_mchid=sub_mchid or "",
+            sub_appid=sub_appid or "",
+            secrets_enc=encrypt(json.dumps(keys)),
+            secret_names=sorted(keys),
+            using_db=db,
+        )
+        await audit.record(
+            brand_id=brand_id,
+            actor=actor,
+            action="merchant_account.create",
+            target=f"merchant_account:{account.key}",
+            details={"provider": account.provider.value, "mode": account.mode.value},
+            connection=db,
+        )
     return account
 
 
@@ -196,14 +199,16 @@ async def update_account(
     for field in ("name", "sub_appid", "status"):
         if fields[field] is not None:
             setattr(account, field, fields[field])
-    await account.save()
-    await audit.record(
-        brand_id=brand_id,
-        actor=actor,
-        action="merchant_account.update",
-        target=f"merchant_account:{account.key}",
-        details={"fields": sorted(k for k, v in fields.items() if v is not None)},
-    )
+    async with in_transaction() as db:
+        await account.save(using_db=db)
+        await audit.record(
+            brand_id=brand_id,
+            actor=actor,
+            action="merchant_account.update",
+            target=f"merchant_account:{account.key}",
+            details={"fields": sorted(k for k, v in fields.items() if v is not None)},
+            connection=db,
+        )
     return account
 
 
@@ -244,7 +249,7 @@ async def list_routes(
 
 
 async def create_route(
-    *, brand_id: int, store_id: int, provider: PaymentProvider, account_id: int
+    *, brand_id: int, actor: str, store_id: int, provider: PaymentProvider, account_id: int
 ) -> StorePaymentRoute:
     """Send a store's money for one provider to an account of the same brand and provider."""
     if not await Store.exists(id=store_id, brand_id=brand_id):
@@ -253,19 +258,38 @@ async def create_route(
         )
     await _routable_account(brand_id, provider, account_id)
     try:
-        return await StorePaymentRoute.create(
-            brand_id=brand_id, store_id=store_id, provider=provider, account_id=account_id
-        )
+        async with in_transaction() as db:
+            route = await StorePaymentRoute.create(
+                brand_id=brand_id,
+                store_id=store_id,
+                provider=provider,
+                account_id=account_id,
+                using_db=db,
+            )
+            await audit.record(
+                brand_id=brand_id,
+                actor=actor,
+                action="payment_route.create",
+                target=f"payment_route:{route.id}",
+                details={
+                    "store_id": store_id,
+                    "provider": provider.value,
+                    "account_id": account_id,
+                },
+                connection=db,
+            )
     except IntegrityError as exc:
         raise Conflict(
             PaymentRouteErrorCode.EXISTS,
             "This store already has a route for this provider; update it.",
         ) from exc
+    return route
 
 
 async def update_route(
     *,
     brand_id: int,
+    actor: str,
     route_id: int,
     account_id: int | None = None,
     status: Status | None = None,
@@ -279,7 +303,24 @@ async def update_route(
         route.account_id = account_id
     if status is not None:
         route.status = status
-    await route.save()
+    async with in_transaction() as db:
+        await route.save(using_db=db)
+        await audit.record(
+            brand_id=brand_id,
+            actor=actor,
+            action="payment_route.update",
+            target=f"payment_route:{route.id}",
+            details={
+                "fields": sorted(
+                    k
+                    for k, v in {"account_id": account_id, "status": status}.items()
+                    if v is not None
+                ),
+                "account_id": route.account_id,
+                "status": route.status.value,
+            },
+            connection=db,
+        )
     return route
 
 

@@ -173,6 +173,7 @@ async def _create_demo() -> Brand:
         ):
             await create_route(
                 brand_id=brand.id,
+                actor=actor,
                 store_id=store.id,
                 provider=account.provider,
                 account_id=account.id,

@@ -97,7 +97,9 @@ async def members_tag(request: Request, member_id: int) -> HTTPResponse:
 @staff_required(HQ)
 async def members_untag(request: Request, member_id: int, tag_id: int) -> HTTPResponse:
     brand_id = request.ctx.brand_id
-    member = await tags.untag_member(brand_id=brand_id, member_id=member_id, tag_id=tag_id)
+    member = await tags.untag_member(
+        brand_id=brand_id, member_id=member_id, tag_id=tag_id, actor=request.ctx.staff.audit_name
+    )
     return out(await _member_tags_out(brand_id, member.id))
 
 
@@ -124,7 +126,9 @@ async def tag_groups_list(request: Request) -> HTTPResponse:
 @staff_required(HQ)
 async def tag_groups_create(request: Request) -> HTTPResponse:
     payload = body(request, TagGroupIn)
-    group = await tags.create_tag_group(brand_id=request.ctx.brand_id, name=payload.name)
+    group = await tags.create_tag_group(
+        brand_id=request.ctx.brand_id, name=payload.name, actor=request.ctx.staff.audit_name
+    )
     return out(TagGroupOut.of(group), status=201)
 
 
@@ -164,6 +168,7 @@ async def tags_create(request: Request) -> HTTPResponse:
         name=payload.name,
         kind=payload.kind,
         group_id=payload.group_id,
+        actor=request.ctx.staff.audit_name,
     )
     return out(TagOut.of(tag), status=201)
 
@@ -185,6 +190,7 @@ async def tags_update(request: Request, tag_id: int) -> HTTPResponse:
         name=payload.name,
         active=payload.active,
         group_id=payload.group_id,
+        actor=request.ctx.staff.audit_name,
     )
     return out(TagOut.of(tag))
 

@@ -142,7 +142,9 @@ async def list_payment_routes(request: Request) -> HTTPResponse:
 @staff_required(HQ)
 async def create_payment_route(request: Request) -> HTTPResponse:
     payload = body(request, RouteCreate)
-    route = await accounts.create_route(brand_id=request.ctx.brand_id, **payload.model_dump())
+    route = await accounts.create_route(
+        brand_id=request.ctx.brand_id, actor=request.ctx.staff.audit_name, **payload.model_dump()
+    )
     return out(RouteOut.model_validate(route), status=201)
 
 
@@ -158,7 +160,10 @@ async def create_payment_route(request: Request) -> HTTPResponse:
 async def update_payment_route(request: Request, route_id: int) -> HTTPResponse:
     payload = body(request, RouteUpdate)
     route = await accounts.update_route(
-        brand_id=request.ctx.brand_id, route_id=route_id, **payload.model_dump()
+        brand_id=request.ctx.brand_id,
+        actor=request.ctx.staff.audit_name,
+        route_id=route_id,
+        **payload.model_dump(),
     )
     return out(RouteOut.model_validate(route))
 
