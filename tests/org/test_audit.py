@@ -1,10 +1,11 @@
-"""The audit log: every admin change writes a row carrying its request id."""
+"""The audit log: every admin change writes a row carrying its request id; head office reads them."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from sanic import Sanic
 
 from api.core import audit
 from api.core.models import AuditLog
+from api.core.pagination import encode_cursor
 from api.member_center import levels, tags, wallet
 from api.member_center.models import TagKind
 from api.org.models import (
@@ -25,6 +27,7 @@ from api.org.models import (
 )
 from sandbox.keys import alipay_app_private_pem, alipay_platform_public_pem
 from tests.factories import make_brand, make_member, make_staff, make_store, make_wechat_app
+from tests.factories import member_token as member_token_of
 from tests.factories import staff_token as staff_token_of
 from tests.org.test_admin import wechat_account
 from tests.support.api import Api
@@ -308,6 +311,25 @@ async def test_every_admin_change_writes_an_audit_row_with_its_request_id(
     assert rows[0].target
 
 
+async def test_the_head_office_reads_the_changes_it_made(api: Api) -> None:
+    g = await _given(api)
+    store = await make_store(brand=g.brand)
+
+    changed = await _send(
+        g, "PATCH", Change(f"/admin/stores/{store.id}", {"name": "New name"}), "trace-7f3a"
+    )
+    listed = await api.get("/admin/audit", token=g.token, params={"target": f"store:{store.id}"})
+
+    assert changed.status == 200
+    assert listed.status == 200, listed
+    [entry] = listed.json["items"]
+    assert entry["action"] == "store.update"
+    assert entry["actor"] == f"staff:{g.admin.id}"
+    assert entry["request_id"] == "trace-7f3a"
+    assert entry["details"]  # what changed, as the service put it
+    assert datetime.fromisoformat(entry["created_at"]).tzinfo is not None
+
+
 async def test_a_refused_change_writes_no_row(api: Api) -> None:
     g = await _given(api)
     store = await make_store(brand=g.brand)
@@ -324,6 +346,115 @@ async def test_a_refused_change_writes_no_row(api: Api) -> None:
 
     assert twice.status == 409
     assert not await AuditLog.filter(request_id="refused-1").exists()
+
+
+async def _row(brand: Brand | None, action: str, actor: str, target: str, at: datetime) -> int:
+    row = await audit.record(
+        brand_id=brand.id if brand else None, actor=actor, action=action, target=target
+    )
+    await AuditLog.filter(id=row.id).update(created_at=at)
+    return row.id
+
+
+async def test_the_list_filters_by_action_actor_target_and_time(api: Api) -> None:
+    g = await _given(api)
+    other = await make_brand()
+    now = datetime.now(UTC).replace(microsecond=0)
+    r1 = await _row(g.brand, "store.update", "staff:1", "store:1", now - timedelta(days=3))
+    r2 = await _row(g.brand, "store.update", "staff:2", "store:2", now - timedelta(days=2))
+    r3 = await _row(g.brand, "staff.create", "staff:1", "staff:9", now - timedelta(days=1))
+    await _row(other, "store.update", "staff:1", "store:1", now - timedelta(days=2))
+    await _row(None, "store.update", "system", "store:1", now - timedelta(days=2))
+
+    async def ids(**params: str) -> list[int]:
+        answer = await api.get("/admin/audit", token=g.token, params=params)
+        assert answer.status == 200, answer
+        return [item["id"] for item in answer.json["items"]]
+
+    day_2 = now - timedelta(days=2)
+    assert await ids() == [r3, r2, r1]
+    assert await ids(action="store.update") == [r2, r1]
+    assert await ids(actor="staff:1") == [r3, r1]
+    assert await ids(target="store:2") == [r2]
+    assert await ids(since=day_2.isoformat()) == [r3, r2]
+    assert await ids(until=day_2.isoformat()) == [r1]
+    assert await ids(since=day_2.isoformat(), until=(now - timedelta(days=1)).isoformat()) == [r2]
+    assert await ids(action="store.update", actor="staff:1") == [r1]
+    assert await ids(action="store.delete") == []
+
+
+async def test_the_list_is_paged_with_cursors(api: Api) -> None:
+    g = await _given(api)
+    now = datetime.now(UTC)
+    made = [await _row(g.brand, "tag.create", "staff:1", f"tag:{n}", now) for n in range(5)]
+
+    pages, cursor = [], None
+    for _ in range(3):
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        answer = await api.get("/admin/audit", token=g.token, params=params)
+        pages.append([item["id"] for item in answer.json["items"]])
+        cursor = answer.json["next_cursor"]
+    bad = await api.get("/admin/audit", token=g.token, params={"cursor": "garbage!"})
+
+    assert pages == [made[4:2:-1], made[2:0:-1], made[:1]]
+    assert cursor is None
+    assert (bad.status, bad.error_code) == (422, "request.invalid_cursor")
+
+
+async def test_filters_are_validated(api: Api) -> None:
+    g = await _given(api)
+
+    naive = await api.get("/admin/audit", token=g.token, params={"since": "2026-01-01T00:00:00"})
+    too_big = await api.get("/admin/audit", token=g.token, params={"limit": "500"})
+    too_long = await api.get("/admin/audit", token=g.token, params={"target": "x" * 200})
+
+    for answer in (naive, too_big, too_long):
+        assert (answer.status, answer.error_code) == (422, "request.invalid"), answer
+
+
+async def test_another_brands_rows_never_show(api: Api) -> None:
+    g = await _given(api)
+    other = await _given(api)
+    theirs = await _row(other.brand, "store.update", "staff:1", "store:1", datetime.now(UTC))
+    mine = await _row(g.brand, "store.update", "staff:1", "store:1", datetime.now(UTC))
+
+    seen = await api.get("/admin/audit", token=g.token)
+    by_target = await api.get("/admin/audit", token=g.token, params={"target": "store:1"})
+    past_mine = await api.get("/admin/audit", token=g.token, params={"cursor": encode_cursor(mine)})
+
+    assert theirs < mine
+    assert [item["id"] for item in seen.json["items"]] == [mine]
+    assert [item["id"] for item in by_target.json["items"]] == [mine]
+    assert past_mine.json == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize("role", [StaffRole.STORE_MANAGER, StaffRole.CASHIER, StaffRole.GUIDE])
+async def test_only_the_head_office_reads_the_audit_log(api: Api, role: StaffRole) -> None:
+    brand = await make_brand()
+    store = await make_store(brand=brand)
+    staff = await make_staff(brand=brand, role=role, store=store)
+    member = await make_member(brand=brand)
+
+    as_staff = await api.get("/admin/audit", token=staff_token_of(staff))
+    as_member = await api.get("/admin/audit", token=member_token_of(member))
+    anonymous = await api.get("/admin/audit")
+
+    assert (as_staff.status, as_staff.error_code) == (403, "auth.role_forbidden")
+    assert as_member.status == 403
+    assert anonymous.status == 401
+
+
+async def test_the_audit_list_has_a_documented_output_schema(api: Api) -> None:
+    spec = (await api.get("/docs/openapi.json")).json
+
+    operation = spec["paths"]["/api/v1/admin/audit"]["get"]
+    page = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    entry = page["properties"]["items"]["items"]
+    assert {"items", "next_cursor"} <= set(page["properties"])
+    assert {"id", "actor", "action", "target", "details", "request_id", "created_at"} <= set(
+        entry["properties"]
+    )
+    assert {"401", "403", "422"} <= set(operation["responses"])
 
 
 @pytest.mark.usefixtures("ports")

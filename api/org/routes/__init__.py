@@ -5,7 +5,7 @@ from sanic import Blueprint, Request
 from api.core.auth import Principal, TokenKind, register_resolver
 from api.org import staff_auth
 
-from . import accounts, apps, auth, brand, staff, stores
+from . import accounts, apps, audit, auth, brand, staff, stores
 
 
 async def _resolve_staff(request: Request, principal: Principal) -> None:
@@ -16,4 +16,4 @@ async def _resolve_staff(request: Request, principal: Principal) -> None:
 
 register_resolver(TokenKind.STAFF, _resolve_staff)
 
-bp = Blueprint.group(auth.bp, brand.bp, stores.bp, staff.bp, apps.bp, accounts.bp)
+bp = Blueprint.group(auth.bp, brand.bp, stores.bp, staff.bp, apps.bp, accounts.bp, audit.bp)
