@@ -44,6 +44,8 @@ def create_app(
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.CORS = False
     app.config.HEALTH = False
+    app.config.PROXIES_COUNT = settings.proxies_count or None
+    app.config.REAL_IP_HEADER = settings.real_ip_header or None
     app.ctx.settings = settings
     # Automatic HEAD and OPTIONS routes (load balancers probe /healthz with HEAD). The other
     # built-ins go unused; dependency injection would cost a signal on every request, and the

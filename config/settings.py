@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = 1
     public_base_url: str = ""  # empty: http://<host>:<port>
+    # Which proxy headers name the client (Sanic's PROXIES_COUNT and REAL_IP_HEADER); none by
+    # default, so a client cannot pick its own address with a header.
+    proxies_count: int = Field(default=0, ge=0)
+    real_ip_header: str | None = None
     log_level: str = "INFO"
     access_log: bool = True
 
@@ -51,7 +55,8 @@ class Settings(BaseSettings):
     member_token_ttl_s: int = 7 * 24 * 3600
     staff_token_ttl_s: int = 12 * 3600
 
-    staff_login_max_failures: int = 5
+    staff_login_max_failures: int = 5  # per name and client address
+    staff_login_max_failures_per_address: int = 30
     staff_login_window_s: int = 300
     member_code_resolve_per_minute: int = 120  # per staff member, at the till
     # How long each API process may reuse a staff account it has checked (0: ask Redis each time)

@@ -57,7 +57,7 @@ async def make_staff(
         name=fields.pop("name", f"Staff {number}"),
         role=role,
         store_id=store.id if store else None,
-        password_hash=fields.pop("password_hash", None) or hash_password(PASSWORD),
+        password_hash=fields.pop("password_hash", None) or await hash_password(PASSWORD),
         **fields,
     )
 

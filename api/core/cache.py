@@ -54,6 +54,14 @@ class Cache(Protocol):
         """Increment a counter; the window starts at the first increment and lasts ttl_s."""
         ...
 
+    async def decr(self, key: str) -> None:
+        """Take one back from an `incr` counter, keeping its window; an expired one stays gone."""
+        ...
+
+    async def ttl(self, key: str) -> float | None:
+        """Seconds until the key expires; None when it is absent or has no expiry."""
+        ...
+
     def lock(
         self, key: str, *, ttl_s: float = 10, wait_s: float = 5
     ) -> AbstractAsyncContextManager[None]:
@@ -134,6 +142,17 @@ class MemoryCache:
         self._data[key] = (str(count), self._data[key][1])
         return count
 
+    async def decr(self, key: str) -> None:
+        current = self._live(key)
+        if current is not None:
+            self._data[key] = (str(int(current) - 1), self._data[key][1])
+
+    async def ttl(self, key: str) -> float | None:
+        if self._live(key) is None:
+            return None
+        expires_at = self._data[key][1]
+        return None if expires_at is None else max(0.0, expires_at - self._now())
+
     @asynccontextmanager
     async def lock(self, key: str, *, ttl_s: float = 10, wait_s: float = 5) -> AsyncIterator[None]:
         lock = self._locks.setdefault(key, asyncio.Lock())
@@ -171,6 +190,11 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 
 # KEYS: the counter. ARGV: window in ms. Returns the count.
 _INCR_WITHIN_WINDOW = _COUNT + "return n\n"
+
+# KEYS: the counter. DECR alone would recreate an expired counter at -1, with no expiry.
+_DECR_IF_PRESENT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('DECR', KEYS[1]) end
+"""
 
 # KEYS: the rate-limit counter, the key to swap. ARGV: window in ms, limit, new value.
 _SWAP_WITHIN_LIMIT = (
@@ -261,6 +285,7 @@ class RedisCache:
         self._prefix = prefix
         self._swap_script = self.redis.register_script(_SWAP_WITHIN_LIMIT)
         self._incr_script = self.redis.register_script(_INCR_WITHIN_WINDOW)
+        self._decr_script = self.redis.register_script(_DECR_IF_PRESENT)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -300,6 +325,13 @@ class RedisCache:
     async def incr(self, key: str, *, ttl_s: float) -> int:
         count = await self._incr_script(keys=[self._k(key)], args=[max(1, int(ttl_s * 1000))])
         return int(count)
+
+    async def decr(self, key: str) -> None:
+        await self._decr_script(keys=[self._k(key)])
+
+    async def ttl(self, key: str) -> float | None:
+        ms = int(await self.redis.pttl(self._k(key)))
+        return None if ms < 0 else ms / 1000  # -2: absent, -1: no expiry
 
     @asynccontextmanager
     async def lock(self, key: str, *, ttl_s: float = 10, wait_s: float = 5) -> AsyncIterator[None]:

@@ -50,6 +50,8 @@ class AuditLog(Model):
     action = fields.CharField(max_length=64)  # "member.merge", "points.adjust" …
     target = fields.CharField(max_length=128)  # "member:7"
     details: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    # The X-Request-Id of the HTTP request that made the change; empty for workers and commands.
+    request_id = fields.CharField(max_length=64, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -19,6 +19,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from api.core import audit
 from api.core.clock import to_shanghai
 from api.core.errors import Conflict, InvalidInput, NotFound
 from api.core.ports import clock
@@ -132,6 +133,7 @@ async def create_level(
     birthday_coupon: bool = False,
     benefits: list[str] | None = None,
     active: bool = True,
+    actor: str = "system",
 ) -> Level:
     """Add a rung to the brand's ladder; 409 when its rank is taken or thresholds would not rise."""
     fields: dict[str, Any] = {
@@ -152,7 +154,17 @@ async def create_level(
         raise Conflict(LevelErrorCode.RANK_TAKEN, "A level with this rank exists already.")
     _check_ladder([*existing, Level(brand_id=brand_id, **fields)])
     try:
-        return await Level.create(brand_id=brand_id, **fields)
+        async with in_transaction() as db:
+            level = await Level.create(brand_id=brand_id, **fields, using_db=db)
+            await audit.record(
+                brand_id=brand_id,
+                actor=actor,
+                action="level.create",
+                target=f"level:{level.id}",
+                details={"rank": rank, "growth_threshold": growth_threshold},
+                connection=db,
+            )
+            return level
     except IntegrityError as exc:  # a concurrent create took the rank
         raise Conflict(LevelErrorCode.RANK_TAKEN, "A level with this rank exists already.") from exc
 
@@ -169,6 +181,7 @@ async def update_level(
     birthday_coupon: bool | None = None,
     benefits: list[str] | None = None,
     active: bool | None = None,
+    actor: str = "system",
 ) -> Level:
     """Change a level's name, threshold, benefits or availability; the ladder must stay ordered."""
     changes: dict[str, Any] = {
@@ -197,7 +210,16 @@ async def update_level(
             for field, value in changes.items():
                 setattr(other, field, value)
     _check_ladder(ladder)
-    await Level.filter(id=level.id, brand_id=brand_id).update(**changes)
+    async with in_transaction() as db:
+        await Level.filter(id=level.id, brand_id=brand_id).using_db(db).update(**changes)
+        await audit.record(
+            brand_id=brand_id,
+            actor=actor,
+            action="level.update",
+            target=f"level:{level.id}",
+            details={"fields": sorted(changes)},
+            connection=db,
+        )
     await level.refresh_from_db()
     return level
 

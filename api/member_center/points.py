@@ -21,6 +21,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
+from api.core import audit
 from api.core.clock import shanghai_midnight, to_shanghai
 from api.core.errors import Conflict, InvalidInput, NotFound
 from api.core.pagination import paginate
@@ -358,6 +359,14 @@ async def adjust_points(
                 expires_at=points_expiry_at(brand, now),
                 created_at=now,
             )
+        await audit.record(
+            brand_id=brand_id,
+            actor=actor,
+            action="points.adjust",
+            target=f"member:{member_id}",
+            details={"delta": delta, "entry_id": entry.id},
+            connection=db,
+        )
         return entry
 
     return await _once(

@@ -9,6 +9,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
+from api.core import audit
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.org.scope import StoreScope
 
@@ -28,10 +29,19 @@ async def list_tag_groups(*, brand_id: int) -> list[TagGroup]:
     return await TagGroup.filter(brand_id=brand_id).order_by("name", "id")
 
 
-async def create_tag_group(*, brand_id: int, name: str) -> TagGroup:
+async def create_tag_group(*, brand_id: int, name: str, actor: str = "system") -> TagGroup:
     """Add a tag group; names are unique within the brand."""
     try:
-        return await TagGroup.create(brand_id=brand_id, name=name)
+        async with in_transaction() as db:
+            group = await TagGroup.create(brand_id=brand_id, name=name, using_db=db)
+            await audit.record(
+                brand_id=brand_id,
+                actor=actor,
+                action="tag_group.create",
+                target=f"tag_group:{group.id}",
+                connection=db,
+            )
+            return group
     except IntegrityError as exc:
         raise Conflict(TagGroupErrorCode.NAME_TAKEN, f"Tag group {name!r} already exists.") from exc
 
@@ -63,7 +73,7 @@ async def _check_group(brand_id: int, group_id: int | None) -> None:
 
 
 async def create_tag(
-    *, brand_id: int, name: str, kind: TagKind, group_id: int | None = None
+    *, brand_id: int, name: str, kind: TagKind, group_id: int | None = None, actor: str = "system"
 ) -> Tag:
     """Add a manual or guide tag; `auto` is reserved for the marketing workers."""
     if kind not in SETTABLE_KINDS:
@@ -72,7 +82,19 @@ async def create_tag(
         )
     await _check_group(brand_id, group_id)
     try:
-        return await Tag.create(brand_id=brand_id, name=name, kind=kind, group_id=group_id)
+        async with in_transaction() as db:
+            tag = await Tag.create(
+                brand_id=brand_id, name=name, kind=kind, group_id=group_id, using_db=db
+            )
+            await audit.record(
+                brand_id=brand_id,
+                actor=actor,
+                action="tag.create",
+                target=f"tag:{tag.id}",
+                details={"kind": kind.value},
+                connection=db,
+            )
+            return tag
     except IntegrityError as exc:
         raise Conflict(TagErrorCode.NAME_TAKEN, f"Tag {name!r} already exists.") from exc
 
@@ -92,6 +114,7 @@ async def update_tag(
     name: str | None = None,
     active: bool | None = None,
     group_id: int | None = None,
+    actor: str = "system",
 ) -> Tag:
     """Rename, regroup, deactivate or reactivate a tag."""
     tag = await get_tag(brand_id=brand_id, tag_id=tag_id)
@@ -103,7 +126,22 @@ async def update_tag(
         await _check_group(brand_id, group_id)
         tag.group_id = group_id
     try:
-        await tag.save()
+        async with in_transaction() as db:
+            await tag.save(using_db=db)
+            await audit.record(
+                brand_id=brand_id,
+                actor=actor,
+                action="tag.update",
+                target=f"tag:{tag.id}",
+                details={
+                    "fields": sorted(
+                        k
+                        for k, v in {"name": name, "active": active, "group_id": group_id}.items()
+                        if v is not None
+                    )
+                },
+                connection=db,
+            )
     except IntegrityError as exc:
         raise Conflict(TagErrorCode.NAME_TAKEN, f"Tag {name!r} already exists.") from exc
     return tag
@@ -184,14 +222,36 @@ async def tag_member(*, brand_id: int, member_id: int, tag_ids: list[int], actor
     member = await get_member(brand_id=brand_id, member_id=member_id)
     tags = await _settable_tags(brand_id, tag_ids, SETTABLE_KINDS)
     await _attach(brand_id=brand_id, member=member, tags=tags, tagged_by=actor)
+    await audit.record(
+        brand_id=brand_id,
+        actor=actor,
+        action="member.tag",
+        target=f"member:{member.id}",
+        details={"tag_ids": sorted(tag.id for tag in tags)},
+    )
     return member
 
 
-async def untag_member(*, brand_id: int, member_id: int, tag_id: int) -> Member:
+async def untag_member(
+    *, brand_id: int, member_id: int, tag_id: int, actor: str = "system"
+) -> Member:
     """Head office takes a tag off a member; taking off an absent tag does nothing."""
     member = await get_member(brand_id=brand_id, member_id=member_id)
     await get_tag(brand_id=brand_id, tag_id=tag_id)
-    await MemberTag.filter(brand_id=brand_id, member_id=member.id, tag_id=tag_id).delete()
+    async with in_transaction() as db:
+        await (
+            MemberTag.filter(brand_id=brand_id, member_id=member.id, tag_id=tag_id)
+            .using_db(db)
+            .delete()
+        )
+        await audit.record(
+            brand_id=brand_id,
+            actor=actor,
+            action="member.untag",
+            target=f"member:{member.id}",
+            details={"tag_ids": [tag_id]},
+            connection=db,
+        )
     return member
 
 

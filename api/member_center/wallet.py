@@ -19,7 +19,9 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
+from tortoise.transactions import in_transaction
 
+from api.core import audit
 from api.core.errors import Conflict, InvalidInput, NotFound
 from api.core.pagination import paginate
 from api.core.ports import clock
@@ -518,13 +520,34 @@ def _check_package(name: Any, pay_fen: Any, bonus_fen: Any) -> None:
 
 
 async def create_package(
-    *, brand_id: int, name: str, pay_fen: int, bonus_fen: int = 0, active: bool = True
+    *,
+    brand_id: int,
+    name: str,
+    pay_fen: int,
+    bonus_fen: int = 0,
+    active: bool = True,
+    actor: str = "system",
 ) -> WalletPackage:
     """Offer a recharge package: pay `pay_fen`, receive `pay_fen + bonus_fen`."""
     _check_package(name, pay_fen, bonus_fen)
-    return await WalletPackage.create(
-        brand_id=brand_id, name=name.strip(), pay_fen=pay_fen, bonus_fen=bonus_fen, active=active
-    )
+    async with in_transaction() as db:
+        package = await WalletPackage.create(
+            brand_id=brand_id,
+            name=name.strip(),
+            pay_fen=pay_fen,
+            bonus_fen=bonus_fen,
+            active=active,
+            using_db=db,
+        )
+        await audit.record(
+            brand_id=brand_id,
+            actor=actor,
+            action="wallet_package.create",
+            target=f"wallet_package:{package.id}",
+            details={"pay_fen": pay_fen, "bonus_fen": bonus_fen, "active": active},
+            connection=db,
+        )
+    return package
 
 
 async def get_package(*, brand_id: int, package_id: int) -> WalletPackage:
@@ -543,6 +566,7 @@ async def update_package(
     pay_fen: int | None = None,
     bonus_fen: int | None = None,
     active: bool | None = None,
+    actor: str = "system",
 ) -> WalletPackage:
     """Change a package's name, amounts or availability (`active=False` takes it off offer)."""
     _check_package(name, pay_fen, bonus_fen)
@@ -558,7 +582,20 @@ async def update_package(
         if value is not None
     }
     if changes:
-        await WalletPackage.filter(id=package.id, brand_id=brand_id).update(**changes)
+        async with in_transaction() as db:
+            await (
+                WalletPackage.filter(id=package.id, brand_id=brand_id)
+                .using_db(db)
+                .update(**changes)
+            )
+            await audit.record(
+                brand_id=brand_id,
+                actor=actor,
+                action="wallet_package.update",
+                target=f"wallet_package:{package.id}",
+                details={"fields": sorted(changes)},
+                connection=db,
+            )
         await package.refresh_from_db()
     return package
 

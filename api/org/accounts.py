@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import defaultdict
 from collections.abc import Mapping
 from secrets import token_hex
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -133,26 +135,29 @@ async def create_account(
     """Add a merchant account; its keys are encrypted and never shown again."""
     keys = {name: value for name, value in secrets.items() if value is not None}
     _check_account(provider, mode, mch_id=mch_id, app_id=app_id, sub_mchid=sub_mchid, secrets=keys)
-    account = await MerchantAccount.create(
-        brand_id=brand_id,
-        key=token_hex(8),
-        name=name,
-        provider=provider,
-        mode=mode,
-        mch_id=mch_id or "",
-        app_id=app_id or "",
-        sub_mchid=sub_mchid or "",
-        sub_appid=sub_appid or "",
-        secrets_enc=encrypt(json.dumps(keys)),
-        secret_names=sorted(keys),
-    )
-    await audit.record(
-        brand_id=brand_id,
-        actor=actor,
-        action="merchant_account.create",
-        target=f"merchant_account:{account.key}",
-        details={"provider": account.provider.value, "mode": account.mode.value},
-    )
+    async with in_transaction() as db:
+        account = await MerchantAccount.create(
+            brand_id=brand_id,
+            key=token_hex(8),
+            name=name,
+            provider=provider,
+            mode=mode,
+            mch_id=mch_id or "",
+            app_id=app_id or "",
+            sub_mchid=sub_mchid or "",
+            sub_appid=sub_appid or "",
+            secrets_enc=encrypt(json.dumps(keys)),
+            secret_names=sorted(keys),
+            using_db=db,
+        )
+        await audit.record(
+            brand_id=brand_id,
+            actor=actor,
+            action="merchant_account.create",
+            target=f"merchant_account:{account.key}",
+            details={"provider": account.provider.value, "mode": account.mode.value},
+            connection=db,
+        )
     return account
 
 
@@ -194,14 +199,16 @@ async def update_account(
     for field in ("name", "sub_appid", "status"):
         if fields[field] is not None:
             setattr(account, field, fields[field])
-    await account.save()
-    await audit.record(
-        brand_id=brand_id,
-        actor=actor,
-        action="merchant_account.update",
-        target=f"merchant_account:{account.key}",
-        details={"fields": sorted(k for k, v in fields.items() if v is not None)},
-    )
+    async with in_transaction() as db:
+        await account.save(using_db=db)
+        await audit.record(
+            brand_id=brand_id,
+            actor=actor,
+            action="merchant_account.update",
+            target=f"merchant_account:{account.key}",
+            details={"fields": sorted(k for k, v in fields.items() if v is not None)},
+            connection=db,
+        )
     return account
 
 
@@ -298,7 +305,7 @@ async def list_routes(
 
 
 async def create_route(
-    *, brand_id: int, store_id: int, provider: PaymentProvider, account_id: int
+    *, brand_id: int, actor: str, store_id: int, provider: PaymentProvider, account_id: int
 ) -> StorePaymentRoute:
     """Send a store's money for one provider to an account of the same brand and provider."""
     if not await Store.exists(id=store_id, brand_id=brand_id):
@@ -307,19 +314,38 @@ async def create_route(
         )
     await _routable_account(brand_id, provider, account_id)
     try:
-        return await StorePaymentRoute.create(
-            brand_id=brand_id, store_id=store_id, provider=provider, account_id=account_id
-        )
+        async with in_transaction() as db:
+            route = await StorePaymentRoute.create(
+                brand_id=brand_id,
+                store_id=store_id,
+                provider=provider,
+                account_id=account_id,
+                using_db=db,
+            )
+            await audit.record(
+                brand_id=brand_id,
+                actor=actor,
+                action="payment_route.create",
+                target=f"payment_route:{route.id}",
+                details={
+                    "store_id": store_id,
+                    "provider": provider.value,
+                    "account_id": account_id,
+                },
+                connection=db,
+            )
     except IntegrityError as exc:
         raise Conflict(
             PaymentRouteErrorCode.EXISTS,
             "This store already has a route for this provider; update it.",
         ) from exc
+    return route
 
 
 async def update_route(
     *,
     brand_id: int,
+    actor: str,
     route_id: int,
     account_id: int | None = None,
     status: Status | None = None,
@@ -333,12 +359,41 @@ async def update_route(
         route.account_id = account_id
     if status is not None:
         route.status = status
-    await route.save()
+    async with in_transaction() as db:
+        await route.save(using_db=db)
+        await audit.record(
+            brand_id=brand_id,
+            actor=actor,
+            action="payment_route.update",
+            target=f"payment_route:{route.id}",
+            details={
+                "fields": sorted(
+                    k
+                    for k, v in {"account_id": account_id, "status": status}.items()
+                    if v is not None
+                ),
+                "account_id": route.account_id,
+                "status": route.status.value,
+            },
+            connection=db,
+        )
     return route
 
 
-async def import_routes(*, brand_id: int, csv_text: str) -> tuple[int, int]:
-    """Create or update routes from CSV lines `store_code,provider,account_key`, all or nothing."""
+# At most this many lines per import. 5,000 routes are written in a few seconds; a larger file
+# would hold its transaction, and with it every other write on SQLite, for much longer.
+MAX_IMPORT_ROWS = 5000
+# Rows written per statement.
+IMPORT_BATCH = 500
+
+
+async def import_routes(*, brand_id: int, actor: str, csv_text: str) -> tuple[int, int]:
+    """Create or update routes from CSV lines `store_code,provider,account_key`, all or nothing.
+
+    Refused (422 `route_import.invalid`, nothing written) with every bad line listed: unknown
+    store or account, wrong provider, a (store, provider) pair already on an earlier line, or a
+    line past `MAX_IMPORT_ROWS`. Written in batches, a few statements per batch.
+    """
     reader = csv.DictReader(io.StringIO(csv_text.strip()))
     if reader.fieldnames is None or set(reader.fieldnames) != set(ROUTE_CSV_HEADER):
         raise InvalidInput(
@@ -347,9 +402,19 @@ async def import_routes(*, brand_id: int, csv_text: str) -> tuple[int, int]:
         )
     stores = {s.code: s for s in await Store.filter(brand_id=brand_id)}
     accounts = {a.key: a for a in await MerchantAccount.filter(brand_id=brand_id)}
-    rows: list[tuple[Store, MerchantAccount]] = []
+    wanted: dict[tuple[int, PaymentProvider], MerchantAccount] = {}
+    first_line: dict[tuple[str, PaymentProvider], int] = {}
     problems: list[dict[str, Any]] = []
-    for line_no, raw in enumerate(reader, start=2):
+    for index, raw in enumerate(reader):
+        line_no = reader.line_num
+        if index == MAX_IMPORT_ROWS:
+            problems.append(
+                {
+                    "line": line_no,
+                    "message": f"an import takes at most {MAX_IMPORT_ROWS} rows; split the file",
+                }
+            )
+            break
         try:
             row = RouteCsvRow.model_validate(raw)
         except ValueError:  # pydantic's ValidationError is one
@@ -357,6 +422,17 @@ async def import_routes(*, brand_id: int, csv_text: str) -> tuple[int, int]:
                 {"line": line_no, "message": "store_code, provider, account_key required"}
             )
             continue
+        pair = (row.store_code, row.provider)
+        if pair in first_line:
+            problems.append(
+                {
+                    "line": line_no,
+                    "message": f"store {row.store_code!r} and {row.provider.value} again "
+                    f"(first on line {first_line[pair]})",
+                }
+            )
+            continue
+        first_line[pair] = line_no
         store, account = stores.get(row.store_code), accounts.get(row.account_key)
         if store is None:
             problems.append({"line": line_no, "message": f"unknown store {row.store_code!r}"})
@@ -365,21 +441,66 @@ async def import_routes(*, brand_id: int, csv_text: str) -> tuple[int, int]:
         elif account.provider is not row.provider or account.status != Status.ACTIVE:
             problems.append({"line": line_no, "message": "account provider mismatch or disabled"})
         else:
-            rows.append((store, account))
-    if problems or not rows:
+            wanted[(store.id, row.provider)] = account
+    if problems or not wanted:
         raise InvalidInput(
             PaymentRouteErrorCode.IMPORT_INVALID,
             "Nothing was imported; fix these lines.",
             details=problems,
         )
-    created = updated = 0
-    async with in_transaction():
-        for store, account in rows:
-            _, was_created = await StorePaymentRoute.update_or_create(
-                defaults={"account_id": account.id, "status": Status.ACTIVE, "brand_id": brand_id},
-                store_id=store.id,
-                provider=account.provider,
+    try:
+        async with in_transaction() as db:
+            created, updated = await _write_routes(db, brand_id, wanted)
+            await audit.record(
+                brand_id=brand_id,
+                actor=actor,
+                action="payment_route.import",
+                target=f"brand:{brand_id}",
+                details={"rows": len(wanted), "created": created, "updated": updated},
+                connection=db,
             )
-            created += was_created
-            updated += not was_created
+    except IntegrityError as exc:  # another request created one of these routes meanwhile
+        raise Conflict(
+            PaymentRouteErrorCode.EXISTS, "Routes changed during the import; try again."
+        ) from exc
     return created, updated
+
+
+async def _write_routes(
+    db: BaseDBAsyncClient, brand_id: int, wanted: dict[tuple[int, PaymentProvider], MerchantAccount]
+) -> tuple[int, int]:
+    """Insert the new routes and re-point the existing ones; (created, updated)."""
+    store_ids = sorted({store_id for store_id, _ in wanted})
+    existing: dict[tuple[int, PaymentProvider], StorePaymentRoute] = {}
+    for chunk in _chunks(store_ids):
+        routes = StorePaymentRoute.filter(brand_id=brand_id, store_id__in=chunk).using_db(db)
+        for route in await routes:
+            if (route.store_id, route.provider) in wanted:  # not the store's other providers
+                existing[(route.store_id, route.provider)] = route
+    new_routes = [
+        StorePaymentRoute(
+            brand_id=brand_id, store_id=store_id, provider=provider, account_id=account.id
+        )
+        for (store_id, provider), account in wanted.items()
+        if (store_id, provider) not in existing
+    ]
+    await StorePaymentRoute.bulk_create(new_routes, batch_size=IMPORT_BATCH, using_db=db)
+    # Existing routes that change, grouped by the account they now point at: one UPDATE per
+    # account and batch.
+    repoint: dict[int, list[int]] = defaultdict(list)
+    for pair, route in existing.items():
+        account_id = wanted[pair].id
+        if route.account_id != account_id or route.status != Status.ACTIVE:
+            repoint[account_id].append(route.id)
+    for account_id, route_ids in repoint.items():
+        for chunk in _chunks(route_ids):
+            await (
+                StorePaymentRoute.filter(id__in=chunk)
+                .using_db(db)
+                .update(account_id=account_id, status=Status.ACTIVE)
+            )
+    return len(new_routes), len(existing)
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[start : start + IMPORT_BATCH] for start in range(0, len(ids), IMPORT_BATCH)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from api.core import audit
 from api.core.crypto import encrypt
@@ -33,24 +34,27 @@ async def create_wechat_app(
 ) -> WechatApp:
     """Register a mini-program or official account; its secrets are stored encrypted."""
     try:
-        app = await WechatApp.create(
-            brand_id=brand_id,
-            kind=kind,
-            appid=appid,
-            name=name,
-            secret_enc=encrypt(app_secret),
-            token_enc=encrypt(push_token) if push_token else None,
-            aes_key_enc=encrypt(encoding_aes_key) if encoding_aes_key else None,
-            message_mode=message_mode,
-        )
+        async with in_transaction() as db:
+            app = await WechatApp.create(
+                brand_id=brand_id,
+                kind=kind,
+                appid=appid,
+                name=name,
+                secret_enc=encrypt(app_secret),
+                token_enc=encrypt(push_token) if push_token else None,
+                aes_key_enc=encrypt(encoding_aes_key) if encoding_aes_key else None,
+                message_mode=message_mode,
+                using_db=db,
+            )
+            await audit.record(
+                brand_id=brand_id,
+                actor=actor,
+                action="wechat_app.create",
+                target=f"wechat_app:{app.appid}",
+                connection=db,
+            )
     except IntegrityError as exc:
         raise Conflict(WechatAppErrorCode.TAKEN, "This appid is already registered.") from exc
-    await audit.record(
-        brand_id=brand_id,
-        actor=actor,
-        action="wechat_app.create",
-        target=f"wechat_app:{app.appid}",
-    )
     return app
 
 
@@ -88,14 +92,16 @@ async def update_wechat_app(
         {k: v for k, v in {"name": name, "message_mode": message_mode, "status": status}.items()
          if v is not None}
     )  # fmt: skip
-    await app.save()
-    await audit.record(
-        brand_id=brand_id,
-        actor=actor,
-        action="wechat_app.update",
-        target=f"wechat_app:{app.appid}",
-        details={"fields": sorted(k for k, v in fields.items() if v is not None)},
-    )
+    async with in_transaction() as db:
+        await app.save(using_db=db)
+        await audit.record(
+            brand_id=brand_id,
+            actor=actor,
+            action="wechat_app.update",
+            target=f"wechat_app:{app.appid}",
+            details={"fields": sorted(k for k, v in fields.items() if v is not None)},
+            connection=db,
+        )
     return app
 
 
@@ -129,28 +135,32 @@ async def create_alipay_app(
 ) -> AlipayApp:
     """Register an Alipay mini-program; its private key is stored encrypted."""
     try:
-        app = await AlipayApp.create(
-            brand_id=brand_id,
-            app_id=app_id,
-            name=name,
-            private_key_enc=encrypt(app_private_key),
-            alipay_public_key=alipay_public_key,
-            aes_key_enc=encrypt(aes_key) if aes_key else None,
-        )
+        async with in_transaction() as db:
+            app = await AlipayApp.create(
+                brand_id=brand_id,
+                app_id=app_id,
+                name=name,
+                private_key_enc=encrypt(app_private_key),
+                alipay_public_key=alipay_public_key,
+                aes_key_enc=encrypt(aes_key) if aes_key else None,
+                using_db=db,
+            )
+            await audit.record(
+                brand_id=brand_id,
+                actor=actor,
+                action="alipay_app.create",
+                target=f"alipay_app:{app.app_id}",
+                connection=db,
+            )
     except IntegrityError as exc:
         raise Conflict(AlipayAppErrorCode.TAKEN, "This app_id is already registered.") from exc
-    await audit.record(
-        brand_id=brand_id,
-        actor=actor,
-        action="alipay_app.create",
-        target=f"alipay_app:{app.app_id}",
-    )
     return app
 
 
 async def update_alipay_app(
     *,
     brand_id: int,
+    actor: str,
     app_id: int,
     name: str | None = None,
     app_private_key: str | None = None,
@@ -162,6 +172,13 @@ async def update_alipay_app(
     app = await AlipayApp.get_or_none(id=app_id, brand_id=brand_id)
     if app is None:
         raise NotFound(AlipayAppErrorCode.NOT_FOUND, "No such Alipay app.")
+    fields = {
+        "name": name,
+        "app_private_key": app_private_key,
+        "alipay_public_key": alipay_public_key,
+        "aes_key": aes_key,
+        "status": status,
+    }
     if app_private_key:
         app.private_key_enc = encrypt(app_private_key)
     if aes_key:
@@ -171,5 +188,14 @@ async def update_alipay_app(
          {"name": name, "alipay_public_key": alipay_public_key, "status": status}.items()
          if v is not None}
     )  # fmt: skip
-    await app.save()
+    async with in_transaction() as db:
+        await app.save(using_db=db)
+        await audit.record(
+            brand_id=brand_id,
+            actor=actor,
+            action="alipay_app.update",
+            target=f"alipay_app:{app.app_id}",
+            details={"fields": sorted(k for k, v in fields.items() if v is not None)},
+            connection=db,
+        )
     return app

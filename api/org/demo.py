@@ -96,7 +96,7 @@ async def _create_demo() -> Brand:
         username="admin",
         name="Head office",
         role=StaffRole.HQ_ADMIN,
-        password_hash=hash_password(secrets.token_urlsafe(16)),
+        password_hash=await hash_password(secrets.token_urlsafe(16)),
     )
     actor = staff_ref(admin.id)
     await apps.create_wechat_app(
@@ -173,6 +173,7 @@ async def _create_demo() -> Brand:
         ):
             await create_route(
                 brand_id=brand.id,
+                actor=actor,
                 store_id=store.id,
                 provider=account.provider,
                 account_id=account.id,
@@ -184,7 +185,7 @@ async def _create_demo() -> Brand:
             name=f"{store.name} 收银",
             role=StaffRole.CASHIER,
             store_id=store.id,
-            password_hash=hash_password(secrets.token_urlsafe(16)),
+            password_hash=await hash_password(secrets.token_urlsafe(16)),
         )
         await Staff.create(
             brand_id=brand.id,
@@ -193,7 +194,7 @@ async def _create_demo() -> Brand:
             role=StaffRole.GUIDE,
             store_id=store.id,
             guide_code=f"G{store.code}",
-            password_hash=hash_password(secrets.token_urlsafe(16)),
+            password_hash=await hash_password(secrets.token_urlsafe(16)),
         )
     return brand
 

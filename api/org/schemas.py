@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from .models import (
     AccountMode,
@@ -359,3 +359,32 @@ class RouteCsvRow(Strict):
     account_key: Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
     _blank = field_validator("*", mode="before")(_blank_to_none)
+
+
+# Audit log ---------------------------------------------------------------------------------
+
+AuditText = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class AuditFilter(BaseModel):
+    cursor: str | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    action: AuditText | None = Field(default=None, description='e.g. "store.update"')
+    actor: AuditText | None = Field(default=None, description='e.g. "staff:12"')
+    target: AuditText | None = Field(default=None, description='e.g. "store:7"')
+    since: AwareDatetime | None = Field(default=None, description="made at or after (ISO 8601)")
+    until: AwareDatetime | None = Field(default=None, description="made before (ISO 8601)")
+
+
+class AuditEntryOut(FromRow):
+    id: int
+    actor: str = Field(description='who: "staff:12", "member:3", "system"')
+    action: str = Field(description='what: "store.update", "payment_route.import" …')
+    target: str = Field(description='to which row: "store:7" …')
+    details: dict[str, Any]
+    request_id: str = Field(description="X-Request-Id of the request; empty for jobs")
+    created_at: datetime
+
+
+class AuditPage(PageOf):
+    items: list[AuditEntryOut]

@@ -108,7 +108,7 @@ async def create_staff(
             role=role,
             store_id=store_id,
             guide_code=guide_code,
-            password_hash=hash_password(password),
+            password_hash=await hash_password(password),
         )
     except IntegrityError as exc:
         raise Conflict(
@@ -150,7 +150,7 @@ async def update_staff(
         ).items()
         if value is not None or field in ("store_id", "guide_code")
     }
-    password_hash = hash_password(password) if password else None
+    password_hash = await hash_password(password) if password else None
     async with in_transaction() as db:
         if role is not None or status is not None:
             # Serialises the changes that could remove a brand's last active admin, so two

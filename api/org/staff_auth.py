@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
+
 from api.core.auth import Principal, TokenKind, issue_token
-from api.core.cache import hit_rate_limit, rate_limit_key
+from api.core.cache import rate_limit_key
 from api.core.errors import RateLimited, Unauthorized
 from api.core.ports import cache, clock, local_cache
 from config.settings import get_settings
@@ -16,32 +19,62 @@ from .passwords import verify_password
 STAFF_SNAPSHOT_TTL_S = 60
 
 
-async def login_staff(*, brand_code: str, username: str, password: str) -> tuple[str, Staff]:
-    """Check a staff password and sign a staff token; repeated failures lock the name out."""
+async def login_staff(
+    *, brand_code: str, username: str, password: str, client_address: str
+) -> tuple[str, Staff]:
+    """Check a staff password and sign a staff token; repeated failures are refused for a while.
+
+    Failures count twice: per name and client address (`staff_login_max_failures`), and per
+    client address alone (`staff_login_max_failures_per_address`, higher). Nothing counts per
+    name alone, so someone guessing at a name from their address never locks its owner out at
+    theirs. Each attempt is counted before its password is checked, so a burst of parallel
+    attempts cannot all slip under a limit; a sign-in that succeeds takes its count back.
+    """
     settings = get_settings()
-    limit_key = f"staff-login:{brand_code}:{username.lower()}"
-    failures = await cache().get(rate_limit_key(limit_key))
-    if failures is not None and int(failures) >= settings.staff_login_max_failures:
-        raise RateLimited(
-            AuthErrorCode.TOO_MANY_ATTEMPTS,
-            "Too many failed sign-ins; wait a few minutes and retry.",
-            retry_after_s=settings.staff_login_window_s,
-        )
+    window_s = settings.staff_login_window_s
+    address = client_network(client_address)
+    address_key = rate_limit_key(f"staff-login-address:{address}")
+    name_key = rate_limit_key(f"staff-login:{brand_code}:{username.lower()}:{address}")
+    await _count_attempt(address_key, settings.staff_login_max_failures_per_address, window_s)
+    await _count_attempt(name_key, settings.staff_login_max_failures, window_s)
     staff = await Staff.filter(
         brand__code=brand_code, username=username, status=Status.ACTIVE, brand__status=Status.ACTIVE
     ).first()
-    if not verify_password(staff.password_hash if staff else None, password) or staff is None:
-        await hit_rate_limit(
-            cache(),
-            limit_key,
-            limit=settings.staff_login_max_failures,
-            window_s=settings.staff_login_window_s,
-        )
+    if not await verify_password(staff.password_hash if staff else None, password) or staff is None:
         raise Unauthorized(AuthErrorCode.BAD_CREDENTIALS, "Wrong brand, username or password.")
-    await cache().delete(rate_limit_key(limit_key))
+    await cache().delete(name_key)
+    await cache().decr(address_key)
     staff.last_login_at = clock().now()
     await staff.save(update_fields=["last_login_at"])
     return staff_token(staff), staff
+
+
+async def _count_attempt(key: str, limit: int, window_s: int) -> None:
+    if await cache().incr(key, ttl_s=window_s) <= limit:
+        return
+    left_s = await cache().ttl(key)
+    raise RateLimited(
+        AuthErrorCode.TOO_MANY_ATTEMPTS,
+        "Too many failed sign-ins; wait a few minutes and retry.",
+        retry_after_s=window_s if left_s is None else math.ceil(left_s),
+    )
+
+
+def client_network(address: str) -> str:
+    """What sign-in failures are counted against: the IPv4 address, or the IPv6 /64.
+
+    One IPv6 subscriber is usually given a whole /64, so counting single IPv6 addresses would
+    give one attacker billions of fresh counters.
+    """
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return address[:64] or "unknown"  # a UNIX socket name, or no address at all
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.version == 6:
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def staff_token(staff: Staff) -> str:

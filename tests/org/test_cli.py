@@ -6,6 +6,7 @@ database (the commands open and close the database themselves).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -86,7 +87,7 @@ def test_a_deployment_starts_with_a_brand_and_its_admin(cli: Cli) -> None:
     }
     role, password_hash, brand_id = cli.staff_row("root")
     assert (role, brand_id) == ("hq_admin", made["id"])
-    assert verify_password(password_hash, PASSWORD)
+    assert asyncio.run(verify_password(password_hash, PASSWORD))
     assert PASSWORD not in admin.stdout + admin.stderr
 
 
@@ -102,7 +103,7 @@ def test_the_password_can_be_typed_twice_at_a_hidden_prompt(cli: Cli) -> None:
 
     assert typed.returncode == 0, typed.stderr
     assert json.loads(typed.stdout)["staff"]["name"] == "typist"
-    assert verify_password(cli.staff_row("typist")[1], PASSWORD)
+    assert asyncio.run(verify_password(cli.staff_row("typist")[1], PASSWORD))
     assert mismatch.returncode != 0
     assert cli.staff_row("sloppy") is None
 

@@ -108,7 +108,9 @@ async def tag_member(request: Request, member_id: int) -> HTTPResponse:
 @staff_required(*HQ)
 async def untag_member(request: Request, member_id: int, tag_id: int) -> HTTPResponse:
     brand_id = request.ctx.brand_id
-    member = await tags.untag_member(brand_id=brand_id, member_id=member_id, tag_id=tag_id)
+    member = await tags.untag_member(
+        brand_id=brand_id, member_id=member_id, tag_id=tag_id, actor=request.ctx.staff.audit_name
+    )
     return out(await _member_tags_out(brand_id, member.id))
 
 
@@ -142,7 +144,9 @@ async def list_tag_groups(request: Request) -> HTTPResponse:
 @staff_required(*HQ)
 async def create_tag_group(request: Request) -> HTTPResponse:
     payload = body(request, TagGroupIn)
-    group = await tags.create_tag_group(brand_id=request.ctx.brand_id, name=payload.name)
+    group = await tags.create_tag_group(
+        brand_id=request.ctx.brand_id, name=payload.name, actor=request.ctx.staff.audit_name
+    )
     return out(TagGroupOut.of(group), status=201)
 
 
@@ -185,6 +189,7 @@ async def create_tag(request: Request) -> HTTPResponse:
         name=payload.name,
         kind=payload.kind,
         group_id=payload.group_id,
+        actor=request.ctx.staff.audit_name,
     )
     return out(TagOut.of(tag), status=201)
 
@@ -207,6 +212,7 @@ async def update_tag(request: Request, tag_id: int) -> HTTPResponse:
         name=payload.name,
         active=payload.active,
         group_id=payload.group_id,
+        actor=request.ctx.staff.audit_name,
     )
     return out(TagOut.of(tag))
 

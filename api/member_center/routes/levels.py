@@ -39,7 +39,9 @@ async def list_levels(request: Request) -> HTTPResponse:
 @staff_required(*HQ)
 async def create_level(request: Request) -> HTTPResponse:
     payload = body(request, LevelIn)
-    level = await service.create_level(brand_id=request.ctx.brand_id, **payload.model_dump())
+    level = await service.create_level(
+        brand_id=request.ctx.brand_id, actor=request.ctx.staff.audit_name, **payload.model_dump()
+    )
     return out(LevelOut.of(level), status=201)
 
 
@@ -56,6 +58,9 @@ async def create_level(request: Request) -> HTTPResponse:
 async def update_level(request: Request, level_id: int) -> HTTPResponse:
     payload = body(request, LevelPatch)
     level = await service.update_level(
-        brand_id=request.ctx.brand_id, level_id=level_id, **payload.model_dump()
+        brand_id=request.ctx.brand_id,
+        actor=request.ctx.staff.audit_name,
+        level_id=level_id,
+        **payload.model_dump(),
     )
     return out(LevelOut.of(level))

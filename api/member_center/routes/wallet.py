@@ -87,7 +87,9 @@ async def list_wallet_packages(request: Request) -> HTTPResponse:
 @staff_required(*HQ)
 async def create_wallet_package(request: Request) -> HTTPResponse:
     payload = body(request, WalletPackageIn)
-    package = await service.create_package(brand_id=request.ctx.brand_id, **payload.model_dump())
+    package = await service.create_package(
+        brand_id=request.ctx.brand_id, actor=request.ctx.staff.audit_name, **payload.model_dump()
+    )
     return out(WalletPackageOut.of(package), status=201)
 
 
@@ -105,6 +107,9 @@ async def create_wallet_package(request: Request) -> HTTPResponse:
 async def update_wallet_package(request: Request, package_id: int) -> HTTPResponse:
     payload = body(request, WalletPackagePatch)
     package = await service.update_package(
-        brand_id=request.ctx.brand_id, package_id=package_id, **payload.model_dump()
+        brand_id=request.ctx.brand_id,
+        actor=request.ctx.staff.audit_name,
+        package_id=package_id,
+        **payload.model_dump(),
     )
     return out(WalletPackageOut.of(package))

@@ -2,6 +2,6 @@
 
 from sanic import Blueprint
 
-from . import accounts, apps, auth, brand, staff, stores
+from . import accounts, apps, audit, auth, brand, staff, stores
 
-bp = Blueprint.group(auth.bp, brand.bp, stores.bp, staff.bp, apps.bp, accounts.bp)
+bp = Blueprint.group(auth.bp, brand.bp, stores.bp, staff.bp, apps.bp, accounts.bp, audit.bp)

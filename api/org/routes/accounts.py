@@ -141,7 +141,9 @@ async def list_payment_routes(request: Request) -> HTTPResponse:
 @staff_required(*HQ)
 async def create_payment_route(request: Request) -> HTTPResponse:
     payload = body(request, RouteCreate)
-    route = await accounts.create_route(brand_id=request.ctx.brand_id, **payload.model_dump())
+    route = await accounts.create_route(
+        brand_id=request.ctx.brand_id, actor=request.ctx.staff.audit_name, **payload.model_dump()
+    )
     return out(RouteOut.model_validate(route), status=201)
 
 
@@ -157,21 +159,27 @@ async def create_payment_route(request: Request) -> HTTPResponse:
 async def update_payment_route(request: Request, route_id: int) -> HTTPResponse:
     payload = body(request, RouteUpdate)
     route = await accounts.update_route(
-        brand_id=request.ctx.brand_id, route_id=route_id, **payload.model_dump()
+        brand_id=request.ctx.brand_id,
+        actor=request.ctx.staff.audit_name,
+        route_id=route_id,
+        **payload.model_dump(),
     )
     return out(RouteOut.model_validate(route))
 
 
 @bp.post("/admin/store-payment-routes/import")
 @doc(
-    summary="Bulk create or update routes from CSV (store_code,provider,account_key)",
+    summary="Bulk create or update routes from CSV (store_code,provider,account_key; "
+    "at most 5,000 rows, one per store and provider), all or nothing",
     tag="admin",
     body=Raw("text/csv", "One route per line: store_code,provider,account_key"),
     response=RouteImportOut,
-    errors=(401, 403, 422),
+    errors=(401, 403, 409, 422),
 )
 @staff_required(*HQ)
 async def import_payment_routes(request: Request) -> HTTPResponse:
     text = request.body.decode("utf-8-sig", errors="replace")
-    created, updated = await accounts.import_routes(brand_id=request.ctx.brand_id, csv_text=text)
+    created, updated = await accounts.import_routes(
+        brand_id=request.ctx.brand_id, actor=request.ctx.staff.audit_name, csv_text=text
+    )
     return out(RouteImportOut(created=created, updated=updated))

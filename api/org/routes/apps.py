@@ -145,6 +145,9 @@ async def create_alipay_app(request: Request) -> HTTPResponse:
 async def update_alipay_app(request: Request, app_id: int) -> HTTPResponse:
     payload = body(request, AlipayAppUpdate)
     app = await apps.update_alipay_app(
-        brand_id=request.ctx.brand_id, app_id=app_id, **payload.model_dump()
+        brand_id=request.ctx.brand_id,
+        actor=request.ctx.staff.audit_name,
+        app_id=app_id,
+        **payload.model_dump(),
     )
     return out(_alipay_app_out(app))

@@ -23,6 +23,10 @@ bp = Blueprint("org_auth", url_prefix="/api/v1")
 async def login_staff(request: Request) -> HTTPResponse:
     payload = body(request, StaffLoginIn)
     token, staff = await staff_auth.login_staff(
-        brand_code=payload.brand, username=payload.username, password=payload.password
+        brand_code=payload.brand,
+        username=payload.username,
+        password=payload.password,
+        # The peer, or the address a trusted proxy reports (MEMBERHUB_PROXIES_COUNT …).
+        client_address=request.client_ip,
     )
     return out(StaffLoginOut(token=token, staff=StaffOut.model_validate(staff)))
