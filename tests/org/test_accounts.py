@@ -47,6 +47,7 @@ async def route(store: Store, account: MerchantAccount) -> StorePaymentRoute:
         store_id=store.id,
         provider=account.provider,
         account_id=account.id,
+        actor="system",
     )
 
 
