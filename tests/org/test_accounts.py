@@ -108,7 +108,9 @@ async def test_a_disabled_route_falls_back_to_head_office(ports: Ports) -> None:
     franchisee = await wechat_account(brand, mode=AccountMode.PARTNER, name="franchisee")
     store = await make_store(brand=brand)
     store_route = await route(store, franchisee)
-    await accounts.update_route(brand_id=brand.id, route_id=store_route.id, status=Status.DISABLED)
+    await accounts.update_route(
+        brand_id=brand.id, actor="system", route_id=store_route.id, status=Status.DISABLED
+    )
 
     chosen = await accounts.account_for_store(
         brand_id=brand.id, provider=PaymentProvider.WECHATPAY_V3, store_id=store.id
