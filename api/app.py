@@ -18,7 +18,8 @@ from config.settings import Settings, get_settings
 from .core import context
 from .core import ports as ports_module
 from .core.db import close_db, init_db
-from .core.errors import DomainError
+from .core.errors import DomainError, NotFound, TooLarge
+from .core.fields import INT32_MAX
 from .core.ports import Ports, build_ports
 from .service import metrics
 from .service.routes import bp as service_bp
@@ -27,6 +28,44 @@ from .wiring import wire
 
 log = logging.getLogger("memberhub")
 access_log = logging.getLogger("memberhub.access")
+
+# Request bodies are JSON of a few kilobytes; the CSV import of payment routes may be longer.
+BODY_MAX_BYTES = 1 << 20
+BODY_MAX_BYTES_BY_ROUTE = {"api/v1/admin/store-payment-routes/import": 4 << 20}
+
+
+class BoundedRequest(Request):
+    """A request whose body is refused with 413 `request.too_large` past its route's limit.
+
+    A declared Content-Length over the limit is refused before any of the body is read; a body
+    sent without one (chunked) is refused as soon as it grows past the limit.
+    """
+
+    async def receive_body(self) -> None:
+        if self.body:
+            return
+        route = self.route.path if self.route else ""
+        limit = BODY_MAX_BYTES_BY_ROUTE.get(route, BODY_MAX_BYTES)
+        # Over HTTP/1.1 Sanic also checks the stream against this, and closes the connection
+        # afterwards instead of reading the rest of the body.
+        self.stream.request_max_size = limit  # type: ignore[union-attr]
+        declared = self.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(limit)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in self.stream:  # type: ignore[union-attr]
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+        self.body = b"".join(chunks)
+
+
+def _too_large(limit: int) -> TooLarge:
+    return TooLarge(
+        message=f"The request body is larger than {limit} bytes.", details={"max_bytes": limit}
+    )
 
 
 def create_app(
@@ -40,8 +79,10 @@ def create_app(
     settings = settings or get_settings()
     wire()
     Sanic.test_mode = Sanic.test_mode or settings.env == "test"
-    app = Sanic(name, configure_logging=False)
+    app = Sanic(name, configure_logging=False, request_class=BoundedRequest)
     app.config.FALLBACK_ERROR_FORMAT = "json"
+    # The protocol's own ceiling (bodies of unrouted requests); routes have their own limits.
+    app.config.REQUEST_MAX_SIZE = max(BODY_MAX_BYTES, *BODY_MAX_BYTES_BY_ROUTE.values())
     app.config.CORS = False
     app.config.HEALTH = False
     app.config.PROXIES_COUNT = settings.proxies_count or None
@@ -134,11 +175,19 @@ def _register_middleware(app: Sanic, settings: Settings) -> None:
     @app.on_request
     async def _start(request: Request) -> None:
         incoming = request.headers.get("x-request-id", "")
+        # Echoed in a response header: printable ASCII only.
         request.ctx.request_id = (
-            incoming[:64] if incoming.isascii() and incoming else os.urandom(16).hex()
+            incoming[:64]
+            if incoming and incoming.isascii() and incoming.isprintable()
+            else os.urandom(16).hex()
         )
         context.request_id.set(request.ctx.request_id)
         request.ctx.started = time.perf_counter()
+        # An id no row can have (ids are 32-bit serials) is not looked up: the database would
+        # refuse the value rather than find nothing.
+        for value in request.match_info.values():
+            if type(value) is int and not 1 <= value <= INT32_MAX:
+                raise NotFound("resource.not_found", "No such resource.")
 
     @app.on_response
     async def _finish(request: Request, response: HTTPResponse) -> None:

@@ -71,6 +71,12 @@ class InvalidInput(DomainError):
     message = "The request is not valid."
 
 
+class TooLarge(DomainError):
+    status = 413
+    code = "request.too_large"
+    message = "The request body is too large."
+
+
 class RateLimited(DomainError):
     status = 429
     code = "rate_limited"

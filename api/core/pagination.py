@@ -9,12 +9,13 @@ from pydantic import BaseModel, Field
 from tortoise.queryset import QuerySet
 
 from .errors import InvalidInput
+from .fields import INT32_MAX, Cursor
 
 T = TypeVar("T")
 
 
 class PageQuery(BaseModel):
-    cursor: str | None = None
+    cursor: Cursor | None = None
     limit: int = Field(default=20, ge=1, le=100)
 
 
@@ -34,9 +35,11 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, value = raw.partition(":")
-        if prefix != "id":
+        last_id = int(value)
+        # Only ids we could have issued: anything else would overflow the id column.
+        if prefix != "id" or not 1 <= last_id <= INT32_MAX:
             raise ValueError(raw)
-        return int(value)
+        return last_id
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput("request.invalid_cursor", "The cursor is not valid.") from exc
 

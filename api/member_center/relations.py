@@ -82,7 +82,10 @@ def parse_scene(scene: object) -> Scene | None:
     code = code.strip()
     if not sep or key.strip() not in (STORE_KEY, GUIDE_KEY) or not code or "=" in code:
         return None
-    if len(code) > 32 or not code.isprintable() or "&" in code:
+    # No longer than the column it is looked up in: Store.code, Staff.guide_code.
+    if len(code) > (16 if key.strip() == GUIDE_KEY else 32):
+        return None
+    if not code.isprintable() or "&" in code:
         return None
     return Scene(kind=key.strip(), code=code)
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from api.core.fields import Change, Cursor, Id, Len, Line, Omittable, Pem, Verbatim
+
 from .models import (
     AccountMode,
     AttributionPolicy,
@@ -19,14 +21,26 @@ from .models import (
     WechatAppKind,
 )
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+# Sizes are those of the columns the values are stored in (api/org/models.py).
+Name = Annotated[str, Line, Len(1, 64)]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+City = Annotated[str, Line, Len(0, 32)]
+Address = Annotated[str, Line, Len(0, 255)]
+Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{3,64}$")]
+GuideCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{2,16}$")]
 WechatAppId = Annotated[str, StringConstraints(pattern=r"^wx[0-9a-f]{16}$")]
 AlipayAppId = Annotated[str, StringConstraints(pattern=r"^20[0-9]{14}$")]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+Password = Annotated[str, Verbatim, Len(8, 128)]
+AppSecret = Annotated[str, StringConstraints(pattern=r"^[0-9a-zA-Z]{32}$")]
+PushToken = Annotated[str, StringConstraints(pattern=r"^[0-9a-zA-Z]{3,32}$")]
+EncodingAesKey = Annotated[str, StringConstraints(pattern=r"^[0-9a-zA-Z]{43}$")]
+PrivateKeyPem = Annotated[str, Pem, Len(100, 8000)]
+PublicKeyPem = Annotated[str, Pem, Len(100, 4000)]
 # The Alipay console's AES key: base64 of 16 bytes.
 AesKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{22}==$")]
 MchId = Annotated[str, StringConstraints(pattern=r"^[0-9]{8,12}$")]
+Lat = Annotated[Decimal, Field(ge=-90, le=90, decimal_places=6)]
+Lng = Annotated[Decimal, Field(ge=-180, le=180, decimal_places=6)]
 
 
 class Strict(BaseModel):
@@ -40,18 +54,18 @@ class FromRow(BaseModel):
 # Brand -------------------------------------------------------------------------------------
 
 
-class BrandSettingsIn(Strict):
-    member_code_ttl_s: int | None = Field(default=None, ge=15, le=600)
-    attribution_policy: AttributionPolicy | None = None
-    attribution_window_days: int | None = Field(default=None, ge=1, le=3650)
-    points_expiry_years: int | None = Field(default=None, ge=0, le=10)
-    points_frozen_days: int | None = Field(default=None, ge=0, le=90)
-    wallet_refund_principal_only: bool | None = None
+class BrandSettingsIn(Change):
+    member_code_ttl_s: Omittable[Annotated[int, Field(ge=15, le=600)]] = None
+    attribution_policy: Omittable[AttributionPolicy] = None
+    attribution_window_days: Omittable[Annotated[int, Field(ge=1, le=3650)]] = None
+    points_expiry_years: Omittable[Annotated[int, Field(ge=0, le=10)]] = None
+    points_frozen_days: Omittable[Annotated[int, Field(ge=0, le=90)]] = None
+    wallet_refund_principal_only: Omittable[bool] = None
 
 
-class BrandUpdate(Strict):
-    name: Name | None = None
-    settings: BrandSettingsIn | None = None
+class BrandUpdate(Change):
+    name: Omittable[Name] = None
+    settings: Omittable[BrandSettingsIn] = None
 
 
 class BrandCreate(Strict):
@@ -73,21 +87,21 @@ class BrandOut(FromRow):
 class StoreCreate(Strict):
     code: Code
     name: Name
-    city: str = Field(default="", max_length=32)
-    address: str = Field(default="", max_length=255)
-    lat: Decimal | None = Field(default=None, ge=-90, le=90, decimal_places=6)
-    lng: Decimal | None = Field(default=None, ge=-180, le=180, decimal_places=6)
+    city: City = ""
+    address: Address = ""
+    lat: Lat | None = None
+    lng: Lng | None = None
     kind: StoreKind = StoreKind.DIRECT
 
 
-class StoreUpdate(Strict):
-    name: Name | None = None
-    city: str | None = Field(default=None, max_length=32)
-    address: str | None = Field(default=None, max_length=255)
-    lat: Decimal | None = Field(default=None, ge=-90, le=90, decimal_places=6)
-    lng: Decimal | None = Field(default=None, ge=-180, le=180, decimal_places=6)
-    kind: StoreKind | None = None
-    status: Status | None = None
+class StoreUpdate(Change):
+    name: Omittable[Name] = None
+    city: Omittable[City] = None
+    address: Omittable[Address] = None
+    lat: Lat | None = None  # null: the position is not known
+    lng: Lng | None = None
+    kind: Omittable[StoreKind] = None
+    status: Omittable[Status] = None
 
 
 class StoreOut(FromRow):
@@ -104,32 +118,32 @@ class StoreOut(FromRow):
 
 
 class StoreFilter(BaseModel):
-    cursor: str | None = None
+    cursor: Cursor | None = None
     limit: int = Field(default=20, ge=1, le=100)
     status: Status | None = None
     kind: StoreKind | None = None
-    city: str | None = None
+    city: City | None = None
 
 
 # Staff -------------------------------------------------------------------------------------
 
 
 class StaffCreate(Strict):
-    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{3,64}$")]
+    username: Username
     name: Name
     role: StaffRole
-    store_id: int | None = None
-    guide_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{2,16}$")] | None = None
+    store_id: Id | None = None
+    guide_code: GuideCode | None = None
     password: Password
 
 
-class StaffUpdate(Strict):
-    name: Name | None = None
-    role: StaffRole | None = None
-    store_id: int | None = None
-    guide_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{2,16}$")] | None = None
-    password: Password | None = None
-    status: Status | None = None
+class StaffUpdate(Change):
+    name: Omittable[Name] = None
+    role: Omittable[StaffRole] = None
+    store_id: Id | None = None  # null: head office staff, who belong to no store
+    guide_code: GuideCode | None = None  # null: takes the guide code away
+    password: Omittable[Password] = None
+    status: Omittable[Status] = None
 
 
 class StaffOut(FromRow):
@@ -145,17 +159,17 @@ class StaffOut(FromRow):
 
 
 class StaffFilter(BaseModel):
-    cursor: str | None = None
+    cursor: Cursor | None = None
     limit: int = Field(default=20, ge=1, le=100)
     role: StaffRole | None = None
-    store_id: int | None = None
+    store_id: Id | None = None
     status: Status | None = None
 
 
 class StaffLoginIn(Strict):
     brand: Code
-    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    username: Annotated[str, Verbatim, Len(1, 64)]
+    password: Annotated[str, Verbatim, Len(1, 128)]
 
 
 class StaffLoginOut(BaseModel):
@@ -170,19 +184,19 @@ class WechatAppCreate(Strict):
     kind: WechatAppKind
     appid: WechatAppId
     name: Name
-    app_secret: Annotated[str, StringConstraints(pattern=r"^[0-9a-zA-Z]{32}$")]
-    push_token: Annotated[str, StringConstraints(pattern=r"^[0-9a-zA-Z]{3,32}$")] | None = None
-    encoding_aes_key: Annotated[str, StringConstraints(pattern=r"^[0-9a-zA-Z]{43}$")] | None = None
+    app_secret: AppSecret
+    push_token: PushToken | None = None
+    encoding_aes_key: EncodingAesKey | None = None
     message_mode: MessageMode = MessageMode.PLAIN
 
 
-class WechatAppUpdate(Strict):
-    name: Name | None = None
-    app_secret: Annotated[str, StringConstraints(pattern=r"^[0-9a-zA-Z]{32}$")] | None = None
-    push_token: Annotated[str, StringConstraints(pattern=r"^[0-9a-zA-Z]{3,32}$")] | None = None
-    encoding_aes_key: Annotated[str, StringConstraints(pattern=r"^[0-9a-zA-Z]{43}$")] | None = None
-    message_mode: MessageMode | None = None
-    status: Status | None = None
+class WechatAppUpdate(Change):
+    name: Omittable[Name] = None
+    app_secret: Omittable[AppSecret] = None
+    push_token: Omittable[PushToken] = None
+    encoding_aes_key: Omittable[EncodingAesKey] = None
+    message_mode: Omittable[MessageMode] = None
+    status: Omittable[Status] = None
 
 
 class WechatAppOut(FromRow):
@@ -199,21 +213,17 @@ class WechatAppOut(FromRow):
 class AlipayAppCreate(Strict):
     app_id: AlipayAppId
     name: Name
-    app_private_key: Annotated[str, StringConstraints(min_length=100, max_length=8000)]
-    alipay_public_key: Annotated[str, StringConstraints(min_length=100, max_length=4000)]
+    app_private_key: PrivateKeyPem
+    alipay_public_key: PublicKeyPem
     aes_key: AesKey | None = None
 
 
-class AlipayAppUpdate(Strict):
-    name: Name | None = None
-    app_private_key: Annotated[str, StringConstraints(min_length=100, max_length=8000)] | None = (
-        None
-    )
-    alipay_public_key: Annotated[str, StringConstraints(min_length=100, max_length=4000)] | None = (
-        None
-    )
-    aes_key: AesKey | None = None
-    status: Status | None = None
+class AlipayAppUpdate(Change):
+    name: Omittable[Name] = None
+    app_private_key: Omittable[PrivateKeyPem] = None
+    alipay_public_key: Omittable[PublicKeyPem] = None
+    aes_key: Omittable[AesKey] = None
+    status: Omittable[Status] = None
 
 
 class AlipayAppOut(FromRow):
@@ -230,18 +240,14 @@ class AlipayAppOut(FromRow):
 class AccountSecrets(Strict):
     """Keys and certificates of a merchant account. Stored encrypted; never shown again."""
 
-    api_v3_key: Annotated[str, StringConstraints(min_length=32, max_length=32)] | None = None
-    api_key: Annotated[str, StringConstraints(min_length=32, max_length=32)] | None = None
-    private_key: Annotated[str, StringConstraints(min_length=100, max_length=8000)] | None = None
+    api_v3_key: Annotated[str, Verbatim, Len(32, 32)] | None = None
+    api_key: Annotated[str, Verbatim, Len(32, 32)] | None = None
+    private_key: PrivateKeyPem | None = None
     cert_serial_no: Annotated[str, StringConstraints(pattern=r"^[0-9A-Fa-f]{8,64}$")] | None = None
-    platform_public_key: (
-        Annotated[str, StringConstraints(min_length=100, max_length=4000)] | None
-    ) = None
-    platform_public_key_id: Annotated[str, StringConstraints(max_length=64)] | None = None
-    alipay_public_key: Annotated[str, StringConstraints(min_length=100, max_length=4000)] | None = (
-        None
-    )
-    app_auth_token: Annotated[str, StringConstraints(min_length=8, max_length=128)] | None = None
+    platform_public_key: PublicKeyPem | None = None
+    platform_public_key_id: Annotated[str, Verbatim, Len(0, 64)] | None = None
+    alipay_public_key: PublicKeyPem | None = None
+    app_auth_token: Annotated[str, Verbatim, Len(8, 128)] | None = None
 
 
 class MerchantAccountCreate(Strict):
@@ -257,12 +263,12 @@ class MerchantAccountCreate(Strict):
     secrets: AccountSecrets
 
 
-class MerchantAccountUpdate(Strict):
-    name: Name | None = None
-    sub_mchid: MchId | None = None
-    sub_appid: WechatAppId | None = None
-    secrets: AccountSecrets | None = None
-    status: Status | None = None
+class MerchantAccountUpdate(Change):
+    name: Omittable[Name] = None
+    sub_mchid: Omittable[MchId] = None
+    sub_appid: Omittable[WechatAppId] = None
+    secrets: Omittable[AccountSecrets] = None
+    status: Omittable[Status] = None
 
 
 class MerchantAccountOut(FromRow):
@@ -282,21 +288,21 @@ class MerchantAccountOut(FromRow):
 
 
 class AccountFilter(BaseModel):
-    cursor: str | None = None
+    cursor: Cursor | None = None
     limit: int = Field(default=20, ge=1, le=100)
     provider: PaymentProvider | None = None
     status: Status | None = None
 
 
 class RouteCreate(Strict):
-    store_id: int
+    store_id: Id
     provider: PaymentProvider
-    account_id: int
+    account_id: Id
 
 
-class RouteUpdate(Strict):
-    account_id: int | None = None
-    status: Status | None = None
+class RouteUpdate(Change):
+    account_id: Omittable[Id] = None
+    status: Omittable[Status] = None
 
 
 class RouteOut(FromRow):
@@ -308,9 +314,9 @@ class RouteOut(FromRow):
 
 
 class RouteFilter(BaseModel):
-    cursor: str | None = None
+    cursor: Cursor | None = None
     limit: int = Field(default=20, ge=1, le=100)
-    store_id: int | None = None
+    store_id: Id | None = None
     provider: PaymentProvider | None = None
 
 

@@ -94,10 +94,11 @@ def idempotency_key(request: Request) -> str:
         raise InvalidInput(
             "request.idempotency_key_required", "An 'Idempotency-Key' header is required."
         )
-    if len(value) > IDEMPOTENCY_KEY_MAX or not value.isascii():
+    if len(value) > IDEMPOTENCY_KEY_MAX or not (value.isascii() and value.isprintable()):
         raise InvalidInput(
             "request.idempotency_key_invalid",
-            f"The 'Idempotency-Key' header must be 1 to {IDEMPOTENCY_KEY_MAX} ASCII characters.",
+            f"The 'Idempotency-Key' header must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII "
+            "characters.",
         )
     return value
 

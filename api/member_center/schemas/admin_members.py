@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from api.core.fields import Day, Id, Len, Line
 from api.core.pagination import Page, PageQuery
 from api.member_center.models import Member, MemberStatus
 from api.member_center.schemas.relations import RelationOut
@@ -20,20 +21,21 @@ def _id_list(value: object) -> object:
     return value
 
 
-IdList = Annotated[list[Annotated[int, Field(ge=1)]], BeforeValidator(_id_list)]
+IdList = Annotated[list[Id], BeforeValidator(_id_list)]
 
 
 class AdminMemberQuery(PageQuery):
     model_config = ConfigDict(extra="forbid")
 
     tag_ids: IdList = Field(default_factory=list, max_length=20)
-    level_id: int | None = Field(default=None, ge=1)
-    store_id: int | None = Field(default=None, ge=1)
-    guide_id: int | None = Field(default=None, ge=1)
+    level_id: Id | None = None
+    store_id: Id | None = None
+    guide_id: Id | None = None
     status: Literal["visitor", "member"] | None = None
-    registered_from: date | None = None
-    registered_to: date | None = None
-    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    registered_from: Day | None = None
+    registered_to: Day | None = None
+    # A member number matches whole (a member_no column holds 20), a nickname in part.
+    q: Annotated[str, Line, Len(0, 20)] | None = None
 
     def filters(self) -> MemberFilter:
         return MemberFilter(

@@ -5,12 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
+from api.core.fields import Change, Len, Line, Omittable
 from api.member_center.models import Level
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-Benefit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Name = Annotated[str, Line, Len(1, 32)]
+Benefit = Annotated[str, Line, Len(1, 64)]
+# Growth is counted in yuan paid; a billion is far above any member's, and fits the column.
+GrowthThreshold = Annotated[int, Field(ge=0, le=1_000_000_000)]
+PointsRatePct = Annotated[int, Field(ge=1, le=1000)]
+DiscountPct = Annotated[int, Field(ge=1, le=100)]
 
 
 class LevelOut(BaseModel):
@@ -52,23 +57,23 @@ class LevelIn(BaseModel):
 
     name: Name
     rank: int = Field(ge=0, le=100)
-    growth_threshold: int = Field(ge=0)
-    points_rate_pct: int = Field(default=100, ge=1, le=1000)
-    discount_pct: int = Field(default=100, ge=1, le=100)
+    growth_threshold: GrowthThreshold
+    points_rate_pct: PointsRatePct = 100
+    discount_pct: DiscountPct = 100
     free_delivery: bool = False
     birthday_coupon: bool = False
     benefits: list[Benefit] = Field(default_factory=list, max_length=20)
     active: bool = True
 
 
-class LevelPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class LevelPatch(Change):
+    model_config = ConfigDict(strict=True)
 
-    name: Name | None = None
-    growth_threshold: int | None = Field(default=None, ge=0)
-    points_rate_pct: int | None = Field(default=None, ge=1, le=1000)
-    discount_pct: int | None = Field(default=None, ge=1, le=100)
-    free_delivery: bool | None = None
-    birthday_coupon: bool | None = None
-    benefits: list[Benefit] | None = Field(default=None, max_length=20)
-    active: bool | None = None
+    name: Omittable[Name] = None
+    growth_threshold: Omittable[GrowthThreshold] = None
+    points_rate_pct: Omittable[PointsRatePct] = None
+    discount_pct: Omittable[DiscountPct] = None
+    free_delivery: Omittable[bool] = None
+    birthday_coupon: Omittable[bool] = None
+    benefits: Omittable[Annotated[list[Benefit], Len(0, 20)]] = None
+    active: Omittable[bool] = None

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.core.fields import Len, Line
 from api.core.pagination import Page
 from api.member_center.models import PointsEntry
 from api.member_center.points import PointsSummary
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Reason = Annotated[str, Line, Len(1, 255)]
 
 
 class PointsEntryOut(BaseModel):

@@ -7,12 +7,16 @@ from typing import Annotated, Any
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
+from api.core.fields import Change, Day, Len, Line, Omittable, Verbatim
 from api.member_center.models import Gender, Level, Member, MemberStatus
 from api.org.models import Staff, Store
 
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-Scene = Annotated[str, StringConstraints(max_length=64)]
+Code = Annotated[str, Line, Len(1, 128)]
+Scene = Annotated[str, Verbatim, Len(0, 64)]  # kept on the member's relation (64 characters)
 WechatAppId = Annotated[str, StringConstraints(pattern=r"^wx[0-9a-f]{16}$")]
+Nickname = Annotated[str, Line, Len(1, 32)]
+# Checked once normalised (an IDN host grows when encoded): the column holds 512 characters.
+AvatarUrl = Annotated[AnyHttpUrl, Len(1, 512)]
 
 
 class Strict(BaseModel):
@@ -45,8 +49,8 @@ class AlipayLoginIn(Strict):
 class AlipayPhoneIn(Strict):
     """my.getPhoneNumber()'s answer as the mini-program received it."""
 
-    response: Annotated[str, StringConstraints(min_length=16, max_length=4096)]
-    sign: Annotated[str, StringConstraints(min_length=16, max_length=1024)]
+    response: Annotated[str, Verbatim, Len(16, 4096)]
+    sign: Annotated[str, Verbatim, Len(16, 1024)]
     app_id: Annotated[str, StringConstraints(pattern=r"^20[0-9]{14}$")] | None = None
 
 
@@ -153,13 +157,11 @@ class LoginOut(BaseModel):
     member: MemberOut | None
 
 
-class ProfileUpdate(Strict):
-    nickname: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)] | None
-    ) = None
-    avatar_url: AnyHttpUrl | None = None
-    gender: Gender | None = None
-    birthday: date | None = None
+class ProfileUpdate(Change):
+    nickname: Omittable[Nickname] = None
+    avatar_url: Omittable[AvatarUrl] = None
+    gender: Omittable[Gender] = None
+    birthday: Omittable[Day] = None  # set once; never removed
 
 
 class ExportOut(BaseModel):

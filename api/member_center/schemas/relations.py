@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
+from api.core.fields import Day, Id
 from api.member_center.models import MemberRelation, RelationSource
 from api.member_center.relations import Performance
 
@@ -13,7 +14,7 @@ from api.member_center.relations import Performance
 class ReassignIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    to_guide_id: int | None = Field(default=None, ge=1)
+    to_guide_id: Id | None = None  # null: the members go to the guide's store
 
 
 class ReassignOut(BaseModel):
@@ -45,7 +46,7 @@ class RelationOut(BaseModel):
 class PerformanceQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: date | None = None
+    since: Day | None = None
 
 
 class PerformanceOut(BaseModel):

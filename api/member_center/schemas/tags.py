@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
+from api.core.fields import Change, Id, Len, Line, Omittable
 from api.member_center.models import Tag, TagGroup, TagKind
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-TagId = Annotated[int, Field(ge=1)]
+Name = Annotated[str, Line, Len(1, 32)]
+TagId = Id
 
 
 class TagGroupIn(BaseModel):
@@ -37,23 +38,23 @@ class TagIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    group_id: int | None = Field(default=None, ge=1)
+    group_id: Id | None = None
     kind: TagKind = TagKind.MANUAL
 
 
-class TagPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class TagPatch(Change):
+    model_config = ConfigDict(strict=True)
 
-    name: Name | None = None
-    group_id: int | None = Field(default=None, ge=1)
-    active: bool | None = None
+    name: Omittable[Name] = None
+    group_id: Omittable[Id] = None
+    active: Omittable[bool] = None
 
 
 class TagFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: TagKind | None = None
-    group_id: int | None = None
+    group_id: Id | None = None
     active: bool | None = None
 
 

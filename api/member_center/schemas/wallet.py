@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
+from api.core.fields import Change, Len, Line, Omittable
 from api.core.pagination import Page
 from api.member_center.models import WalletEntry, WalletPackage
 from api.member_center.wallet import WalletBalance
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Name = Annotated[str, Line, Len(1, 64)]
 MAX_FEN = 100_000_000  # ¥1,000,000: far above any sane recharge
+PayFen = Annotated[int, Field(gt=0, le=MAX_FEN)]
+BonusFen = Annotated[int, Field(ge=0, le=MAX_FEN)]
 
 
 class WalletPackageOut(BaseModel):
@@ -89,15 +92,15 @@ class WalletPackageIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     name: Name
-    pay_fen: int = Field(gt=0, le=MAX_FEN)
-    bonus_fen: int = Field(default=0, ge=0, le=MAX_FEN)
+    pay_fen: PayFen
+    bonus_fen: BonusFen = 0
     active: bool = True
 
 
-class WalletPackagePatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class WalletPackagePatch(Change):
+    model_config = ConfigDict(strict=True)
 
-    name: Name | None = None
-    pay_fen: int | None = Field(default=None, gt=0, le=MAX_FEN)
-    bonus_fen: int | None = Field(default=None, ge=0, le=MAX_FEN)
-    active: bool | None = None
+    name: Omittable[Name] = None
+    pay_fen: Omittable[PayFen] = None
+    bonus_fen: Omittable[BonusFen] = None
+    active: Omittable[bool] = None
