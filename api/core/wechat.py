@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 REAL_API_BASE = "https://api.weixin.qq.com"
 TIMEOUT_S = 10.0
 # 40029: invalid code; 40163: code been used — both mean "ask the user to log in again".
-INVALID_CODE_ERRCODES = frozenset({40029, 40163})
+# invalid code, code already used, missing (empty) code
+INVALID_CODE_ERRCODES = frozenset({40029, 40163, 41008})
 # urllib3 logs request lines at DEBUG, and token/jscode2session requests carry the secret.
 logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 

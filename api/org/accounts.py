@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from secrets import token_hex
 from typing import Any
 
@@ -387,6 +387,28 @@ MAX_IMPORT_ROWS = 5000
 IMPORT_BATCH = 500
 
 
+def _csv_header(reader: csv.DictReader[str]) -> Sequence[str] | None:
+    try:
+        return reader.fieldnames
+    except csv.Error as exc:
+        raise _unreadable_csv(reader, exc) from exc
+
+
+def _csv_rows(reader: csv.DictReader[str]) -> Iterator[dict[str, str]]:
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise _unreadable_csv(reader, exc) from exc
+
+
+def _unreadable_csv(reader: csv.DictReader[str], exc: csv.Error) -> InvalidInput:
+    return InvalidInput(
+        PaymentRouteErrorCode.IMPORT_INVALID,
+        "The file is not readable CSV.",
+        details=[{"line": reader.line_num, "message": str(exc)}],
+    )
+
+
 async def import_routes(*, brand_id: int, actor: str, csv_text: str) -> tuple[int, int]:
     """Create or update routes from CSV lines `store_code,provider,account_key`, all or nothing.
 
@@ -394,8 +416,8 @@ async def import_routes(*, brand_id: int, actor: str, csv_text: str) -> tuple[in
     store or account, wrong provider, a (store, provider) pair already on an earlier line, or a
     line past `MAX_IMPORT_ROWS`. Written in batches, a few statements per batch.
     """
-    reader = csv.DictReader(io.StringIO(csv_text.strip()))
-    if reader.fieldnames is None or set(reader.fieldnames) != set(ROUTE_CSV_HEADER):
+    reader = csv.DictReader(io.StringIO(csv_text.strip(), newline=""))
+    if _csv_header(reader) is None or set(reader.fieldnames or ()) != set(ROUTE_CSV_HEADER):
         raise InvalidInput(
             PaymentRouteErrorCode.IMPORT_BAD_HEADER,
             "The first line must be: " + ",".join(ROUTE_CSV_HEADER),
@@ -405,7 +427,7 @@ async def import_routes(*, brand_id: int, actor: str, csv_text: str) -> tuple[in
     wanted: dict[tuple[int, PaymentProvider], MerchantAccount] = {}
     first_line: dict[tuple[str, PaymentProvider], int] = {}
     problems: list[dict[str, Any]] = []
-    for index, raw in enumerate(reader):
+    for index, raw in enumerate(_csv_rows(reader)):
         line_no = reader.line_num
         if index == MAX_IMPORT_ROWS:
             problems.append(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import json
 import os
 import signal
@@ -28,7 +27,7 @@ from tortoise import Tortoise
 from api.app import BODY_MAX_BYTES, BODY_MAX_BYTES_BY_ROUTE
 from api.core.pagination import encode_cursor
 from api.member_center import levels, tags, wallet
-from api.member_center.models import MemberRelation
+from api.member_center.models import MemberRelation, TagKind
 from api.org.models import StaffRole, WechatAppKind
 from api.org.passwords import hash_password
 from sandbox.keys import alipay_app_private_pem, alipay_platform_public_pem
@@ -287,9 +286,13 @@ class World:
         return self.tokens["hq"]
 
 
-@functools.cache
-def _password_hash() -> str:
-    return hash_password(PASSWORD)
+_HASHES: dict[str, str] = {}
+
+
+async def _password_hash() -> str:
+    if PASSWORD not in _HASHES:
+        _HASHES[PASSWORD] = await hash_password(PASSWORD)
+    return _HASHES[PASSWORD]
 
 
 @pytest.fixture
@@ -297,7 +300,7 @@ async def world(api: Api) -> World:
     brand = await make_brand()
     store = await make_store(brand=brand)
     # One argon2 hash for every world: hashing is what makes staff slow to create.
-    hashed = _password_hash()
+    hashed = await _password_hash()
     hq = await make_staff(brand=brand, role=StaffRole.HQ_ADMIN, password_hash=hashed)
     guide = await make_staff(
         brand=brand, role=StaffRole.GUIDE, store=store, guide_code="G1", password_hash=hashed
@@ -306,7 +309,7 @@ async def world(api: Api) -> World:
     await levels.create_level(brand_id=brand.id, name="L0", rank=0, growth_threshold=0)
     level = await levels.create_level(brand_id=brand.id, name="L1", rank=1, growth_threshold=100)
     group = await tags.create_tag_group(brand_id=brand.id, name="G")
-    tag = await tags.create_tag(brand_id=brand.id, name="T", kind="guide", group_id=group.id)
+    tag = await tags.create_tag(brand_id=brand.id, name="T", kind=TagKind.GUIDE, group_id=group.id)
     package = await wallet.create_package(brand_id=brand.id, name="P", pay_fen=100, bonus_fen=0)
     hq_token = staff_token(hq)
     account = await api.post(

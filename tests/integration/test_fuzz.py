@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 
 from api.member_center import levels, tags, wallet
+from api.member_center.models import TagKind
 from api.org.models import StaffRole
 from config.settings import Settings
 from tests.factories import (
@@ -46,11 +47,8 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 
 # Bodies of the answers against the response schemas of the document.
 CHECK_RESPONSE_SCHEMAS = True
-# Statuses and content types of the answers against those the document lists. Off while the
-# document is sanic-ext's OpenAPI 3.0: it lists neither the 400 `request.malformed_json` nor the
-# 413 `request.too_large` that every route with a body answers, nor the 422 of the CSV route
-# import, and it calls /metrics JSON. The document generated from pydantic's own schemas lists them.
-CHECK_DOCUMENTED_STATUSES = False
+# Statuses and content types of the answers against those the document lists.
+CHECK_DOCUMENTED_STATUSES = True
 
 EXAMPLES_PER_OPERATION = 20  # per generation mode: about a minute for the whole API
 
@@ -87,7 +85,7 @@ async def _world() -> World:
     erasable = await make_member(brand=brand)
     level = await levels.create_level(brand_id=brand.id, name="L0", rank=0, growth_threshold=0)
     group = await tags.create_tag_group(brand_id=brand.id, name="G")
-    tag = await tags.create_tag(brand_id=brand.id, name="T", kind="guide", group_id=group.id)
+    tag = await tags.create_tag(brand_id=brand.id, name="T", kind=TagKind.GUIDE, group_id=group.id)
     package = await wallet.create_package(brand_id=brand.id, name="P", pay_fen=100, bonus_fen=0)
     return World(
         hq=staff_token(hq),
@@ -171,6 +169,18 @@ async def _send(api: Api, case: Case, token: str) -> httpx.Response:
     )
 
 
+def _platform_refused(operation: Any, response: httpx.Response) -> bool:
+    """A documented 502 `<platform>.upstream`: WeChat or Alipay refused the brand's credentials.
+
+    The fuzzer registers apps with made-up secrets, which the sandbox refuses as the platforms
+    would; the answer is the route's documented 502, not a fault of ours.
+    """
+    if response.status_code != 502 or "502" not in operation.definition.raw.get("responses", {}):
+        return False
+    code = response.json().get("error", {}).get("code", "")
+    return code in ("wechat.upstream", "alipay.upstream")
+
+
 def _failures(operation: Any, response: httpx.Response, group: BaseExceptionGroup) -> list[str]:
     return [
         f"{operation.method.upper()} {operation.path} → {response.status_code}: "
@@ -204,6 +214,8 @@ async def test_no_generated_request_makes_the_server_fail(
                         if name in world.ids:
                             case.path_parameters[name] = world.ids[name]
                 response = await _send(api, case, token)
+                if _platform_refused(operation, response):
+                    continue
                 try:
                     case.validate_response(response, checks=checks)
                 except BaseExceptionGroup as group:  # schemathesis's FailureGroup

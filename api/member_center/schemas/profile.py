@@ -11,7 +11,8 @@ from api.core.fields import Change, Day, Len, Line, Omittable, Verbatim
 from api.member_center.models import Gender, Level, Member, MemberStatus
 from api.org.models import Staff, Store
 
-Code = Annotated[str, Line, Len(1, 128)]
+# The one-time codes WeChat and Alipay hand the client are letters, digits, `-` and `_`.
+Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z_-]{1,128}$")]
 Scene = Annotated[str, Verbatim, Len(0, 64)]  # kept on the member's relation (64 characters)
 WechatAppId = Annotated[str, StringConstraints(pattern=r"^wx[0-9a-f]{16}$")]
 Nickname = Annotated[str, Line, Len(1, 32)]
