@@ -88,8 +88,12 @@ def _register_blueprints(app: Sanic, settings: Settings) -> None:
     app.blueprint(member_center_bp)
     if settings.sandbox:
         from sandbox.app import create_sandbox_blueprint
+        from sandbox.state import SandboxState
 
-        app.blueprint(create_sandbox_blueprint())
+        # With Redis, several API processes serve one sandbox: a code minted by one is taken by
+        # another, so its state lives in the shared cache.
+        shared = ports_module.cache if settings.redis_url else None
+        app.blueprint(create_sandbox_blueprint(SandboxState(shared)))
 
 
 def _register_errors(app: Sanic) -> None:
