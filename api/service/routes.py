@@ -51,7 +51,7 @@ async def readyz(request: Request) -> HTTPResponse:
 @bp.get("/metrics")
 @doc(summary="Prometheus metrics (text format)", tag="service", secured=None)
 async def metrics_route(request: Request) -> HTTPResponse:
-    return raw(metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
+    return raw(await metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 async def _database_ok() -> bool:
