@@ -142,6 +142,7 @@ def _register_middleware(app: Sanic, settings: Settings) -> None:
         request.ctx.started = time.perf_counter()
 
     converted: dict[str, bytes] = {}
+    pid = os.getpid()  # which of several API processes answered
 
     @app.on_response
     async def _openapi_30(request: Request, response: HTTPResponse) -> HTTPResponse | None:
@@ -181,6 +182,7 @@ def _register_middleware(app: Sanic, settings: Settings) -> None:
                         "route": route,
                         "status": response.status,
                         "ms": round(elapsed * 1000, 2),
+                        "pid": pid,
                     }
                 )
             )
