@@ -132,8 +132,12 @@ def _register_blueprints(app: Sanic, settings: Settings) -> None:
     app.blueprint(member_center_bp)
     if settings.sandbox:
         from sandbox.app import create_sandbox_blueprint
+        from sandbox.state import SandboxState
 
-        app.blueprint(create_sandbox_blueprint())
+        # With Redis, several API processes serve one sandbox: a code minted by one is taken by
+        # another, so its state lives in the shared cache.
+        shared = ports_module.cache if settings.redis_url else None
+        app.blueprint(create_sandbox_blueprint(SandboxState(shared)))
 
 
 def _register_errors(app: Sanic) -> None:
@@ -189,6 +193,8 @@ def _register_middleware(app: Sanic, settings: Settings) -> None:
             if type(value) is int and not 1 <= value <= INT32_MAX:
                 raise NotFound("resource.not_found", "No such resource.")
 
+    pid = os.getpid()  # which of several API processes answered
+
     @app.on_response
     async def _finish(request: Request, response: HTTPResponse) -> None:
         started = getattr(request.ctx, "started", None)
@@ -209,6 +215,7 @@ def _register_middleware(app: Sanic, settings: Settings) -> None:
                         "route": route,
                         "status": response.status,
                         "ms": round(elapsed * 1000, 2),
+                        "pid": pid,
                     }
                 )
             )

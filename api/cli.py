@@ -72,10 +72,7 @@ def _as_setting(name: str) -> Callable[[click.Context, click.Parameter, Any], An
 )
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the HTTP API."""
-    from sanic import Sanic
-    from sanic.worker.loader import AppLoader
-
-    from api.app import create_app
+    from api.server import serve as run_server
 
     settings = get_settings()
     workers = workers or settings.workers
@@ -84,24 +81,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
             "several API processes need shared state: set MEMBERHUB_REDIS_URL (and a PostgreSQL "
             "MEMBERHUB_DATABASE_URL), or run one worker"
         )
-    loader = AppLoader(factory=create_app)
-    app = loader.load()
-    single = workers == 1
-    app.prepare(
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        access_log=False,
-        motd=False,
-        single_process=single,
-    )
-    # One process serves in this one; several run under Sanic's worker manager. (Handing a
-    # single-process app to the manager starts a worker that never reports ready, and the
-    # manager then spins instead of stopping on SIGTERM.)
-    if single:
-        Sanic.serve_single(primary=app)
-    else:
-        Sanic.serve(primary=app, app_loader=loader)
+    run_server(settings, host=host or settings.host, port=port or settings.port, workers=workers)
 
 
 @main.command()

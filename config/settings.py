@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     queue_name: str = "memberhub"
     worker_concurrency: int = 10
     worker_shutdown_grace_s: int = 10  # running jobs get this long to finish on SIGTERM
+    worker_metrics_port: int | None = None  # the worker's Prometheus metrics (jobs, upstream calls)
     smtp_timeout_s: float = 10.0
 
     @property

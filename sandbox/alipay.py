@@ -23,8 +23,8 @@ from .keys import (
     rsa2_sign,
     rsa2_verify,
 )
-from .player import bad_player_request, player_body
-from .state import STATE, new_alipay_user_id, random_token
+from .player import bad_player_request, player_body, route_state
+from .state import SandboxState, new_alipay_user_id, random_token
 
 TOKEN_TTL_S = 1296000  # Alipay's user access_token: 15 days
 REFRESH_TTL_S = 2592000
@@ -72,12 +72,11 @@ def _unsigned_string(params: dict[str, str]) -> str:
     return "&".join(f"{k}={v}" for k, v in items)
 
 
-def _signature_problem(params: dict[str, str]) -> HTTPResponse | None:
+async def _signature_problem(state: SandboxState, params: dict[str, str]) -> HTTPResponse | None:
     """Alipay's answer to a request whose signature does not check out, else None."""
     if params.get("sign_type", "RSA2") != "RSA2":
         return _error("40002", "Invalid Arguments", "isv.invalid-signature-type", "无效签名类型")
-    with STATE.lock:
-        known = STATE.alipay_app_keys.get(params["app_id"], alipay_app_public_pem())
+    known = await state.alipay_app_key(params["app_id"], alipay_app_public_pem())
     if known is None:  # a player registered this app without a key: no verification
         return None
     sign = params.get("sign")
@@ -90,14 +89,14 @@ def _signature_problem(params: dict[str, str]) -> HTTPResponse | None:
     return None
 
 
-def _oauth_token(params: dict[str, str]) -> HTTPResponse:
+async def _oauth_token(state: SandboxState, params: dict[str, str]) -> HTTPResponse:
     node_name = "alipay_system_oauth_token_response"
     if params.get("grant_type") != "authorization_code":
         return _error(
             "40002", "Invalid Arguments", "isv.grant-type-invalid", "grant_type参数不正确"
         )
     code = params.get("code")
-    item = STATE.take_alipay_code(code, params["app_id"]) if code else None
+    item = await state.take_alipay_code(code, params["app_id"]) if code else None
     if item is None:
         return _signed("error_response", INVALID_CODE)
     node: dict[str, Any] = {"user_id": item.user_id}
@@ -127,13 +126,13 @@ async def gateway(request: Request) -> HTTPResponse:
                 f"isv.missing-{required.replace('_', '-')}",
                 f"缺少{required}参数",
             )
-    problem = _signature_problem(params)
+    problem = await _signature_problem(route_state(request), params)
     if problem is not None:
         return problem
     handler = METHODS.get(params["method"])
     if handler is None:
         return _error("40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名")
-    return handler(params)
+    return await handler(route_state(request), params)
 
 
 # --- player routes -------------------------------------------------------------------------
@@ -147,7 +146,7 @@ async def player_auth_code(request: Request) -> HTTPResponse:
         return bad_player_request("app_id is required")
     user_id = str(data.get("user_id") or new_alipay_user_id())
     open_id = data.get("open_id") or None
-    code = STATE.add_alipay_code(app_id, user_id, open_id and str(open_id))
+    code = await route_state(request).add_alipay_code(app_id, user_id, open_id and str(open_id))
     return json_response({"auth_code": code, "user_id": user_id, "open_id": open_id})
 
 
@@ -187,18 +186,19 @@ async def player_register_app(request: Request) -> HTTPResponse:
     pem = data.get("app_public_key_pem")
     if pem is not None and (not isinstance(pem, str) or "BEGIN PUBLIC KEY" not in pem):
         return bad_player_request("app_public_key_pem must be a PEM public key or null")
-    with STATE.lock:
-        STATE.alipay_app_keys[app_id] = pem
+    await route_state(request).set_alipay_app_key(app_id, pem)
     return json_response({"app_id": app_id, "verifies_requests": pem is not None})
 
 
-def create_alipay_blueprint(name: str) -> Blueprint:
-    """Alipay's gateway and the player routes, as a fresh blueprint named name."""
+def create_alipay_blueprint(name: str, state: SandboxState) -> Blueprint:
+    """Alipay's gateway and the player routes, as a fresh blueprint named name, remembering in state."""
     bp = Blueprint(name, url_prefix="/alipay")
-    bp.add_route(gateway, "/gateway.do", methods=["GET", "POST"], name="gateway")
-    bp.add_route(player_auth_code, "/auth-codes", methods=["POST"], name="auth_codes")
-    bp.add_route(player_register_app, "/apps", methods=["POST"], name="apps")
-    bp.add_route(
-        player_phone_response, "/phone-responses", methods=["POST"], name="phone_responses"
-    )
+    routes: list[tuple[Any, str, list[str], str]] = [
+        (gateway, "/gateway.do", ["GET", "POST"], "gateway"),
+        (player_auth_code, "/auth-codes", ["POST"], "auth_codes"),
+        (player_register_app, "/apps", ["POST"], "apps"),
+        (player_phone_response, "/phone-responses", ["POST"], "phone_responses"),
+    ]
+    for handler, uri, methods, route_name in routes:
+        bp.add_route(handler, uri, methods=methods, name=route_name, ctx_sandbox=state)
     return bp

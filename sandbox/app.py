@@ -9,7 +9,8 @@ from sanic.blueprint_group import BlueprintGroup
 from sanic.response import json
 
 from .alipay import create_alipay_blueprint
-from .state import STATE
+from .player import route_state
+from .state import SandboxState
 from .wechat import create_wechat_blueprint
 
 URL_PREFIX = "/sandbox"
@@ -18,7 +19,7 @@ _serial = itertools.count(1)
 
 async def reset(request: Request) -> HTTPResponse:
     """POST /sandbox/reset: forget every token, code, message and menu."""
-    STATE.reset()
+    await route_state(request).reset()
     return json({"reset": True})
 
 
@@ -29,16 +30,20 @@ async def index(request: Request) -> HTTPResponse:
     )
 
 
-def create_sandbox_blueprint() -> BlueprintGroup:
-    """Every sandbox route under /sandbox, as fresh blueprints (safe to call once per app)."""
+def create_sandbox_blueprint(state: SandboxState | None = None) -> BlueprintGroup:
+    """Every sandbox route under /sandbox, as fresh blueprints (safe to call once per app).
+
+    The routes remember in `state`; by default, in a state of their own in this process.
+    """
+    state = state or SandboxState()
     serial = next(_serial)
     root = Blueprint(f"sandbox_root_{serial}")
-    root.add_route(reset, "/reset", methods=["POST"], name="reset")
+    root.add_route(reset, "/reset", methods=["POST"], name="reset", ctx_sandbox=state)
     root.add_route(index, "/", methods=["GET"], name="index")
     return Blueprint.group(
         root,
-        create_wechat_blueprint(f"sandbox_wechat_{serial}"),
-        create_alipay_blueprint(f"sandbox_alipay_{serial}"),
+        create_wechat_blueprint(f"sandbox_wechat_{serial}", state),
+        create_alipay_blueprint(f"sandbox_alipay_{serial}", state),
         url_prefix=URL_PREFIX,
     )
 

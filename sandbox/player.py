@@ -1,4 +1,4 @@
-"""What the WeChat and Alipay player routes share: reading their JSON body, refusing it."""
+"""What the sandbox's routes share: their state, reading a player's JSON body, refusing it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,15 @@ from typing import Any
 
 from sanic import HTTPResponse, Request
 from sanic.response import json as json_response
+
+from .state import SandboxState
+
+
+def route_state(request: Request) -> SandboxState:
+    """The state of the sandbox the request's route belongs to (set by create_sandbox_blueprint)."""
+    assert request.route is not None
+    state: SandboxState = request.route.ctx.sandbox
+    return state
 
 
 def player_body(request: Request) -> dict[str, Any]:

@@ -1,23 +1,37 @@
-"""Everything the sandbox remembers, in memory, for one process.
+"""Everything the sandbox remembers: in this process, or in the cache every API process shares.
 
-Handlers read and change it without awaiting in between, and a lock guards every change, so a
-one-time code is handed out once even if a thread-pool caller races an async one.
+memberhub with several API processes mounts one sandbox in each, and a login code minted by one
+process must be accepted by whichever process code2session reaches. So the state lives behind a
+small key-value store: memberhub's shared cache (Redis) when it has one, an in-process cache
+otherwise. One-time codes are taken with a get-and-delete, so each is handed out once however
+many processes race for it.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import string
-import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
+
+from api.core.cache import MemoryCache
 
 TOKEN_TTL_S = 7200
 # WeChat keeps the previous access_token valid for five minutes after a new one is issued.
 TOKEN_OVERLAP_S = 300
 CODE_TTL_S = 300
+# An expired token is still recognised (42001, not 40001) for this long after it expired.
+EXPIRED_TOKEN_MEMORY_S = 86400
+# Users, menus, app keys and sent messages: long enough for any demo or test run.
+KEEP_S = 30 * 86400
+GENERATION_TTL_S = 10 * 365 * 86400
+# The newest messages kept for GET /sent.
+SENT_KEPT = 1000
 _URLSAFE = string.ascii_letters + string.digits + "-_"
 
 
@@ -36,10 +50,27 @@ def new_alipay_user_id() -> str:
     return "2088" + random_token(12, string.digits)
 
 
+class Store(Protocol):
+    """What the sandbox needs of a cache; memberhub's cache port (api/core/cache.py) has it."""
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def set(self, key: str, value: str, *, ttl_s: float | None = None) -> None: ...
+
+    async def take(self, key: str) -> str | None: ...
+
+    async def incr(self, key: str, *, ttl_s: float) -> int: ...
+
+    def lock(
+        self, key: str, *, ttl_s: float = 10, wait_s: float = 5
+    ) -> AbstractAsyncContextManager[None]: ...
+
+
 @dataclass
 class AccessToken:
     appid: str
     expires_at: float
+    serial: int
     kind: str = "client"  # "client" (cgi-bin/token) or "oauth" (sns/oauth2, bound to openid)
     openid: str | None = None
 
@@ -67,143 +98,220 @@ class AlipayAuthCode:
     expires_at: float
 
 
-@dataclass
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 class SandboxState:
-    """The sandbox's memory; `reset()` forgets everything."""
+    """The sandbox's memory; `reset()` forgets everything.
 
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    access_tokens: dict[str, AccessToken] = field(default_factory=dict)
-    login_codes: dict[str, LoginCode] = field(default_factory=dict)
-    phone_codes: dict[str, PhoneCode] = field(default_factory=dict)
-    alipay_codes: dict[str, AlipayAuthCode] = field(default_factory=dict)
-    # (appid, openid) → unionid or None: users the sandbox has seen, for user/info.
-    users: dict[tuple[str, str], str | None] = field(default_factory=dict)
-    sent: list[dict[str, Any]] = field(default_factory=list)
-    menus: dict[str, dict[str, Any]] = field(default_factory=dict)
-    qrcodes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # app_id → the merchant app's public key PEM, or None to skip request verification.
-    alipay_app_keys: dict[str, str | None] = field(default_factory=dict)
-    _msgid: int = 1000
+    `shared` gives the cache every process of the deployment shares (looked up on each call, so
+    it follows the ports a test installs); without it the state is this process's alone.
+    """
 
-    def reset(self) -> None:
-        with self.lock:
-            self.access_tokens.clear()
-            self.login_codes.clear()
-            self.phone_codes.clear()
-            self.alipay_codes.clear()
-            self.users.clear()
-            self.sent.clear()
-            self.menus.clear()
-            self.qrcodes.clear()
-            self.alipay_app_keys.clear()
+    def __init__(self, shared: Callable[[], Store] | None = None) -> None:
+        self._shared = shared
+        self._memory = MemoryCache()
+
+    async def _scope(self) -> tuple[Store, str]:
+        """The store and the key prefix of the current generation (bumped by `reset`)."""
+        if self._shared is None:
+            return self._memory, "sandbox:"
+        store = self._shared()
+        generation = await store.get("sandbox:generation") or "0"
+        return store, f"sandbox:{generation}:"
+
+    async def reset(self) -> None:
+        if self._shared is None:
+            self._memory = MemoryCache()
+            return
+        # Keys of earlier generations are never read again and run out on their own TTLs.
+        await self._shared().incr("sandbox:generation", ttl_s=GENERATION_TTL_S)
+
+    async def _get_json(self, key: str) -> Any:
+        store, prefix = await self._scope()
+        raw = await store.get(prefix + key)
+        return None if raw is None else json.loads(raw)
+
+    async def _set_json(self, key: str, value: Any, *, ttl_s: float) -> None:
+        store, prefix = await self._scope()
+        await store.set(prefix + key, _dump(value), ttl_s=ttl_s)
+
+    async def _take_json(self, key: str) -> Any:
+        store, prefix = await self._scope()
+        raw = await store.take(prefix + key)
+        return None if raw is None else json.loads(raw)
+
+    async def _count(self, key: str) -> int:
+        store, prefix = await self._scope()
+        return await store.incr(prefix + key, ttl_s=KEEP_S)
+
+    async def _read_count(self, key: str) -> int:
+        store, prefix = await self._scope()
+        return int(await store.get(prefix + key) or 0)
 
     # --- WeChat access tokens -------------------------------------------------------------
 
-    def issue_access_token(self, appid: str) -> tuple[str, int]:
-        """A new client access_token for appid; earlier ones stay valid for five minutes only."""
-        now = time.time()
+    async def _issue(self, appid: str, kind: str, openid: str | None) -> tuple[str, int]:
         token = random_token(96)
-        with self.lock:
-            for item in self.access_tokens.values():
-                if item.appid == appid and item.kind == "client":
-                    item.expires_at = min(item.expires_at, now + TOKEN_OVERLAP_S)
-            self.access_tokens[token] = AccessToken(appid=appid, expires_at=now + TOKEN_TTL_S)
+        serial = await self._count("wx:token-serial")
+        item = AccessToken(
+            appid=appid,
+            expires_at=time.time() + TOKEN_TTL_S,
+            serial=serial,
+            kind=kind,
+            openid=openid,
+        )
+        await self._set_json(
+            f"wx:token:{token}", item.__dict__, ttl_s=TOKEN_TTL_S + EXPIRED_TOKEN_MEMORY_S
+        )
+        await self._count(f"wx:issued:{appid}")
+        await self._count("wx:issued")
         return token, TOKEN_TTL_S
 
-    def issue_oauth_token(self, appid: str, openid: str) -> tuple[str, int]:
-        """A web-authorization access_token for one user of appid."""
-        token = random_token(96)
-        with self.lock:
-            self.access_tokens[token] = AccessToken(
-                appid=appid, expires_at=time.time() + TOKEN_TTL_S, kind="oauth", openid=openid
+    async def issue_access_token(self, appid: str) -> tuple[str, int]:
+        """A new client access_token for appid; the previous one stays valid for five minutes."""
+        store, prefix = await self._scope()
+        token, expires_in = await self._issue(appid, "client", None)
+        async with store.lock(f"{prefix}wx:issuing:{appid}"):
+            previous = await store.get(f"{prefix}wx:latest-token:{appid}")
+            await store.set(
+                f"{prefix}wx:latest-token:{appid}",
+                token,
+                ttl_s=TOKEN_TTL_S + EXPIRED_TOKEN_MEMORY_S,
             )
-        return token, TOKEN_TTL_S
+            if previous is not None:
+                # Each token is cut short once, by its successor; older ones already were.
+                item = await self._get_json(f"wx:token:{previous}")
+                if item is not None:
+                    item["expires_at"] = min(item["expires_at"], time.time() + TOKEN_OVERLAP_S)
+                    await self._set_json(
+                        f"wx:token:{previous}", item, ttl_s=TOKEN_OVERLAP_S + EXPIRED_TOKEN_MEMORY_S
+                    )
+        return token, expires_in
 
-    def lookup_token(self, token: str, kind: str = "client") -> tuple[AccessToken | None, bool]:
+    async def issue_oauth_token(self, appid: str, openid: str) -> tuple[str, int]:
+        """A web-authorization access_token for one user of appid."""
+        return await self._issue(appid, "oauth", openid)
+
+    async def lookup_token(
+        self, token: str, kind: str = "client"
+    ) -> tuple[AccessToken | None, bool]:
         """(the token, expired?) — (None, False) when the sandbox never issued it."""
-        with self.lock:
-            item = self.access_tokens.get(token)
-        if item is None or item.kind != kind:
+        data = await self._get_json(f"wx:token:{token}")
+        if data is None or data["kind"] != kind:
             return None, False
-        return item, item.expires_at <= time.time()
+        item = AccessToken(**data)
+        expired_upto = max(
+            await self._read_count(f"wx:expired-upto:{item.appid}"),
+            await self._read_count("wx:expired-upto"),
+        )
+        return item, item.expires_at <= time.time() or item.serial <= expired_upto
 
-    def expire_tokens(self, appid: str | None = None) -> int:
-        """Expire every issued access token (of appid, when given); returns how many."""
-        count = 0
-        past = time.time() - 1
-        with self.lock:
-            for item in self.access_tokens.values():
-                if appid is None or item.appid == appid:
-                    item.expires_at = past
-                    count += 1
-        return count
+    async def expire_tokens(self, appid: str | None = None) -> int:
+        """Expire every access token issued so far (of appid, when given); returns how many."""
+        newest = await self._read_count("wx:token-serial")
+        scope = f":{appid}" if appid else ""
+        await self._set_json(f"wx:expired-upto{scope}", newest, ttl_s=KEEP_S)
+        return await self._read_count(f"wx:issued{scope}")
 
     # --- one-time codes -------------------------------------------------------------------
 
-    def add_login_code(self, appid: str, openid: str, unionid: str | None) -> str:
+    async def add_login_code(self, appid: str, openid: str, unionid: str | None) -> str:
         code = random_token(32)
-        with self.lock:
-            self.login_codes[code] = LoginCode(appid, openid, unionid, time.time() + CODE_TTL_S)
-            self.users[(appid, openid)] = unionid
+        item = LoginCode(appid, openid, unionid, time.time() + CODE_TTL_S)
+        await self._set_json(f"wx:login-code:{code}", item.__dict__, ttl_s=CODE_TTL_S)
+        await self._set_json(f"wx:user:{appid}:{openid}", {"unionid": unionid}, ttl_s=KEEP_S)
         return code
 
-    def take_login_code(self, code: str, appid: str) -> LoginCode | None:
+    async def take_login_code(self, code: str, appid: str) -> LoginCode | None:
         """The login code if it is live and belongs to appid; it is burnt either way."""
-        with self.lock:
-            item = self.login_codes.pop(code, None)
+        data = await self._take_json(f"wx:login-code:{code}")
+        item = None if data is None else LoginCode(**data)
         if item is None or item.appid != appid or item.expires_at <= time.time():
             return None
         return item
 
-    def add_phone_code(self, appid: str, phone: str) -> str:
+    async def user_unionid(self, appid: str, openid: str) -> str | None:
+        """The unionid of a user the sandbox has handed a login code for, if it has one."""
+        data = await self._get_json(f"wx:user:{appid}:{openid}")
+        return None if data is None else data["unionid"]
+
+    async def add_phone_code(self, appid: str, phone: str) -> str:
         code = random_token(64, string.hexdigits.lower()[:16])
-        with self.lock:
-            self.phone_codes[code] = PhoneCode(appid, phone, time.time() + CODE_TTL_S)
+        item = PhoneCode(appid, phone, time.time() + CODE_TTL_S)
+        await self._set_json(f"wx:phone-code:{code}", item.__dict__, ttl_s=CODE_TTL_S)
         return code
 
-    def take_phone_code(self, code: str, appid: str) -> PhoneCode | None:
-        with self.lock:
-            item = self.phone_codes.pop(code, None)
+    async def take_phone_code(self, code: str, appid: str) -> PhoneCode | None:
+        data = await self._take_json(f"wx:phone-code:{code}")
+        item = None if data is None else PhoneCode(**data)
         if item is None or item.appid != appid or item.expires_at <= time.time():
             return None
         return item
 
-    def add_alipay_code(self, app_id: str, user_id: str, open_id: str | None) -> str:
+    async def add_alipay_code(self, app_id: str, user_id: str, open_id: str | None) -> str:
         code = random_token(32, string.ascii_letters + string.digits)
-        with self.lock:
-            self.alipay_codes[code] = AlipayAuthCode(
-                app_id, user_id, open_id, time.time() + CODE_TTL_S
-            )
+        item = AlipayAuthCode(app_id, user_id, open_id, time.time() + CODE_TTL_S)
+        await self._set_json(f"alipay:auth-code:{code}", item.__dict__, ttl_s=CODE_TTL_S)
         return code
 
-    def take_alipay_code(self, code: str, app_id: str) -> AlipayAuthCode | None:
-        with self.lock:
-            item = self.alipay_codes.pop(code, None)
+    async def take_alipay_code(self, code: str, app_id: str) -> AlipayAuthCode | None:
+        data = await self._take_json(f"alipay:auth-code:{code}")
+        item = None if data is None else AlipayAuthCode(**data)
         if item is None or item.app_id != app_id or item.expires_at <= time.time():
             return None
         return item
 
+    # --- official-account objects -----------------------------------------------------------
+
+    async def add_qrcode(self, ticket: str, qrcode: dict[str, Any]) -> None:
+        expire_seconds = qrcode.get("expire_seconds")
+        await self._set_json(f"wx:qrcode:{ticket}", qrcode, ttl_s=expire_seconds or KEEP_S)
+
+    async def set_menu(self, appid: str, menu: dict[str, Any]) -> None:
+        store, prefix = await self._scope()
+        async with store.lock(prefix + "wx:menus"):
+            menus = await self._get_json("wx:menus") or {}
+            menus[appid] = menu
+            await self._set_json("wx:menus", menus, ttl_s=KEEP_S)
+
+    async def menus(self) -> dict[str, dict[str, Any]]:
+        """The menu last created, by appid."""
+        menus: dict[str, dict[str, Any]] = await self._get_json("wx:menus") or {}
+        return menus
+
+    # --- Alipay apps ----------------------------------------------------------------------
+
+    async def set_alipay_app_key(self, app_id: str, pem: str | None) -> None:
+        """The key that verifies app_id's requests; None turns verification off for it."""
+        await self._set_json(f"alipay:app:{app_id}", {"pem": pem}, ttl_s=KEEP_S)
+
+    async def alipay_app_key(self, app_id: str, default: str) -> str | None:
+        """The key registered for app_id (None: do not verify), else default."""
+        data = await self._get_json(f"alipay:app:{app_id}")
+        return default if data is None else data["pem"]
+
     # --- what memberhub sent ----------------------------------------------------------------
 
-    def record_sent(self, kind: str, appid: str, touser: str, payload: dict[str, Any]) -> int:
+    async def record_sent(self, kind: str, appid: str, touser: str, payload: dict[str, Any]) -> int:
         """Remember a message memberhub sent; returns its msgid."""
-        with self.lock:
-            self._msgid += 1
-            self.sent.append(
-                {
-                    "msgid": self._msgid,
-                    "kind": kind,
-                    "appid": appid,
-                    "touser": touser,
-                    "payload": payload,
-                    "sent_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                }
-            )
-            return self._msgid
+        msgid = 1000 + await self._count("wx:msgid")
+        store, prefix = await self._scope()
+        message = {
+            "msgid": msgid,
+            "kind": kind,
+            "appid": appid,
+            "touser": touser,
+            "payload": payload,
+            "sent_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        }
+        async with store.lock(prefix + "wx:sent"):
+            sent = await self._get_json("wx:sent") or []
+            sent.append(message)
+            await self._set_json("wx:sent", sent[-SENT_KEPT:], ttl_s=KEEP_S)
+        return msgid
 
-    def sent_newest_first(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return list(reversed(self.sent))
-
-
-STATE = SandboxState()
+    async def sent_newest_first(self) -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = await self._get_json("wx:sent") or []
+        return list(reversed(sent))

@@ -18,8 +18,8 @@ from sanic.response import json as json_response
 from sanic.response import raw
 
 from .keys import is_wechat_appid, wechat_app_secret
-from .player import bad_player_request, player_body
-from .state import STATE, new_openid, random_token
+from .player import bad_player_request, player_body, route_state
+from .state import SandboxState, new_openid, random_token
 
 ERRORS = {
     40001: "invalid credential, access_token is invalid or not latest",
@@ -64,12 +64,12 @@ def _check_app(appid: str | None, secret: str | None) -> HTTPResponse | None:
     return None
 
 
-def _token_app(request: Request) -> tuple[str, None] | tuple[None, HTTPResponse]:
+async def _token_app(request: Request) -> tuple[str, None] | tuple[None, HTTPResponse]:
     """The appid behind the request's client access_token, or WeChat's error answer."""
     token = request.args.get("access_token")
     if not token:
         return None, wx_error(41001)
-    item, expired = STATE.lookup_token(token)
+    item, expired = await route_state(request).lookup_token(token)
     if item is None:
         return None, wx_error(40001)
     if expired:
@@ -103,7 +103,7 @@ async def cgi_token(request: Request) -> HTTPResponse:
     if problem is not None:
         return problem
     assert appid is not None
-    token, expires_in = STATE.issue_access_token(appid)
+    token, expires_in = await route_state(request).issue_access_token(appid)
     return json_response({"access_token": token, "expires_in": expires_in})
 
 
@@ -118,7 +118,7 @@ async def jscode2session(request: Request) -> HTTPResponse:
     code = args.get("js_code")
     if not code:
         return wx_error(41008)
-    login = STATE.take_login_code(code, appid)
+    login = await route_state(request).take_login_code(code, appid)
     if login is None:
         return wx_error(40029)
     answer: dict[str, Any] = {"openid": login.openid, "session_key": random_token(22) + "=="}
@@ -140,10 +140,10 @@ async def oauth2_access_token(request: Request) -> HTTPResponse:
     code = args.get("code")
     if not code:
         return wx_error(41008)
-    login = STATE.take_login_code(code, appid)
+    login = await route_state(request).take_login_code(code, appid)
     if login is None:
         return wx_error(40029)
-    token, expires_in = STATE.issue_oauth_token(appid, login.openid)
+    token, expires_in = await route_state(request).issue_oauth_token(appid, login.openid)
     answer: dict[str, Any] = {
         "access_token": token,
         "expires_in": expires_in,
@@ -156,7 +156,7 @@ async def oauth2_access_token(request: Request) -> HTTPResponse:
     return json_response(answer)
 
 
-def _profile(appid: str, openid: str) -> dict[str, Any]:
+async def _profile(state: SandboxState, appid: str, openid: str) -> dict[str, Any]:
     profile: dict[str, Any] = {
         "openid": openid,
         "nickname": NICKNAME,
@@ -167,7 +167,7 @@ def _profile(appid: str, openid: str) -> dict[str, Any]:
         "country": "",
         "headimgurl": "",
     }
-    unionid = STATE.users.get((appid, openid))
+    unionid = await state.user_unionid(appid, openid)
     if unionid:
         profile["unionid"] = unionid
     return profile
@@ -178,7 +178,7 @@ async def sns_userinfo(request: Request) -> HTTPResponse:
     token = request.args.get("access_token")
     if not token:
         return wx_error(41001)
-    item, expired = STATE.lookup_token(token, kind="oauth")
+    item, expired = await route_state(request).lookup_token(token, kind="oauth")
     if item is None:
         return wx_error(40001)
     if expired:
@@ -187,19 +187,20 @@ async def sns_userinfo(request: Request) -> HTTPResponse:
     if openid != item.openid:
         return wx_error(40003)
     assert item.openid is not None
-    return json_response({**_profile(item.appid, item.openid), "privilege": []}, ensure_ascii=False)
+    profile = await _profile(route_state(request), item.appid, item.openid)
+    return json_response({**profile, "privilege": []}, ensure_ascii=False)
 
 
 async def cgi_user_info(request: Request) -> HTTPResponse:
     """GET /cgi-bin/user/info: an official-account follower's profile."""
-    appid, problem = _token_app(request)
+    appid, problem = await _token_app(request)
     if problem is not None:
         return problem
     assert appid is not None
     openid = request.args.get("openid")
     if not openid:
         return wx_error(40003)
-    profile = _profile(appid, openid)
+    profile = await _profile(route_state(request), appid, openid)
     profile.update(
         subscribe=1,
         subscribe_time=int(time.time()),
@@ -215,7 +216,7 @@ async def cgi_user_info(request: Request) -> HTTPResponse:
 
 async def getuserphonenumber(request: Request) -> HTTPResponse:
     """POST /wxa/business/getuserphonenumber: getPhoneNumber's code → the phone number."""
-    appid, problem = _token_app(request)
+    appid, problem = await _token_app(request)
     if problem is not None:
         return problem
     assert appid is not None
@@ -225,7 +226,7 @@ async def getuserphonenumber(request: Request) -> HTTPResponse:
     code = data.get("code")
     if not code:
         return wx_error(41008)
-    item = STATE.take_phone_code(str(code), appid)
+    item = await route_state(request).take_phone_code(str(code), appid)
     if item is None:
         return wx_error(40029)
     return wx_ok(
@@ -240,7 +241,7 @@ async def getuserphonenumber(request: Request) -> HTTPResponse:
 
 def _sender(kind: str) -> Callable[[Request], Awaitable[HTTPResponse]]:
     async def send(request: Request) -> HTTPResponse:
-        appid, problem = _token_app(request)
+        appid, problem = await _token_app(request)
         if problem is not None:
             return problem
         assert appid is not None
@@ -252,7 +253,7 @@ def _sender(kind: str) -> Callable[[Request], Awaitable[HTTPResponse]]:
             return wx_error(40003)
         if kind != "custom" and not data.get("template_id"):
             return wx_error(40037)
-        msgid = STATE.record_sent(kind, appid, touser, data)
+        msgid = await route_state(request).record_sent(kind, appid, touser, data)
         if kind == "custom":
             return wx_ok()
         return wx_ok(msgid=msgid)
@@ -263,7 +264,7 @@ def _sender(kind: str) -> Callable[[Request], Awaitable[HTTPResponse]]:
 
 async def qrcode_create(request: Request) -> HTTPResponse:
     """POST /cgi-bin/qrcode/create: an official-account QR code for a scene."""
-    appid, problem = _token_app(request)
+    appid, problem = await _token_app(request)
     if problem is not None:
         return problem
     assert appid is not None
@@ -280,14 +281,15 @@ async def qrcode_create(request: Request) -> HTTPResponse:
     else:
         expire_seconds = min(int(data.get("expire_seconds") or 60), 2592000)
         answer["expire_seconds"] = expire_seconds
-    with STATE.lock:
-        STATE.qrcodes[ticket] = {"appid": appid, "scene": scene, "expire_seconds": expire_seconds}
+    await route_state(request).add_qrcode(
+        ticket, {"appid": appid, "scene": scene, "expire_seconds": expire_seconds}
+    )
     return json_response(answer)
 
 
 async def getwxacodeunlimit(request: Request) -> HTTPResponse:
     """POST /wxa/getwxacodeunlimit: a mini-program code image (PNG) for a scene."""
-    appid, problem = _token_app(request)
+    appid, problem = await _token_app(request)
     if problem is not None:
         return problem
     data = _body(request)
@@ -305,7 +307,7 @@ async def getwxacodeunlimit(request: Request) -> HTTPResponse:
 
 async def menu_create(request: Request) -> HTTPResponse:
     """POST /cgi-bin/menu/create: the official account's custom menu."""
-    appid, problem = _token_app(request)
+    appid, problem = await _token_app(request)
     if problem is not None:
         return problem
     assert appid is not None
@@ -314,18 +316,17 @@ async def menu_create(request: Request) -> HTTPResponse:
         return data
     if not isinstance(data.get("button"), list):
         return wx_error(47001)
-    with STATE.lock:
-        STATE.menus[appid] = data
+    await route_state(request).set_menu(appid, data)
     return wx_ok()
 
 
 async def menu_get(request: Request) -> HTTPResponse:
     """GET /cgi-bin/menu/get: the menu last created."""
-    appid, problem = _token_app(request)
+    appid, problem = await _token_app(request)
     if problem is not None:
         return problem
     assert appid is not None
-    menu = STATE.menus.get(appid)
+    menu = (await route_state(request).menus()).get(appid)
     if menu is None:
         return json_response({"errcode": 46003, "errmsg": "menu no exist"})
     return json_response({"menu": menu}, ensure_ascii=False)
@@ -342,7 +343,7 @@ async def player_login_code(request: Request) -> HTTPResponse:
         return bad_player_request("appid must be `wx` and 16 hex digits")
     openid = data.get("openid") or new_openid()
     unionid = data.get("unionid") or None
-    code = STATE.add_login_code(appid, str(openid), unionid and str(unionid))
+    code = await route_state(request).add_login_code(appid, str(openid), unionid and str(unionid))
     return json_response({"code": code, "openid": openid, "unionid": unionid})
 
 
@@ -354,12 +355,12 @@ async def player_phone_code(request: Request) -> HTTPResponse:
         return bad_player_request("appid must be `wx` and 16 hex digits")
     if not isinstance(phone, str) or not phone.isdigit():
         return bad_player_request("phone must be digits")
-    return json_response({"code": STATE.add_phone_code(appid, phone)})
+    return json_response({"code": await route_state(request).add_phone_code(appid, phone)})
 
 
 async def player_sent(request: Request) -> HTTPResponse:
     """GET /sent: messages memberhub sent, newest first."""
-    items = STATE.sent_newest_first()
+    items = await route_state(request).sent_newest_first()
     appid = request.args.get("appid")
     if appid:
         items = [item for item in items if item["appid"] == appid]
@@ -369,16 +370,16 @@ async def player_sent(request: Request) -> HTTPResponse:
 async def player_expire_tokens(request: Request) -> HTTPResponse:
     """POST /expire-tokens {appid?}: every issued access_token expires now."""
     appid = player_body(request).get("appid")
-    return json_response({"expired": STATE.expire_tokens(appid or None)})
+    return json_response({"expired": await route_state(request).expire_tokens(appid or None)})
 
 
 async def player_menus(request: Request) -> HTTPResponse:
     """GET /menus: the menus memberhub created, by appid."""
-    return json_response({"items": dict(STATE.menus)}, ensure_ascii=False)
+    return json_response({"items": await route_state(request).menus()}, ensure_ascii=False)
 
 
-def create_wechat_blueprint(name: str) -> Blueprint:
-    """WeChat's API and the player routes, as a fresh blueprint named name."""
+def create_wechat_blueprint(name: str, state: SandboxState) -> Blueprint:
+    """WeChat's API and the player routes, as a fresh blueprint named name, remembering in state."""
     bp = Blueprint(name, url_prefix="/wechat")
     routes: list[tuple[Any, str, list[str]]] = [
         (cgi_token, "/cgi-bin/token", ["GET"]),
@@ -401,5 +402,5 @@ def create_wechat_blueprint(name: str) -> Blueprint:
         (player_menus, "/menus", ["GET"]),
     ]
     for handler, uri, methods in routes:
-        bp.add_route(handler, uri, methods=methods, name=handler.__name__)
+        bp.add_route(handler, uri, methods=methods, name=handler.__name__, ctx_sandbox=state)
     return bp

@@ -6,9 +6,13 @@ import asyncio
 import importlib
 import logging
 import signal
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import start_http_server
 
 from api.core import ports
 from api.core.db import close_db, init_db
+from api.core.metrics import REGISTRY
 from api.wiring import wire
 from config.settings import Settings
 
@@ -35,6 +39,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     installed = ports.install(ports.build_ports(settings, worker=True))
     await init_db(settings)
     register_jobs(settings)
+    metrics_server = _serve_metrics(settings)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
@@ -49,3 +54,18 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         await installed.queue.stop()
         await installed.cache.close()
         await close_db()
+        if metrics_server is not None:
+            await asyncio.to_thread(metrics_server.shutdown)
+            metrics_server.server_close()
+
+
+def _serve_metrics(settings: Settings) -> WSGIServer | None:
+    """The worker's /metrics on MEMBERHUB_WORKER_METRICS_PORT, when set: its jobs and its calls
+    to the platforms (the API's /metrics has the queue depth and the outbox backlog)."""
+    if settings.worker_metrics_port is None:
+        return None
+    server, _thread = start_http_server(
+        settings.worker_metrics_port, addr=settings.host, registry=REGISTRY
+    )
+    log.info("worker metrics on %s:%s", settings.host, settings.worker_metrics_port)
+    return server

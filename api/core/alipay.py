@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 import textwrap
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from config.settings import get_settings
 
 from .errors import BadRequest, UpstreamError
+from .metrics import observe_upstream
 
 log = logging.getLogger(__name__)
 
@@ -110,45 +112,63 @@ def _server_api(creds: AlipayCredentials, method: str, **params: Any) -> dict[st
 
 
 async def _call(creds: AlipayCredentials, method: str, **params: Any) -> dict[str, Any]:
-    """Run a gateway call in a thread; turn the SDK's and urllib's errors into domain errors."""
+    """Run a gateway call in a thread and count it in the upstream metrics; turn the SDK's and
+    urllib's errors into domain errors."""
+    started = time.perf_counter()
+    outcome = "error"
     try:
-        result = await asyncio.to_thread(_server_api, creds, method, **params)
-    except AliPayValidationError:
-        log.warning("alipay answer failed verification", extra={"app_id": creds.app_id})
-        raise UpstreamError(
-            "alipay.upstream", "Alipay's answer failed signature verification."
-        ) from None
-    except AliPayException as exc:
-        code, sub_code = _error_fields(exc)
-        if sub_code in INVALID_CODE_SUB_CODES:
-            raise BadRequest(
-                "alipay.invalid_code", "The Alipay auth code is invalid, expired or already used."
+        try:
+            result = await asyncio.to_thread(_server_api, creds, method, **params)
+        except AliPayValidationError:
+            outcome = "bad_signature"
+            log.warning("alipay answer failed verification", extra={"app_id": creds.app_id})
+            raise UpstreamError(
+                "alipay.upstream", "Alipay's answer failed signature verification."
             ) from None
-        log.warning(
-            "alipay refused", extra={"app_id": creds.app_id, "code": code, "sub_code": sub_code}
-        )
-        raise UpstreamError(
-            "alipay.upstream", f"Alipay answered code {code}, sub_code {sub_code}."
-        ) from None
-    except (URLError, OSError, ValueError, TypeError) as exc:
-        # ValueError also covers keys the SDK cannot parse; no key material goes in the message.
-        log.warning(
-            "alipay unreachable", extra={"app_id": creds.app_id, "error": type(exc).__name__}
-        )
-        raise UpstreamError(
-            "alipay.upstream", f"Alipay could not be reached or understood ({type(exc).__name__})."
-        ) from None
-    # An error can also come inside the method's own node, signed like a success.
-    if result.get("code") not in (None, "10000"):
-        sub_code = result.get("sub_code")
-        if sub_code in INVALID_CODE_SUB_CODES:
-            raise BadRequest(
-                "alipay.invalid_code", "The Alipay auth code is invalid, expired or already used."
+        except AliPayException as exc:
+            code, sub_code = _error_fields(exc)
+            if sub_code in INVALID_CODE_SUB_CODES:
+                outcome = "invalid_code"
+                raise BadRequest(
+                    "alipay.invalid_code",
+                    "The Alipay auth code is invalid, expired or already used.",
+                ) from None
+            outcome = "refused"
+            log.warning(
+                "alipay refused",
+                extra={"app_id": creds.app_id, "code": code, "sub_code": sub_code},
             )
-        raise UpstreamError(
-            "alipay.upstream", f"Alipay answered code {result.get('code')}, sub_code {sub_code}."
-        )
-    return result
+            raise UpstreamError(
+                "alipay.upstream", f"Alipay answered code {code}, sub_code {sub_code}."
+            ) from None
+        except (URLError, OSError, ValueError, TypeError) as exc:
+            # ValueError also covers keys the SDK cannot parse; no key material goes in the message.
+            outcome = "unreachable"
+            log.warning(
+                "alipay unreachable", extra={"app_id": creds.app_id, "error": type(exc).__name__}
+            )
+            raise UpstreamError(
+                "alipay.upstream",
+                f"Alipay could not be reached or understood ({type(exc).__name__}).",
+            ) from None
+        # An error can also come inside the method's own node, signed like a success.
+        if result.get("code") not in (None, "10000"):
+            sub_code = result.get("sub_code")
+            if sub_code in INVALID_CODE_SUB_CODES:
+                outcome = "invalid_code"
+                raise BadRequest(
+                    "alipay.invalid_code",
+                    "The Alipay auth code is invalid, expired or already used.",
+                )
+            outcome = "refused"
+            raise UpstreamError(
+                "alipay.upstream",
+                f"Alipay answered code {result.get('code')}, sub_code {sub_code}.",
+            )
+        outcome = "ok"
+        return result
+    finally:
+        observe_upstream(platform="alipay", api=method, outcome=outcome, started=started)
 
 
 async def oauth_token(creds: AlipayCredentials, auth_code: str) -> AlipayUser:

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.functions import Count
 
 from config.settings import get_settings
 
@@ -79,6 +80,20 @@ async def enqueue(
         using_db=connection,
     )
     return await OutboxMessage.get(dedupe_key=dedupe_key, using_db=connection)
+
+
+async def count_undelivered() -> dict[str, int]:
+    """How many messages wait to be sent (`pending`) and how many were given up on (`dead`)."""
+    rows = (
+        await OutboxMessage.filter(status__in=[OutboxStatus.PENDING, OutboxStatus.DEAD])
+        .annotate(count=Count("id"))
+        .group_by("status")
+        .values("status", "count")
+    )
+    counts = {OutboxStatus.PENDING.value: 0, OutboxStatus.DEAD.value: 0}
+    for row in rows:
+        counts[OutboxStatus(row["status"]).value] = row["count"]
+    return counts
 
 
 def backoff_s(attempts: int) -> float:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from croniter import croniter
 
 from .clock import SHANGHAI, Clock
+from .metrics import observe_job
 
 if TYPE_CHECKING:
     import saq
@@ -128,6 +130,21 @@ class Registry:
 REGISTRY = Registry()  # the process-wide jobs and schedules (workers/jobs.py fills it)
 
 
+async def run_measured(spec: JobSpec, call: Awaitable[Any]) -> Any:
+    """Await one run of `spec` (`call`), counting it in the job metrics by its outcome."""
+    started = time.perf_counter()
+    outcome = "failed"
+    try:
+        result = await call
+        outcome = "ok"
+        return result
+    except asyncio.CancelledError:
+        outcome = "cancelled"
+        raise
+    finally:
+        observe_job(function=spec.name, outcome=outcome, started=started)
+
+
 def job(name: str, *, timeout_s: int = DEFAULT_TIMEOUT_S) -> Callable[[JobFn], JobFn]:
     """Decorator: register a job in the process-wide registry."""
     return REGISTRY.job(name, timeout_s=timeout_s)
@@ -158,6 +175,10 @@ class Queue(Protocol):
 
     async def stop(self) -> None:
         """Stop taking jobs, let running ones finish briefly, release connections."""
+        ...
+
+    async def depth(self) -> dict[str, int]:
+        """Jobs waiting for a worker (`queued`) and being run (`active`), for monitoring."""
         ...
 
 
@@ -203,7 +224,7 @@ class LocalQueue:
 
     async def _run(self, spec: JobSpec, key: str | None, kwargs: dict[str, Any]) -> None:
         try:
-            await asyncio.wait_for(spec.fn(**kwargs), timeout=spec.timeout_s)
+            await run_measured(spec, asyncio.wait_for(spec.fn(**kwargs), timeout=spec.timeout_s))
         except Exception:
             # Nobody awaits a queued job; its failure must at least reach the log.
             log.exception("job %s failed", spec.name)
@@ -226,6 +247,10 @@ class LocalQueue:
                 if now >= due[name]:
                     due[name] = declared.next_after(now)
                     await self.enqueue(name, key=_schedule_key(name), **declared.kwargs)
+
+    async def depth(self) -> dict[str, int]:
+        # Jobs start as soon as they are queued: none waits, and these are this process's only.
+        return {"queued": 0, "active": len(self._tasks)}
 
     async def join(self) -> None:
         """Wait until every job queued so far has finished (tests, shutdown)."""
@@ -299,7 +324,7 @@ class SaqQueue:
 
     def _saq_function(self, spec: JobSpec) -> Callable[..., Awaitable[Any]]:
         async def run(ctx: dict[str, Any], **kwargs: Any) -> Any:
-            return await spec.fn(**kwargs)
+            return await run_measured(spec, spec.fn(**kwargs))
 
         # saq names cron jobs by the function's __qualname__; make it the job's name.
         run.__qualname__ = run.__name__ = spec.name
@@ -335,6 +360,10 @@ class SaqQueue:
         worker.SIGNALS = []
         self._worker = worker
         self._worker_task = asyncio.create_task(worker.start(), name="saq-worker")
+
+    async def depth(self) -> dict[str, int]:
+        await self._connect()
+        return {"queued": await self.saq.count("queued"), "active": await self.saq.count("active")}
 
     async def stop(self) -> None:
         if self._worker is not None:

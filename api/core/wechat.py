@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from wechatpy.session.memorystorage import MemoryStorage
 from config.settings import get_settings
 
 from .errors import BadRequest, UpstreamError
+from .metrics import observe_upstream
 
 log = logging.getLogger(__name__)
 
@@ -169,24 +171,34 @@ def _upstream_message(exc: WeChatClientException) -> str:
     return f"WeChat answered errcode {exc.errcode}: {exc.errmsg}"
 
 
-async def _call(appid: str, work: Callable[[], T]) -> T:
-    """Run work in a thread; turn wechatpy's and requests' errors into domain errors."""
+async def _call(appid: str, api: str, work: Callable[[], T]) -> T:
+    """Run work (a call to WeChat's `api`, named by its path) in a thread and count it in the
+    upstream metrics; turn wechatpy's and requests' errors into domain errors."""
+    started = time.perf_counter()
+    outcome = "error"
     try:
-        return await asyncio.to_thread(work)
+        result = await asyncio.to_thread(work)
+        outcome = "ok"
+        return result
     except WeChatClientException as exc:
         # `from None`: the cause carries the request, whose URL may hold the secret.
         if exc.errcode in INVALID_CODE_ERRCODES:
+            outcome = "invalid_code"
             raise BadRequest(
                 "wechat.invalid_code", "The WeChat code is invalid, expired or already used."
             ) from None
+        outcome = "refused" if exc.errcode is not None else "unreachable"
         message = _upstream_message(exc)
         log.warning("wechat call failed", extra={"appid": appid, "errcode": exc.errcode})
         raise UpstreamError("wechat.upstream", message) from None
     except (requests.RequestException, ValueError) as exc:
+        outcome = "unreachable"
         log.warning("wechat unreachable", extra={"appid": appid, "error": type(exc).__name__})
         raise UpstreamError(
             "wechat.upstream", f"WeChat could not be reached ({type(exc).__name__})."
         ) from None
+    finally:
+        observe_upstream(platform="wechat", api=api, outcome=outcome, started=started)
 
 
 def _require(result: Any, key: str) -> Any:
@@ -200,7 +212,9 @@ def _require(result: Any, key: str) -> Any:
 async def code_to_session(creds: WechatCredentials, code: str) -> WxaSession:
     """Exchange a mini-program wx.login() code for openid, unionid and session_key."""
     client = _client(creds)
-    result = await _call(creds.appid, lambda: client.wxa.code_to_session(code))
+    result = await _call(
+        creds.appid, "sns/jscode2session", lambda: client.wxa.code_to_session(code)
+    )
     return WxaSession(
         openid=_require(result, "openid"),
         unionid=result.get("unionid") or None,
@@ -212,7 +226,11 @@ async def get_phone_number(creds: WechatCredentials, code: str) -> str:
     """The phone number (without country code) behind a getPhoneNumber code."""
     client = _client(creds)
     url = f"{client.api_base}/wxa/business/getuserphonenumber"
-    result = await _call(creds.appid, lambda: client.post(url, data={"code": code}))
+    result = await _call(
+        creds.appid,
+        "wxa/business/getuserphonenumber",
+        lambda: client.post(url, data={"code": code}),
+    )
     info = _require(result, "phone_info")
     watermark_appid = (info.get("watermark") or {}).get("appid")
     if watermark_appid and watermark_appid != creds.appid:
@@ -226,14 +244,16 @@ async def oauth_exchange(creds: WechatCredentials, code: str) -> OAuthUser:
     # WeChatOAuth builds its URLs from API_BASE_URL; an instance attribute points it elsewhere.
     oauth.API_BASE_URL = f"{_api_base()}/"
     oauth._http = _TimeoutSession()
-    result = await _call(creds.appid, lambda: oauth.fetch_access_token(code))
+    result = await _call(
+        creds.appid, "sns/oauth2/access_token", lambda: oauth.fetch_access_token(code)
+    )
     return OAuthUser(openid=_require(result, "openid"), unionid=result.get("unionid") or None)
 
 
 async def user_info(creds: WechatCredentials, openid: str) -> dict[str, Any]:
     """An official-account follower's profile (subscribe, unionid when bound, nickname …)."""
     client = _client(creds)
-    result = await _call(creds.appid, lambda: client.user.get(openid))
+    result = await _call(creds.appid, "cgi-bin/user/info", lambda: client.user.get(openid))
     return dict(result)
 
 
@@ -248,7 +268,9 @@ async def send_template(
     """Send an official-account template message; returns WeChat's msgid."""
     client = _client(creds)
     result = await _call(
-        creds.appid, lambda: client.message.send_template(openid, template_id, data, url=url)
+        creds.appid,
+        "cgi-bin/message/template/send",
+        lambda: client.message.send_template(openid, template_id, data, url=url),
     )
     return result.get("msgid")
 
@@ -265,6 +287,7 @@ async def send_subscribe(
     client = _client(creds)
     result = await _call(
         creds.appid,
+        "cgi-bin/message/subscribe/send",
         lambda: client.wxa.send_subscribe_message(openid, template_id, data, page=page),
     )
     return result.get("msgid")
@@ -273,7 +296,9 @@ async def send_subscribe(
 async def send_custom_text(creds: WechatCredentials, *, openid: str, text: str) -> None:
     """Send a customer-service text message (within 48 h of the user's last message)."""
     client = _client(creds)
-    await _call(creds.appid, lambda: client.message.send_text(openid, text))
+    await _call(
+        creds.appid, "cgi-bin/message/custom/send", lambda: client.message.send_text(openid, text)
+    )
 
 
 async def create_qrcode_scene(
@@ -286,14 +311,18 @@ async def create_qrcode_scene(
     else:
         qrcode.update(action_name="QR_STR_SCENE", expire_seconds=expire_seconds)
     client = _client(creds)
-    result = await _call(creds.appid, lambda: client.qrcode.create(qrcode))
+    result = await _call(creds.appid, "cgi-bin/qrcode/create", lambda: client.qrcode.create(qrcode))
     return dict(result)
 
 
 async def wxacode_unlimited(creds: WechatCredentials, scene: str, page: str | None = None) -> bytes:
     """A mini-program code image (PNG bytes) opening page with scene (at most 32 characters)."""
     client = _client(creds)
-    result = await _call(creds.appid, lambda: client.wxa.get_wxa_code_unlimited(scene, page=page))
+    result = await _call(
+        creds.appid,
+        "wxa/getwxacodeunlimit",
+        lambda: client.wxa.get_wxa_code_unlimited(scene, page=page),
+    )
     # wechatpy hands back the raw response when the body is not JSON, i.e. the image.
     content = getattr(result, "content", None)
     if not isinstance(content, bytes) or not content.startswith(b"\x89PNG"):
@@ -304,4 +333,4 @@ async def wxacode_unlimited(creds: WechatCredentials, scene: str, page: str | No
 async def create_menu(creds: WechatCredentials, menu: dict[str, Any]) -> None:
     """Replace the official account's custom menu."""
     client = _client(creds)
-    await _call(creds.appid, lambda: client.menu.create(menu))
+    await _call(creds.appid, "cgi-bin/menu/create", lambda: client.menu.create(menu))

@@ -1,25 +1,34 @@
-"""Prometheus metrics: request counts and latencies by route."""
+"""/metrics: request counts and latencies by route, and what the API reads at scrape time.
+
+The metrics themselves, and how one scrape sees every API process, are in api/core/metrics.py.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 
-REGISTRY = CollectorRegistry(auto_describe=True)
+from api.core import metrics as core_metrics
+from api.core import outbox, ports
+
+log = logging.getLogger("memberhub.metrics")
 
 REQUESTS = Counter(
     "memberhub_http_requests_total",
     "HTTP requests answered, by method, route and status.",
     ["method", "route", "status"],
-    registry=REGISTRY,
+    registry=core_metrics.REGISTRY,
 )
 LATENCY = Histogram(
     "memberhub_http_request_duration_seconds",
     "Time to answer an HTTP request, by method and route.",
     ["method", "route"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-    registry=REGISTRY,
+    registry=core_metrics.REGISTRY,
 )
 
 
@@ -41,5 +50,39 @@ def observe(*, method: str, route: str, status: int, seconds: float) -> None:
     latency.observe(seconds)
 
 
-def render() -> bytes:
-    return generate_latest(REGISTRY)
+async def render() -> bytes:
+    """The scrape: every metric, then the outbox and the job queue as they stand now."""
+    return core_metrics.render(await _readings())
+
+
+async def _readings() -> list[Metric]:
+    """Deployment-wide values read at scrape time: the same whichever process answers, so gather
+    them across API instances with max(), not sum(). A source that cannot be read is left out."""
+    readings: list[Metric] = []
+    try:
+        counts = await outbox.count_undelivered()
+    except Exception as exc:
+        log.warning("metrics: outbox unreadable (%s)", type(exc).__name__)
+    else:
+        messages = GaugeMetricFamily(
+            "memberhub_outbox_messages",
+            "Outbox messages waiting to be sent (pending) or given up on (dead).",
+            labels=["status"],
+        )
+        for status, count in counts.items():
+            messages.add_metric([status], count)
+        readings.append(messages)
+    try:
+        depth = await ports.queue().depth()
+    except Exception as exc:
+        log.warning("metrics: job queue unreadable (%s)", type(exc).__name__)
+    else:
+        jobs = GaugeMetricFamily(
+            "memberhub_queue_jobs",
+            "Jobs in the queue: waiting for a worker (queued) and being run (active).",
+            labels=["state"],
+        )
+        for state, count in depth.items():
+            jobs.add_metric([state], count)
+        readings.append(jobs)
+    return readings

@@ -67,7 +67,7 @@ async def check_readiness(request: Request) -> HTTPResponse:
     secured=None,
 )
 async def export_metrics(request: Request) -> HTTPResponse:
-    return raw(metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
+    return raw(await metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 async def _database_ok() -> bool:

@@ -3,9 +3,11 @@ python-alipay-sdk underneath), and over raw HTTP where the platform's exact answ
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator
+from time import time as real_time
 
 import httpx
 import pytest
@@ -13,7 +15,9 @@ from sanic import Sanic
 
 from api.core import alipay, wechat
 from api.core.errors import BadRequest, UpstreamError
+from api.core.ports import Ports
 from config.settings import Settings
+from sandbox import state as sandbox_state
 from sandbox.app import create_sandbox_blueprint
 from sandbox.keys import (
     alipay_app_private_pem,
@@ -22,6 +26,7 @@ from sandbox.keys import (
     rsa2_verify,
     wechat_app_secret,
 )
+from sandbox.state import TOKEN_OVERLAP_S, SandboxState
 
 
 def _new_appid() -> str:
@@ -434,3 +439,103 @@ def test_the_sandbox_blueprint_can_be_built_for_several_apps() -> None:
         paths = {"/" + route.path for route in app.router.routes}
         assert "/sandbox/wechat/sns/jscode2session" in paths
         assert "/sandbox/alipay/gateway.do" in paths
+
+
+# --- state shared by several processes ----------------------------------------------------------
+
+
+@pytest.fixture
+def two_sandboxes(ports: Ports) -> tuple[SandboxState, SandboxState]:
+    """Two sandboxes over one shared cache, as two API processes mount them (Redis on the
+    services suite, one in-process cache on the embedded one)."""
+    return SandboxState(lambda: ports.cache), SandboxState(lambda: ports.cache)
+
+
+async def test_one_time_codes_minted_by_one_sandbox_are_taken_once_by_another(
+    two_sandboxes: tuple[SandboxState, SandboxState],
+) -> None:
+    first, second = two_sandboxes
+    appid, app_id = _new_appid(), _new_alipay_app_id()
+    login = await first.add_login_code(appid, "oShared", "uShared")
+    phone = await first.add_phone_code(appid, "13800138000")
+    auth = await first.add_alipay_code(app_id, "2088000000000009", None)
+
+    taken = await second.take_login_code(login, appid)
+    assert taken is not None and (taken.openid, taken.unionid) == ("oShared", "uShared")
+    assert await second.user_unionid(appid, "oShared") == "uShared"
+    assert (await second.take_phone_code(phone, appid)).phone == "13800138000"  # type: ignore[union-attr]
+    assert (await second.take_alipay_code(auth, app_id)).user_id == "2088000000000009"  # type: ignore[union-attr]
+    assert await first.take_login_code(login, appid) is None
+    assert await first.take_phone_code(phone, appid) is None
+    assert await first.take_alipay_code(auth, app_id) is None
+
+
+async def test_codes_are_taken_once_when_many_race_for_them(
+    two_sandboxes: tuple[SandboxState, SandboxState],
+) -> None:
+    first, _ = two_sandboxes
+    appid = _new_appid()
+    code = await first.add_login_code(appid, "oRace", None)
+
+    taken = await asyncio.gather(
+        *(sandbox.take_login_code(code, appid) for sandbox in two_sandboxes * 10)
+    )
+
+    assert sum(item is not None for item in taken) == 1
+
+
+async def test_tokens_messages_menus_and_app_keys_are_shared(
+    two_sandboxes: tuple[SandboxState, SandboxState],
+) -> None:
+    first, second = two_sandboxes
+    appid, other_appid = _new_appid(), _new_appid()
+
+    token, _ = await first.issue_access_token(appid)
+    oauth, _ = await first.issue_oauth_token(appid, "oSomeone")
+    other, _ = await second.issue_access_token(other_appid)
+    msgid = await second.record_sent("template", appid, "oSomeone", {"template_id": "T"})
+    await second.set_menu(appid, {"button": []})
+    await first.set_alipay_app_key("2021000000000042", None)
+
+    item, expired = await second.lookup_token(token)
+    assert item is not None and item.appid == appid and not expired
+    oauth_item, _ = await second.lookup_token(oauth, kind="oauth")
+    assert oauth_item is not None and oauth_item.openid == "oSomeone"
+    assert [m["msgid"] for m in await first.sent_newest_first()] == [msgid]
+    assert await first.menus() == {appid: {"button": []}}
+    assert await second.alipay_app_key("2021000000000042", "default") is None
+    assert await second.alipay_app_key("2021000000000043", "default") == "default"
+
+    assert await second.expire_tokens(appid) == 2
+    assert (await first.lookup_token(token))[1] is True
+    assert (await first.lookup_token(other))[1] is False
+
+
+async def test_a_new_token_cuts_the_previous_one_short_for_every_sandbox(
+    two_sandboxes: tuple[SandboxState, SandboxState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = two_sandboxes
+    appid = _new_appid()
+    old, _ = await first.issue_access_token(appid)
+    new, _ = await second.issue_access_token(appid)
+
+    monkeypatch.setattr(sandbox_state.time, "time", lambda: real_time() + TOKEN_OVERLAP_S + 1)
+
+    assert (await first.lookup_token(old))[1] is True
+    assert (await first.lookup_token(new))[1] is False
+
+
+async def test_a_reset_of_one_sandbox_is_seen_by_the_other(
+    two_sandboxes: tuple[SandboxState, SandboxState],
+) -> None:
+    first, second = two_sandboxes
+    appid = _new_appid()
+    token, _ = await first.issue_access_token(appid)
+    code = await first.add_login_code(appid, "oForgotten", None)
+    await first.record_sent("custom", appid, "oForgotten", {})
+
+    await second.reset()
+
+    assert await first.lookup_token(token) == (None, False)
+    assert await first.take_login_code(code, appid) is None
+    assert await first.sent_newest_first() == []
