@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from api.core.cache import MemoryCache
+from api.core.clock import Clock
 
 TOKEN_TTL_S = 7200
 # WeChat keeps the previous access_token valid for five minutes after a new one is issued.
@@ -102,6 +103,12 @@ def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _platform_memory() -> MemoryCache:
+    # The platforms keep wall-clock time, whatever clock memberhub's services are given.
+    wall = Clock()
+    return MemoryCache(clock=lambda: wall)
+
+
 class SandboxState:
     """The sandbox's memory; `reset()` forgets everything.
 
@@ -111,7 +118,7 @@ class SandboxState:
 
     def __init__(self, shared: Callable[[], Store] | None = None) -> None:
         self._shared = shared
-        self._memory = MemoryCache()
+        self._memory = _platform_memory()
 
     async def _scope(self) -> tuple[Store, str]:
         """The store and the key prefix of the current generation (bumped by `reset`)."""
@@ -123,7 +130,7 @@ class SandboxState:
 
     async def reset(self) -> None:
         if self._shared is None:
-            self._memory = MemoryCache()
+            self._memory = _platform_memory()
             return
         # Keys of earlier generations are never read again and run out on their own TTLs.
         await self._shared().incr("sandbox:generation", ttl_s=GENERATION_TTL_S)

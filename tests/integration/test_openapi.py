@@ -314,7 +314,7 @@ async def test_query_schemas_become_typed_query_parameters(spec: dict[str, Any])
         "required": False,
         "schema": {"default": 20, "maximum": 100, "minimum": 1, "type": "integer"},
     }
-    assert params["cursor"]["schema"] == {"type": "string"}
+    assert params["cursor"]["schema"] == {"type": "string", "maxLength": 64}
     search = {p["name"]: p for p in spec["paths"]["/api/v1/admin/members"]["get"]["parameters"]}
     assert search["tag_ids"]["schema"]["type"] == "array"
     assert (search["tag_ids"]["style"], search["tag_ids"]["explode"]) == ("form", False)
