@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from api.core.fields import Change, Cursor, Id, Len, Line, Omittable, Pem, Verbatim
+from api.core.pagination import Page
 
 from .models import (
     AccountMode,
@@ -48,7 +49,13 @@ class Strict(BaseModel):
 
 
 class FromRow(BaseModel):
+    """An answer read off a row's attributes: `StoreOut.of(store)`."""
+
     model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, row: Any) -> Self:
+        return cls.model_validate(row)
 
 
 # Brand -------------------------------------------------------------------------------------
@@ -209,6 +216,19 @@ class WechatAppOut(FromRow):
     has_encoding_aes_key: bool
     status: Status
 
+    @classmethod
+    def of(cls, row: Any) -> Self:
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            appid=row.appid,
+            name=row.name,
+            message_mode=row.message_mode,
+            has_push_token=row.token_enc is not None,
+            has_encoding_aes_key=row.aes_key_enc is not None,
+            status=row.status,
+        )
+
 
 class AlipayAppCreate(Strict):
     app_id: AlipayAppId
@@ -232,6 +252,16 @@ class AlipayAppOut(FromRow):
     name: str
     has_aes_key: bool
     status: Status
+
+    @classmethod
+    def of(cls, row: Any) -> Self:
+        return cls(
+            id=row.id,
+            app_id=row.app_id,
+            name=row.name,
+            has_aes_key=row.aes_key_enc is not None,
+            status=row.status,
+        )
 
 
 # Merchant accounts and routes --------------------------------------------------------------
@@ -286,6 +316,12 @@ class MerchantAccountOut(FromRow):
     status: Status
     created_at: datetime
 
+    @classmethod
+    def of_account(cls, account: Any, *, notify_url: str) -> MerchantAccountOut:
+        """The account as head office sees it: secret names, never their values."""
+        fields = {name: getattr(account, name) for name in cls.model_fields if name != "notify_url"}
+        return cls.model_validate({**fields, "notify_url": notify_url})
+
 
 class AccountFilter(BaseModel):
     cursor: Cursor | None = None
@@ -325,24 +361,20 @@ class RouteImportOut(BaseModel):
     updated: int
 
 
-class PageOf(BaseModel):
-    next_cursor: str | None
+class StorePage(Page[StoreOut]):
+    pass
 
 
-class StorePage(PageOf):
-    items: list[StoreOut]
+class StaffPage(Page[StaffOut]):
+    pass
 
 
-class StaffPage(PageOf):
-    items: list[StaffOut]
+class AccountPage(Page[MerchantAccountOut]):
+    pass
 
 
-class AccountPage(PageOf):
-    items: list[MerchantAccountOut]
-
-
-class RoutePage(PageOf):
-    items: list[RouteOut]
+class RoutePage(Page[RouteOut]):
+    pass
 
 
 class WechatAppList(BaseModel):
@@ -392,5 +424,5 @@ class AuditEntryOut(FromRow):
     created_at: datetime
 
 
-class AuditPage(PageOf):
-    items: list[AuditEntryOut]
+class AuditPage(Page[AuditEntryOut]):
+    pass

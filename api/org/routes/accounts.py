@@ -6,7 +6,6 @@ from sanic import Blueprint, HTTPResponse, Request
 
 from api.org import accounts
 from api.org.access import ADMINS, HQ, staff_required
-from api.org.models import MerchantAccount
 from api.org.schemas import (
     AccountFilter,
     AccountPage,
@@ -23,19 +22,6 @@ from api.org.schemas import (
 from api.web.http import Raw, body, doc, out, query
 
 bp = Blueprint("org_accounts", url_prefix="/api/v1")
-
-
-def _account_out(account: MerchantAccount) -> MerchantAccountOut:
-    return MerchantAccountOut.model_validate(
-        {
-            **{
-                name: getattr(account, name)
-                for name in MerchantAccountOut.model_fields
-                if name != "notify_url"
-            },
-            "notify_url": accounts.notify_url(account),
-        }
-    )
 
 
 # Merchant accounts ---------------------------------------------------------------------------
@@ -55,7 +41,14 @@ async def list_merchant_accounts(request: Request) -> HTTPResponse:
     found, cursor = await accounts.list_accounts(
         brand_id=request.ctx.brand_id, **params.model_dump()
     )
-    return out(AccountPage(items=[_account_out(a) for a in found], next_cursor=cursor))
+    return out(
+        AccountPage(
+            items=[
+                MerchantAccountOut.of_account(a, notify_url=accounts.notify_url(a)) for a in found
+            ],
+            next_cursor=cursor,
+        )
+    )
 
 
 @bp.post("/admin/merchant-accounts")
@@ -73,7 +66,9 @@ async def create_merchant_account(request: Request) -> HTTPResponse:
     account = await accounts.create_account(
         brand_id=request.ctx.brand_id, actor=request.ctx.staff.audit_name, **payload.model_dump()
     )
-    return out(_account_out(account), status=201)
+    return out(
+        MerchantAccountOut.of_account(account, notify_url=accounts.notify_url(account)), status=201
+    )
 
 
 @bp.get("/admin/merchant-accounts/<account_id:int>")
@@ -86,7 +81,7 @@ async def create_merchant_account(request: Request) -> HTTPResponse:
 @staff_required(*HQ)
 async def get_merchant_account(request: Request, account_id: int) -> HTTPResponse:
     account = await accounts.get_account(brand_id=request.ctx.brand_id, account_id=account_id)
-    return out(_account_out(account))
+    return out(MerchantAccountOut.of_account(account, notify_url=accounts.notify_url(account)))
 
 
 @bp.patch("/admin/merchant-accounts/<account_id:int>")
@@ -106,7 +101,7 @@ async def update_merchant_account(request: Request, account_id: int) -> HTTPResp
         account_id=account_id,
         **payload.model_dump(),
     )
-    return out(_account_out(account))
+    return out(MerchantAccountOut.of_account(account, notify_url=accounts.notify_url(account)))
 
 
 # Store payment routes ------------------------------------------------------------------------
@@ -126,7 +121,7 @@ async def list_payment_routes(request: Request) -> HTTPResponse:
     found, cursor = await accounts.list_routes(
         brand_id=request.ctx.brand_id, scope=request.ctx.scope, **params.model_dump()
     )
-    return out(RoutePage(items=[RouteOut.model_validate(r) for r in found], next_cursor=cursor))
+    return out(RoutePage(items=[RouteOut.of(r) for r in found], next_cursor=cursor))
 
 
 @bp.post("/admin/store-payment-routes")
@@ -144,7 +139,7 @@ async def create_payment_route(request: Request) -> HTTPResponse:
     route = await accounts.create_route(
         brand_id=request.ctx.brand_id, actor=request.ctx.staff.audit_name, **payload.model_dump()
     )
-    return out(RouteOut.model_validate(route), status=201)
+    return out(RouteOut.of(route), status=201)
 
 
 @bp.patch("/admin/store-payment-routes/<route_id:int>")
@@ -164,7 +159,7 @@ async def update_payment_route(request: Request, route_id: int) -> HTTPResponse:
         route_id=route_id,
         **payload.model_dump(),
     )
-    return out(RouteOut.model_validate(route))
+    return out(RouteOut.of(route))
 
 
 @bp.post("/admin/store-payment-routes/import")

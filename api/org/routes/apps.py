@@ -6,7 +6,6 @@ from sanic import Blueprint, HTTPResponse, Request
 
 from api.org import apps
 from api.org.access import HQ, staff_required
-from api.org.models import AlipayApp, WechatApp
 from api.org.schemas import (
     AlipayAppCreate,
     AlipayAppList,
@@ -22,29 +21,6 @@ from api.web.http import body, doc, out
 bp = Blueprint("org_apps", url_prefix="/api/v1")
 
 
-def _wechat_app_out(app: WechatApp) -> WechatAppOut:
-    return WechatAppOut(
-        id=app.id,
-        kind=app.kind,
-        appid=app.appid,
-        name=app.name,
-        message_mode=app.message_mode,
-        has_push_token=app.token_enc is not None,
-        has_encoding_aes_key=app.aes_key_enc is not None,
-        status=app.status,
-    )
-
-
-def _alipay_app_out(app: AlipayApp) -> AlipayAppOut:
-    return AlipayAppOut(
-        id=app.id,
-        app_id=app.app_id,
-        name=app.name,
-        has_aes_key=app.aes_key_enc is not None,
-        status=app.status,
-    )
-
-
 # WeChat apps ---------------------------------------------------------------------------------
 
 
@@ -58,7 +34,7 @@ def _alipay_app_out(app: AlipayApp) -> AlipayAppOut:
 @staff_required(*HQ)
 async def list_wechat_apps(request: Request) -> HTTPResponse:
     found = await apps.list_wechat_apps(brand_id=request.ctx.brand_id)
-    return out(WechatAppList(items=[_wechat_app_out(a) for a in found]))
+    return out(WechatAppList(items=[WechatAppOut.of(a) for a in found]))
 
 
 @bp.post("/admin/wechat-apps")
@@ -76,7 +52,7 @@ async def create_wechat_app(request: Request) -> HTTPResponse:
     app = await apps.create_wechat_app(
         brand_id=request.ctx.brand_id, actor=request.ctx.staff.audit_name, **payload.model_dump()
     )
-    return out(_wechat_app_out(app), status=201)
+    return out(WechatAppOut.of(app), status=201)
 
 
 @bp.patch("/admin/wechat-apps/<app_id:int>")
@@ -96,7 +72,7 @@ async def update_wechat_app(request: Request, app_id: int) -> HTTPResponse:
         app_id=app_id,
         **payload.model_dump(),
     )
-    return out(_wechat_app_out(app))
+    return out(WechatAppOut.of(app))
 
 
 # Alipay apps ---------------------------------------------------------------------------------
@@ -112,7 +88,7 @@ async def update_wechat_app(request: Request, app_id: int) -> HTTPResponse:
 @staff_required(*HQ)
 async def list_alipay_apps(request: Request) -> HTTPResponse:
     found = await apps.list_alipay_apps(brand_id=request.ctx.brand_id)
-    return out(AlipayAppList(items=[_alipay_app_out(a) for a in found]))
+    return out(AlipayAppList(items=[AlipayAppOut.of(a) for a in found]))
 
 
 @bp.post("/admin/alipay-apps")
@@ -130,7 +106,7 @@ async def create_alipay_app(request: Request) -> HTTPResponse:
     app = await apps.create_alipay_app(
         brand_id=request.ctx.brand_id, actor=request.ctx.staff.audit_name, **payload.model_dump()
     )
-    return out(_alipay_app_out(app), status=201)
+    return out(AlipayAppOut.of(app), status=201)
 
 
 @bp.patch("/admin/alipay-apps/<app_id:int>")
@@ -150,4 +126,4 @@ async def update_alipay_app(request: Request, app_id: int) -> HTTPResponse:
         app_id=app_id,
         **payload.model_dump(),
     )
-    return out(_alipay_app_out(app))
+    return out(AlipayAppOut.of(app))

@@ -25,4 +25,4 @@ bp = Blueprint("org_audit", url_prefix="/api/v1")
 async def list_audit(request: Request) -> HTTPResponse:
     params = query(request, AuditFilter)
     rows, cursor = await audit.list_records(brand_id=request.ctx.brand_id, **params.model_dump())
-    return out(AuditPage(items=[AuditEntryOut.model_validate(r) for r in rows], next_cursor=cursor))
+    return out(AuditPage(items=[AuditEntryOut.of(r) for r in rows], next_cursor=cursor))

@@ -29,4 +29,4 @@ async def login_staff(request: Request) -> HTTPResponse:
         # The peer, or the address a trusted proxy reports (MEMBERHUB_PROXIES_COUNT …).
         client_address=request.client_ip,
     )
-    return out(StaffLoginOut(token=token, staff=StaffOut.model_validate(staff)))
+    return out(StaffLoginOut(token=token, staff=StaffOut.of(staff)))

@@ -17,7 +17,7 @@ bp = Blueprint("org_brand", url_prefix="/api/v1")
 @staff_required(*ADMINS)
 async def get_brand(request: Request) -> HTTPResponse:
     brand = await brands.get_brand(brand_id=request.ctx.brand_id)
-    return out(BrandOut.model_validate(brand))
+    return out(BrandOut.of(brand))
 
 
 @bp.patch("/admin/brand")
@@ -41,4 +41,4 @@ async def update_brand(request: Request) -> HTTPResponse:
             else None
         ),
     )
-    return out(BrandOut.model_validate(brand))
+    return out(BrandOut.of(brand))

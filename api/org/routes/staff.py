@@ -26,7 +26,7 @@ async def list_staff(request: Request) -> HTTPResponse:
     found, cursor = await service.list_staff(
         brand_id=request.ctx.brand_id, scope=request.ctx.scope, **params.model_dump()
     )
-    return out(StaffPage(items=[StaffOut.model_validate(s) for s in found], next_cursor=cursor))
+    return out(StaffPage(items=[StaffOut.of(s) for s in found], next_cursor=cursor))
 
 
 @bp.post("/admin/staff")
@@ -47,7 +47,7 @@ async def create_staff(request: Request) -> HTTPResponse:
         actor=request.ctx.staff.audit_name,
         **payload.model_dump(),
     )
-    return out(StaffOut.model_validate(staff), status=201)
+    return out(StaffOut.of(staff), status=201)
 
 
 @bp.get("/admin/staff/<staff_id:int>")
@@ -57,7 +57,7 @@ async def get_staff(request: Request, staff_id: int) -> HTTPResponse:
     staff = await service.get_staff(
         brand_id=request.ctx.brand_id, scope=request.ctx.scope, staff_id=staff_id
     )
-    return out(StaffOut.model_validate(staff))
+    return out(StaffOut.of(staff))
 
 
 @bp.patch("/admin/staff/<staff_id:int>")
@@ -78,4 +78,4 @@ async def update_staff(request: Request, staff_id: int) -> HTTPResponse:
         staff_id=staff_id,
         **payload.model_dump(exclude_unset=True),
     )
-    return out(StaffOut.model_validate(staff))
+    return out(StaffOut.of(staff))

@@ -26,7 +26,7 @@ async def list_stores(request: Request) -> HTTPResponse:
     found, cursor = await stores.list_stores(
         brand_id=request.ctx.brand_id, scope=request.ctx.scope, **params.model_dump()
     )
-    return out(StorePage(items=[StoreOut.model_validate(s) for s in found], next_cursor=cursor))
+    return out(StorePage(items=[StoreOut.of(s) for s in found], next_cursor=cursor))
 
 
 @bp.post("/admin/stores")
@@ -44,7 +44,7 @@ async def create_store(request: Request) -> HTTPResponse:
     store = await stores.create_store(
         brand_id=request.ctx.brand_id, actor=request.ctx.staff.audit_name, **payload.model_dump()
     )
-    return out(StoreOut.model_validate(store), status=201)
+    return out(StoreOut.of(store), status=201)
 
 
 @bp.get("/admin/stores/<store_id:int>")
@@ -54,7 +54,7 @@ async def get_store(request: Request, store_id: int) -> HTTPResponse:
     store = await stores.get_store(
         brand_id=request.ctx.brand_id, scope=request.ctx.scope, store_id=store_id
     )
-    return out(StoreOut.model_validate(store))
+    return out(StoreOut.of(store))
 
 
 @bp.patch("/admin/stores/<store_id:int>")
@@ -75,4 +75,4 @@ async def update_store(request: Request, store_id: int) -> HTTPResponse:
         store_id=store_id,
         **payload.model_dump(exclude_unset=True),
     )
-    return out(StoreOut.model_validate(store))
+    return out(StoreOut.of(store))
