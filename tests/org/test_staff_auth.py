@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from datetime import UTC, datetime, timedelta
@@ -262,6 +261,7 @@ async def test_a_staff_member_disabled_by_another_process_is_refused_after_the_l
     api: Api,
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
+    clock: FrozenClock,
     window_s: float,
     status_at_once: int,
 ) -> None:
@@ -270,7 +270,7 @@ async def test_a_staff_member_disabled_by_another_process_is_refused_after_the_l
 
     await _disable_through_another_process(manager)
     at_once = await api.get("/admin/stores", token=token)
-    await asyncio.sleep(window_s + 0.05)
+    clock.advance(seconds=window_s + 0.05)
     after = await api.get("/admin/stores", token=token)
 
     assert at_once.status == status_at_once
