@@ -405,7 +405,8 @@ def _unreadable_csv(reader: csv.DictReader[str], exc: csv.Error) -> InvalidInput
     return InvalidInput(
         PaymentRouteErrorCode.IMPORT_INVALID,
         "The file is not readable CSV.",
-        details=[{"line": reader.line_num, "message": str(exc)}],
+        # line_num counts the lines parsed; the one that failed is the next.
+        details=[{"line": reader.line_num + 1, "message": str(exc)}],
     )
 
 

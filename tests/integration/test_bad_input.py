@@ -99,6 +99,15 @@ ROWS = [
     not_found("PATCH", f"/admin/levels/{INT64_PAST}", {"name": "x"}),
     not_found("PATCH", f"/admin/wallet-packages/{INT64_PAST}", {"name": "x"}),
     not_found("POST", f"/staff/members/{INT64_PAST}/tags", {"tag_ids": ["{tag}"]}),
+    # Platform codes are letters, digits, `-` and `_`: anything else never reaches the platform.
+    Bad("POST", "/auth/wxa/login", {"appid": "wx0123456789abcdef", "code": "a b"}, field="code"),
+    Bad("POST", "/auth/wxa/login", {"appid": "wx0123456789abcdef", "code": " "}, field="code"),
+    Bad(
+        "POST",
+        "/auth/alipay/login",
+        {"app_id": "2021000000000009", "auth_code": "x!"},
+        field="auth_code",
+    ),
     # Ids in filters.
     Bad("GET", "/admin/staff", query={"store_id": INT64_PAST}, field="store_id"),
     Bad("GET", "/admin/staff", query={"store_id": INT32_PAST}, field="store_id"),
@@ -485,6 +494,18 @@ async def test_the_route_import_takes_a_larger_csv(api: Api, world: World) -> No
     assert (read.status, read.error_code) == (422, "route_import.invalid"), read
     assert (refused.status, refused.error_code) == (413, "request.too_large"), refused
     assert refused.json["error"]["details"] == {"max_bytes": limit}
+
+
+async def test_a_route_import_that_is_not_csv_is_refused_with_its_line(
+    api: Api, world: World
+) -> None:
+    # csv refuses a field past its limit (131,072 characters) that the body cap lets through.
+    unreadable = b"store_code,provider,account_key\nS1,wechatpay_v3," + b"k" * 200_000 + b"\n"
+
+    answer = await api.post(IMPORT_PATH, content=unreadable, token=world.tokens["hq"])
+
+    assert (answer.status, answer.error_code) == (422, "route_import.invalid"), answer
+    assert answer.json["error"]["details"][0]["line"] == 2
 
 
 @pytest.fixture(scope="module")
