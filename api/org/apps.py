@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -11,6 +13,36 @@ from api.core.errors import Conflict, NotFound
 
 from .error_codes import AlipayAppErrorCode, WechatAppErrorCode
 from .models import AlipayApp, MessageMode, Status, WechatApp, WechatAppKind
+
+
+async def _save_changes(
+    app: WechatApp | AlipayApp,
+    *,
+    brand_id: int,
+    actor: str,
+    action: str,
+    target: str,
+    secrets: dict[str, tuple[str, str | None]],
+    plain: dict[str, Any],
+) -> None:
+    """Apply the fields given (secrets encrypted into their columns) and audit their names."""
+    for column, value in secrets.values():
+        if value:
+            setattr(app, column, encrypt(value))
+    app.update_from_dict({name: value for name, value in plain.items() if value is not None})
+    changed = [name for name, (_, value) in secrets.items() if value is not None]
+    changed += [name for name, value in plain.items() if value is not None]
+    async with in_transaction() as db:
+        await app.save(using_db=db)
+        await audit.record(
+            brand_id=brand_id,
+            actor=actor,
+            action=action,
+            target=target,
+            details={"fields": sorted(changed)},
+            connection=db,
+        )
+
 
 # WeChat apps ---------------------------------------------------------------------------------
 
@@ -74,34 +106,19 @@ async def update_wechat_app(
     app = await WechatApp.get_or_none(id=app_id, brand_id=brand_id)
     if app is None:
         raise NotFound(WechatAppErrorCode.NOT_FOUND, "No such WeChat app.")
-    fields = {
-        "name": name,
-        "app_secret": app_secret,
-        "push_token": push_token,
-        "encoding_aes_key": encoding_aes_key,
-        "message_mode": message_mode,
-        "status": status,
-    }
-    if app_secret:
-        app.secret_enc = encrypt(app_secret)
-    if push_token:
-        app.token_enc = encrypt(push_token)
-    if encoding_aes_key:
-        app.aes_key_enc = encrypt(encoding_aes_key)
-    app.update_from_dict(
-        {k: v for k, v in {"name": name, "message_mode": message_mode, "status": status}.items()
-         if v is not None}
-    )  # fmt: skip
-    async with in_transaction() as db:
-        await app.save(using_db=db)
-        await audit.record(
-            brand_id=brand_id,
-            actor=actor,
-            action="wechat_app.update",
-            target=f"wechat_app:{app.appid}",
-            details={"fields": sorted(k for k, v in fields.items() if v is not None)},
-            connection=db,
-        )
+    await _save_changes(
+        app,
+        brand_id=brand_id,
+        actor=actor,
+        action="wechat_app.update",
+        target=f"wechat_app:{app.appid}",
+        secrets={
+            "app_secret": ("secret_enc", app_secret),
+            "push_token": ("token_enc", push_token),
+            "encoding_aes_key": ("aes_key_enc", encoding_aes_key),
+        },
+        plain={"name": name, "message_mode": message_mode, "status": status},
+    )
     return app
 
 
@@ -172,30 +189,16 @@ async def update_alipay_app(
     app = await AlipayApp.get_or_none(id=app_id, brand_id=brand_id)
     if app is None:
         raise NotFound(AlipayAppErrorCode.NOT_FOUND, "No such Alipay app.")
-    fields = {
-        "name": name,
-        "app_private_key": app_private_key,
-        "alipay_public_key": alipay_public_key,
-        "aes_key": aes_key,
-        "status": status,
-    }
-    if app_private_key:
-        app.private_key_enc = encrypt(app_private_key)
-    if aes_key:
-        app.aes_key_enc = encrypt(aes_key)
-    app.update_from_dict(
-        {k: v for k, v in
-         {"name": name, "alipay_public_key": alipay_public_key, "status": status}.items()
-         if v is not None}
-    )  # fmt: skip
-    async with in_transaction() as db:
-        await app.save(using_db=db)
-        await audit.record(
-            brand_id=brand_id,
-            actor=actor,
-            action="alipay_app.update",
-            target=f"alipay_app:{app.app_id}",
-            details={"fields": sorted(k for k, v in fields.items() if v is not None)},
-            connection=db,
-        )
+    await _save_changes(
+        app,
+        brand_id=brand_id,
+        actor=actor,
+        action="alipay_app.update",
+        target=f"alipay_app:{app.app_id}",
+        secrets={
+            "app_private_key": ("private_key_enc", app_private_key),
+            "aes_key": ("aes_key_enc", aes_key),
+        },
+        plain={"name": name, "alipay_public_key": alipay_public_key, "status": status},
+    )
     return app
