@@ -6,6 +6,7 @@ The metrics themselves, and how one scrape sees every API process, are in api/co
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -58,31 +59,32 @@ async def render() -> bytes:
 async def _readings() -> list[Metric]:
     """Deployment-wide values read at scrape time: the same whichever process answers, so gather
     them across API instances with max(), not sum(). A source that cannot be read is left out."""
-    readings: list[Metric] = []
-    try:
-        counts = await outbox.count_undelivered()
-    except Exception as exc:
-        log.warning("metrics: outbox unreadable (%s)", type(exc).__name__)
-    else:
-        messages = GaugeMetricFamily(
+    gauges = [
+        await _gauge(
             "memberhub_outbox_messages",
             "Outbox messages waiting to be sent (pending) or given up on (dead).",
-            labels=["status"],
-        )
-        for status, count in counts.items():
-            messages.add_metric([status], count)
-        readings.append(messages)
-    try:
-        depth = await ports.queue().depth()
-    except Exception as exc:
-        log.warning("metrics: job queue unreadable (%s)", type(exc).__name__)
-    else:
-        jobs = GaugeMetricFamily(
+            label="status",
+            read=outbox.count_undelivered,
+        ),
+        await _gauge(
             "memberhub_queue_jobs",
             "Jobs in the queue: waiting for a worker (queued) and being run (active).",
-            labels=["state"],
-        )
-        for state, count in depth.items():
-            jobs.add_metric([state], count)
-        readings.append(jobs)
-    return readings
+            label="state",
+            read=lambda: ports.queue().depth(),
+        ),
+    ]
+    return [gauge for gauge in gauges if gauge is not None]
+
+
+async def _gauge(
+    name: str, documentation: str, *, label: str, read: Callable[[], Awaitable[dict[str, int]]]
+) -> Metric | None:
+    try:
+        counts = await read()
+    except Exception as exc:
+        log.warning("metrics: %s unreadable (%s)", name, type(exc).__name__)
+        return None
+    gauge = GaugeMetricFamily(name, documentation, labels=[label])
+    for value, count in counts.items():
+        gauge.add_metric([value], count)
+    return gauge
