@@ -12,9 +12,10 @@ Several processes need more than Sanic does on its own:
   the processes are still starting. Left to Sanic, a signal before every process had reported
   ready made its manager busy-wait forever (sanic-org/sanic#2997); one to the group killed the
   manager's state server (exit status 1) and interrupted the API processes in the middle of
-  their start-up or shutdown. So the main process holds both signals back until every API
-  process is spawned (the state server, spawned meanwhile, keeps them held back and is stopped
-  by Sanic at the end) and waits for the processes' start-up without spinning; each API
+  their start-up or shutdown. So the main process holds both signals back in its main thread
+  (the state server, spawned meanwhile, keeps them held back and is stopped by Sanic at the
+  end), takes them in a thread of its own once every API process is spawned, and waits for
+  the processes' start-up without spinning; each API
   process holds them back in every thread but one, which takes them: the first stops the
   process as soon as it serves, later ones are ignored.
 """
@@ -145,9 +146,12 @@ def _wait_for_start_up(manager: WorkerManager) -> None:
     """
     from sanic.log import error_logger
 
-    # Every process is spawned: a signal held back until now reaches the manager's handler,
-    # which sends the monitor its stop message and tells each process to stop.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+    # Every process is spawned: from now on a signal reaches the manager's handler, which sends
+    # the monitor its stop message and tells each process to stop. It runs in a thread of its
+    # own, never as a Python signal handler: one interrupting the main thread in the middle of a
+    # call to the manager's state server would interleave two calls on one connection (each
+    # thread gets its own) and garble both.
+    threading.Thread(target=_take_signals, args=(manager,), name="signals", daemon=True).start()
     deadline = time.monotonic() + START_TIMEOUT_S
     held: list[Any] = []
     try:
@@ -166,6 +170,12 @@ def _wait_for_start_up(manager: WorkerManager) -> None:
         # pipe it was reading: that is its busy wait); the stop message ends the loop.
         for message in held:
             manager.monitor_publisher.send(message)
+
+
+def _take_signals(manager: WorkerManager) -> None:
+    """The main process's SIGINT and SIGTERM, held back in every other thread, taken here."""
+    while True:
+        manager.shutdown_signal(signal.sigwait(SIGNALS), None)
 
 
 def _started_or_stopped(manager: WorkerManager) -> bool:
