@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     sandbox: bool = True
     wechat_api_base: str = ""  # empty: the sandbox of this server, http://<host>:<port>/sandbox/…
     alipay_gateway: str = ""
+    wechatpay_api_base: str = (
+        ""  # empty: this server's sandbox; real: https://api.mch.weixin.qq.com
+    )
+    # Payments still `created` this long are queried at the platform (the recovery job)
+    payment_recover_after_s: int = Field(default=300, ge=10, le=86400)
+    # Unpaid payments are closed at the platform after this long (brands may set their own)
+    payment_timeout_s: int = Field(default=1800, ge=60, le=7 * 86400)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
@@ -109,6 +116,9 @@ class Settings(BaseSettings):
         self.public_base_url = (self.public_base_url or local).rstrip("/")
         self.wechat_api_base = self.wechat_api_base or f"{local}/sandbox/wechat"
         self.alipay_gateway = self.alipay_gateway or f"{local}/sandbox/alipay/gateway.do"
+        self.wechatpay_api_base = (self.wechatpay_api_base or f"{local}/sandbox/wechatpay").rstrip(
+            "/"
+        )
         if self.is_production:
             problems = _production_problems(self)
             if problems:
@@ -152,6 +162,7 @@ def _production_problems(settings: Settings) -> list[str]:
         ("MEMBERHUB_PUBLIC_BASE_URL", settings.public_base_url),
         ("MEMBERHUB_WECHAT_API_BASE", settings.wechat_api_base),
         ("MEMBERHUB_ALIPAY_GATEWAY", settings.alipay_gateway),
+        ("MEMBERHUB_WECHATPAY_API_BASE", settings.wechatpay_api_base),
     ):
         problem = public_url_problem(url)
         if problem:

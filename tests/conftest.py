@@ -36,6 +36,7 @@ os.environ.update(
         "MEMBERHUB_SANDBOX": "1",
         "MEMBERHUB_WECHAT_API_BASE": f"{SANDBOX_URL}/wechat",
         "MEMBERHUB_ALIPAY_GATEWAY": f"{SANDBOX_URL}/alipay/gateway.do",
+        "MEMBERHUB_WECHATPAY_API_BASE": f"{SANDBOX_URL}/wechatpay",
         "MEMBERHUB_PUBLIC_BASE_URL": "http://127.0.0.1:8000",
     }
 )

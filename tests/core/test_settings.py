@@ -24,12 +24,14 @@ PRODUCTION = {
     "public_base_url": "https://members.example.com",
     "wechat_api_base": "https://api.weixin.qq.com",
     "alipay_gateway": "https://openapi.alipay.com/gateway.do",
+    "wechatpay_api_base": "https://api.mch.weixin.qq.com",
 }
 
 URL_SETTINGS = {
     "public_base_url": "MEMBERHUB_PUBLIC_BASE_URL",
     "wechat_api_base": "MEMBERHUB_WECHAT_API_BASE",
     "alipay_gateway": "MEMBERHUB_ALIPAY_GATEWAY",
+    "wechatpay_api_base": "MEMBERHUB_WECHATPAY_API_BASE",
 }
 
 

@@ -109,6 +109,7 @@ def _env(*, database_url: str, redis_url: str, port: int) -> dict[str, str]:
         "MEMBERHUB_PUBLIC_BASE_URL": base,
         "MEMBERHUB_WECHAT_API_BASE": f"{base}/sandbox/wechat",
         "MEMBERHUB_ALIPAY_GATEWAY": f"{base}/sandbox/alipay/gateway.do",
+        "MEMBERHUB_WECHATPAY_API_BASE": f"{base}/sandbox/wechatpay",
         "MEMBERHUB_ACCESS_LOG": "1",
         "MEMBERHUB_LOG_LEVEL": "INFO",
     }

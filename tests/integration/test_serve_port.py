@@ -16,7 +16,12 @@ import httpx
 
 from tests.conftest import _free_port
 
-DERIVED = ("MEMBERHUB_WECHAT_API_BASE", "MEMBERHUB_ALIPAY_GATEWAY", "MEMBERHUB_PUBLIC_BASE_URL")
+DERIVED = (
+    "MEMBERHUB_WECHAT_API_BASE",
+    "MEMBERHUB_ALIPAY_GATEWAY",
+    "MEMBERHUB_WECHATPAY_API_BASE",
+    "MEMBERHUB_PUBLIC_BASE_URL",
+)
 
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

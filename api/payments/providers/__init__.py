@@ -1,0 +1,1 @@
+"""Payment providers: one class per platform behind the protocol in `base`."""
