@@ -70,8 +70,6 @@ class Settings(BaseSettings):
     )
     # Payments still `created` this long are queried at the platform (the recovery job)
     payment_recover_after_s: int = Field(default=300, ge=10, le=86400)
-    # Unpaid payments are closed at the platform after this long (brands may set their own)
-    payment_timeout_s: int = Field(default=1800, ge=60, le=7 * 86400)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025

@@ -26,6 +26,8 @@ def _free_port() -> int:
 
 SANDBOX_PORT = _free_port()
 SANDBOX_URL = f"http://127.0.0.1:{SANDBOX_PORT}/sandbox"
+# The app under test also listens here (`live_url`), where the sandbox delivers notifications.
+APP_PORT = _free_port()
 
 # Settings are read once from the environment; set the test values before anything reads them.
 os.environ.update(
@@ -37,7 +39,7 @@ os.environ.update(
         "MEMBERHUB_WECHAT_API_BASE": f"{SANDBOX_URL}/wechat",
         "MEMBERHUB_ALIPAY_GATEWAY": f"{SANDBOX_URL}/alipay/gateway.do",
         "MEMBERHUB_WECHATPAY_API_BASE": f"{SANDBOX_URL}/wechatpay",
-        "MEMBERHUB_PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+        "MEMBERHUB_PUBLIC_BASE_URL": f"http://127.0.0.1:{APP_PORT}",
     }
 )
 if os.environ.get("MEMBERHUB_TEST_REDIS_URL"):
@@ -171,6 +173,20 @@ async def served_app(settings: Settings, database: None) -> AsyncIterator[Sanic]
     application = create_app(settings, ports=build_ports(settings), manage_db=False)
     async with serve_asgi(application):
         yield application
+
+
+@pytest.fixture(scope="session")
+async def _listening(served_app: Sanic) -> AsyncIterator[str]:
+    from .support.live import serve_http
+
+    async with serve_http(served_app, APP_PORT) as url:
+        yield url
+
+
+@pytest.fixture
+def live_url(_listening: str, app: Sanic) -> str:
+    """The app of this test on a real port: the public base URL the sandbox calls back."""
+    return _listening
 
 
 @pytest.fixture

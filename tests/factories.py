@@ -8,13 +8,17 @@ from typing import Any
 from api.core.crypto import encrypt
 from api.member_center import identity
 from api.member_center.models import Member, MemberStatus
-from api.org import staff_auth
+from api.org import accounts, staff_auth
 from api.org.models import (
+    AccountMode,
     Brand,
+    MerchantAccount,
+    PaymentProvider,
     Staff,
     StaffRole,
     Store,
     StoreKind,
+    StorePaymentRoute,
     WechatApp,
     WechatAppKind,
 )
@@ -99,3 +103,88 @@ async def make_member(
 # Tokens are signed by the same functions the sign-in routes use.
 member_token = identity.member_token
 staff_token = staff_auth.staff_token
+
+
+# Merchant accounts the sandbox plays the platform for ------------------------------------------
+
+
+def mch_id(number: int | None = None) -> str:
+    """A WeChat Pay merchant id shaped like a real one (10 digits)."""
+    return f"16{(number or next(_numbers)):08d}"
+
+
+async def make_wechatpay_account(
+    *,
+    brand: Brand,
+    app_id: str,
+    provider: PaymentProvider = PaymentProvider.WECHATPAY_V3,
+    mode: AccountMode = AccountMode.DIRECT,
+    merchant: str | None = None,
+    sub_mchid: str | None = None,
+    sub_appid: str | None = None,
+    verify_with: str = "public_key",
+) -> MerchantAccount:
+    """A WeChat Pay account with the sandbox's keys: v3 (platform public key, or `verify_with=
+    "certificate"`) with its v2 key for payment codes, or v2 alone."""
+    from sandbox import keys
+
+    mchid = merchant or mch_id()
+    secrets: dict[str, str | None] = {"api_key": keys.wechatpay_api_key(mchid)}
+    if provider is PaymentProvider.WECHATPAY_V3:
+        secrets |= {
+            "api_v3_key": keys.wechatpay_api_v3_key(mchid),
+            "private_key": keys.wechatpay_merchant_private_pem(),
+            "cert_serial_no": keys.WECHATPAY_MERCHANT_SERIAL,
+        }
+        if verify_with == "certificate":
+            secrets["platform_cert"] = keys.wechatpay_platform_cert_pem()
+        else:
+            secrets["platform_public_key"] = keys.wechatpay_platform_public_pem()
+            secrets["platform_public_key_id"] = keys.WECHATPAY_PUBLIC_KEY_ID
+    return await accounts.create_account(
+        brand_id=brand.id,
+        actor="system",
+        name=f"wechatpay {mchid}",
+        provider=provider,
+        mode=mode,
+        mch_id=mchid,
+        app_id=app_id,
+        sub_mchid=sub_mchid or (mch_id() if mode is AccountMode.PARTNER else None),
+        sub_appid=sub_appid,
+        secrets=secrets,
+    )
+
+
+def alipay_app_id(number: int | None = None) -> str:
+    return f"2021{(number or next(_numbers)):012d}"
+
+
+async def make_alipay_account(
+    *, brand: Brand, app_id: str | None = None, app_auth_token: str | None = None
+) -> MerchantAccount:
+    """An Alipay account with the sandbox's keys: direct, or ISV with a franchisee's token."""
+    from sandbox import keys
+
+    app_id = app_id or alipay_app_id()
+    secrets: dict[str, str | None] = {
+        "private_key": keys.alipay_app_private_pem(),
+        "alipay_public_key": keys.alipay_platform_public_pem(),
+        "app_auth_token": app_auth_token,
+    }
+    return await accounts.create_account(
+        brand_id=brand.id,
+        actor="system",
+        name=f"alipay {app_id}",
+        provider=PaymentProvider.ALIPAY,
+        mode=AccountMode.ISV if app_auth_token else AccountMode.DIRECT,
+        mch_id=keys.alipay_seller_id(app_id, app_auth_token),
+        app_id=app_id,
+        secrets=secrets,
+    )
+
+
+async def route_store(*, store: Store, account: MerchantAccount) -> StorePaymentRoute:
+    """Send the store's payments through `account` (its provider)."""
+    return await StorePaymentRoute.create(
+        brand_id=store.brand_id, store_id=store.id, provider=account.provider, account=account
+    )

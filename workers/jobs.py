@@ -13,6 +13,7 @@ from dataclasses import asdict
 from api.core import outbox
 from api.core.mail import MAIL_TOPIC, handle_mail_send
 from api.core.queue import job, schedule
+from api.member_center.welcome import WELCOME_TOPIC, send_welcome
 from config.settings import Settings, get_settings
 
 OUTBOX_DELIVER = "outbox.deliver"
@@ -21,6 +22,7 @@ OUTBOX_DELIVER = "outbox.deliver"
 # (e.g. "wechat.template" → the official-account client's send function).
 OUTBOX_HANDLERS: dict[str, outbox.Handler] = {
     MAIL_TOPIC: handle_mail_send,
+    WELCOME_TOPIC: send_welcome,
 }
 
 # A full batch means more are probably due; keep going, but give the worker back in time for

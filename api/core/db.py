@@ -13,6 +13,7 @@ MODEL_MODULES = [
     "api.core.models",
     "api.org.models",
     "api.member_center.models",
+    "api.payments.models",
 ]
 
 

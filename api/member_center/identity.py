@@ -100,6 +100,24 @@ async def _attach(db: BaseDBAsyncClient, brand_id: int, keys: list[IdentityKey])
     return member
 
 
+async def member_for_payer(
+    *, brand_id: int, kind: str, app_id: str, value: str, unionid: str | None = None
+) -> Member:
+    """The member behind a payer the platform named: found, or created as a visitor.
+
+    kind is "wechat_openid" (app_id: the appid the openid belongs to) or "alipay_user"
+    (app_id: the Alipay app; value: the buyer id). This is how a payment becomes membership.
+    """
+    if kind == IdentityKind.WECHAT_OPENID:
+        keys = _wechat_keys(app_id, value, unionid)
+    elif kind == IdentityKind.ALIPAY_USER:
+        # A user id (2088…) is one across apps; an open id belongs to its app (as at login).
+        keys = [IdentityKey(IdentityKind.ALIPAY_USER, value, "" if value.isdigit() else app_id)]
+    else:
+        raise ValueError(f"not a payer identity: {kind}")
+    return await attach_identities(brand_id=brand_id, keys=keys)
+
+
 # WeChat -------------------------------------------------------------------------------------
 
 

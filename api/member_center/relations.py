@@ -32,7 +32,7 @@ from api.org.models import AttributionPolicy, Brand, Staff, StaffRole, Status, S
 from api.org.scope import StoreScope
 
 from .error_codes import GuideErrorCode, PerformanceErrorCode, RelationErrorCode
-from .ledger import lock_member
+from .ledger import lock_member, transaction
 from .models import Member, MemberRelation, MemberStatus, RelationSource
 
 log = logging.getLogger(__name__)
@@ -210,12 +210,18 @@ async def _switch(
 
 
 async def _bind(
-    *, brand_id: int, member_id: int, target: Target, source: RelationSource, scene: str
+    *,
+    brand_id: int,
+    member_id: int,
+    target: Target,
+    source: RelationSource,
+    scene: str,
+    connection: BaseDBAsyncClient | None = None,
 ) -> MemberRelation | None:
-    brand = await Brand.get_or_none(id=brand_id)
+    brand = await Brand.get_or_none(id=brand_id, using_db=connection)
     if brand is None:
         return None
-    async with in_transaction() as db:
+    async with transaction(connection) as db:
         # The member row lock serialises binders of one member; the re-read below then sees
         # whatever a concurrent scan committed before us.
         member = await _lock_bindable(db, brand_id=brand_id, member_id=member_id)
@@ -266,6 +272,7 @@ async def bind_member(
     guide_id: int | None,
     source: RelationSource | str,
     scene: str = "",
+    connection: BaseDBAsyncClient | None = None,
 ) -> MemberRelation | None:
     """Bind a member to a store (and guide) under the attribution policy; the new relation or None.
 
@@ -291,7 +298,12 @@ async def bind_member(
     if target is None:
         return None
     return await _bind(
-        brand_id=brand_id, member_id=member_id, target=target, source=kind, scene=scene
+        brand_id=brand_id,
+        member_id=member_id,
+        target=target,
+        source=kind,
+        scene=scene,
+        connection=connection,
     )
 
 

@@ -63,6 +63,8 @@ def _check_account(
             need("mode", "Alipay accounts are direct or isv.")
         if not app_id or not app_id.startswith("20"):
             need("app_id", "An Alipay account needs its Alipay app_id.")
+        if not mch_id or not mch_id.startswith("2088"):
+            need("mch_id", "An Alipay account needs its seller id (the PID, 2088…).")
         if mode is AccountMode.ISV and not secrets.get("app_auth_token"):
             need("secrets.app_auth_token", "An ISV account needs the merchant's app_auth_token.")
     else:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from tortoise.transactions import in_transaction
 
 from api.core.errors import Conflict
@@ -49,20 +47,17 @@ STORES = (
 )  # fmt: skip
 
 
-def _private_key_pem() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+def _wechatpay_secrets(mchid: str) -> dict[str, str | None]:
+    """The keys the sandbox plays WeChat Pay with for this merchant (v3, and v2 for the till)."""
+    from sandbox import keys
 
-
-def _wechatpay_secrets() -> dict[str, str | None]:
     return {
-        "api_v3_key": secrets.token_hex(16),
-        "private_key": _private_key_pem(),
-        "cert_serial_no": secrets.token_hex(20).upper(),
+        "api_v3_key": keys.wechatpay_api_v3_key(mchid),
+        "api_key": keys.wechatpay_api_key(mchid),
+        "private_key": keys.wechatpay_merchant_private_pem(),
+        "cert_serial_no": keys.WECHATPAY_MERCHANT_SERIAL,
+        "platform_public_key": keys.wechatpay_platform_public_pem(),
+        "platform_public_key_id": keys.WECHATPAY_PUBLIC_KEY_ID,
     }
 
 
@@ -133,13 +128,14 @@ async def _create_demo() -> Brand:
         provider=PaymentProvider.WECHATPAY_V3,
         mch_id="1900000001",
         app_id=MINIPROGRAM_APPID,
-        secrets=_wechatpay_secrets(),
+        secrets=_wechatpay_secrets("1900000001"),
     )
     hq_alipay = await create_account(
         brand_id=brand.id,
         actor=actor,
         name="Head office Alipay",
         provider=PaymentProvider.ALIPAY,
+        mch_id=keys.alipay_seller_id(ALIPAY_APP_ID),
         app_id=ALIPAY_APP_ID,
         secrets=_alipay_secrets(),
     )
@@ -152,16 +148,18 @@ async def _create_demo() -> Brand:
         mch_id="1900000002",
         app_id=MINIPROGRAM_APPID,
         sub_mchid="1900000003",
-        secrets=_wechatpay_secrets(),
+        secrets=_wechatpay_secrets("1900000002"),
     )
+    franchise_token = "202611BBdemo" + secrets.token_hex(8)
     franchise_alipay = await create_account(
         brand_id=brand.id,
         actor=actor,
         name="Hangzhou franchisee Alipay (ISV)",
         provider=PaymentProvider.ALIPAY,
         mode=AccountMode.ISV,
+        mch_id=keys.alipay_seller_id(ALIPAY_APP_ID, franchise_token),
         app_id=ALIPAY_APP_ID,
-        secrets=_alipay_secrets(app_auth_token="202611BBdemo" + secrets.token_hex(8)),
+        secrets=_alipay_secrets(app_auth_token=franchise_token),
     )
     for spec in STORES:
         store = await stores.create_store(

@@ -28,6 +28,10 @@ DEFAULT_BRAND_SETTINGS: dict[str, object] = {
     "points_expiry_years": 1,
     "points_frozen_days": 7,
     "wallet_refund_principal_only": True,
+    # A paid payment earns this many points per yuan, times the member's level rate.
+    "points_per_yuan": 1,
+    # An unpaid payment is closed at the platform after this many minutes.
+    "payment_timeout_min": 30,
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -40,6 +40,8 @@ PublicKeyPem = Annotated[str, Pem, Len(100, 4000)]
 # The Alipay console's AES key: base64 of 16 bytes.
 AesKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{22}==$")]
 MchId = Annotated[str, StringConstraints(pattern=r"^[0-9]{8,12}$")]
+# WeChat Pay's mchid / sp_mchid (8–12 digits), or Alipay's seller id (the PID: 2088 + 12 digits).
+MerchantId = Annotated[str, StringConstraints(pattern=r"^([0-9]{8,12}|2088[0-9]{12})$")]
 Lat = Annotated[Decimal, Field(ge=-90, le=90, decimal_places=6)]
 Lng = Annotated[Decimal, Field(ge=-180, le=180, decimal_places=6)]
 
@@ -68,6 +70,8 @@ class BrandSettingsIn(Change):
     points_expiry_years: Omittable[Annotated[int, Field(ge=0, le=10)]] = None
     points_frozen_days: Omittable[Annotated[int, Field(ge=0, le=90)]] = None
     wallet_refund_principal_only: Omittable[bool] = None
+    points_per_yuan: Omittable[Annotated[int, Field(ge=0, le=100)]] = None
+    payment_timeout_min: Omittable[Annotated[int, Field(ge=5, le=1440)]] = None
 
 
 class BrandUpdate(Change):
@@ -276,6 +280,12 @@ class AccountSecrets(Strict):
     cert_serial_no: Annotated[str, StringConstraints(pattern=r"^[0-9A-Fa-f]{8,64}$")] | None = None
     platform_public_key: PublicKeyPem | None = None
     platform_public_key_id: Annotated[str, Verbatim, Len(0, 64)] | None = None
+    platform_cert: PublicKeyPem | None = Field(
+        default=None, description="WeChat Pay platform certificate (PEM), instead of its public key"
+    )
+    sign_type: Literal["MD5", "HMAC-SHA256"] | None = Field(
+        default=None, description="WeChat Pay v2 signature type (MD5 unless set)"
+    )
     alipay_public_key: PublicKeyPem | None = None
     app_auth_token: Annotated[str, Verbatim, Len(8, 128)] | None = None
 
@@ -284,7 +294,9 @@ class MerchantAccountCreate(Strict):
     name: Name
     provider: PaymentProvider
     mode: AccountMode = AccountMode.DIRECT
-    mch_id: MchId | None = None
+    mch_id: MerchantId | None = Field(
+        default=None, description="WeChat Pay mchid (sp_mchid in partner mode); Alipay seller id"
+    )
     app_id: Annotated[str, StringConstraints(pattern=r"^(wx[0-9a-f]{16}|20[0-9]{14})$")] | None = (
         None
     )

@@ -16,6 +16,7 @@ from api.org.models import (
     Store,
     StorePaymentRoute,
 )
+from config.settings import get_settings
 from tests.factories import make_brand, make_store
 
 V3_SECRETS = {
@@ -62,7 +63,7 @@ async def test_an_account_is_found_by_the_key_its_callback_url_names(ports: Port
 
     assert found.id == account.id  # disabled accounts still answer their late notifications
     assert accounts.notify_url(found) == (
-        f"http://127.0.0.1:8000/callbacks/wechatpay/{account.key}"
+        f"{get_settings().public_base_url}/callbacks/wechatpay/{account.key}"
     )
     with pytest.raises(NotFound) as missing:
         await accounts.get_account_by_key(key="no-such-key")

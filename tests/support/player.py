@@ -45,3 +45,24 @@ class Player:
     async def sent(self, appid: str | None = None) -> list[dict[str, Any]]:
         answer = await self.http.get("/wechat/sent", params={"appid": appid} if appid else None)
         return answer.json()["items"]
+
+    async def pay(self, out_trade_no: str, **options: Any) -> dict[str, Any]:
+        """The consumer pays the trade; the sandbox delivers its notification (`deliveries` times
+        at once). Options: payer, deliveries, delay_s, retry_scale."""
+        return await self._post(f"/payments/{out_trade_no}/pay", options)
+
+    async def forge(self, out_trade_no: str, kind: str, url: str | None = None) -> dict[str, Any]:
+        """A bad actor's notification about the trade, posted once → memberhub's {status, body}."""
+        payload: dict[str, Any] = {"kind": kind}
+        if url:
+            payload["url"] = url
+        return await self._post(f"/payments/{out_trade_no}/forge", payload)
+
+    async def trade(self, out_trade_no: str) -> dict[str, Any]:
+        answer = await self.http.get(f"/payments/{out_trade_no}")
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    async def payment_code(self, provider: str, **options: Any) -> str:
+        answer = await self._post("/payment-codes", {"provider": provider, **options})
+        return str(answer["auth_code"])

@@ -1,0 +1,21 @@
+"""The payments domain's error codes: dotted, stable, part of the HTTP contract (docs/api.md)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PaymentErrorCode(StrEnum):
+    NOT_FOUND = "payment.not_found"
+    INVALID_AMOUNT = "payment.invalid_amount"
+    NO_PAYER = "payment.no_payer"  # the member has no identity the platform can charge
+    ACCOUNT_DISABLED = "payment.account_disabled"
+    ALREADY_PAID = "payment.already_paid"
+    CLOSED = "payment.closed"
+    UPSTREAM = "payment.upstream"
+
+
+class RechargeErrorCode(StrEnum):
+    INVALID = "recharge.invalid"  # neither or both of package_id and amount_fen
+    PACKAGE_NOT_FOUND = "wallet_package.not_found"
+    AMOUNT_OUT_OF_RANGE = "recharge.amount_out_of_range"

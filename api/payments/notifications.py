@@ -1,0 +1,193 @@
+"""Platform notifications: verified with the keys of the account their URL names, applied once,
+every delivery logged.
+
+`receive_notification` is what the callback routes call. It answers one of three ways:
+- `Received(ok=True)`: applied now, or already applied (a duplicate): acknowledge.
+- `Received(ok=False)`: refused — unknown account, not verified (signature, SIGNTEST probe,
+  serial, timestamp, another account's keys), or not this payment's (out_trade_no, amount,
+  merchant ids): nothing changed; answer with the platform's failure.
+- an exception (the database is down …): nothing committed; the route answers with an error so
+  that the platform delivers again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tortoise.transactions import in_transaction
+
+from api.core.context import request_id
+from api.core.ports import clock
+from api.org.models import MerchantAccount, PaymentProvider
+
+from .models import (
+    DeliveryOutcome,
+    Payment,
+    PaymentDelivery,
+    PaymentRefund,
+    RefundState,
+)
+from .payments import TradeMismatch, apply_trade
+from .providers import provider_for
+from .providers.base import Notice, NoticeKind, NotificationRefused
+from .providers.base import RefundState as PlatformRefundState
+
+log = logging.getLogger(__name__)
+
+CHANNEL_PROVIDERS = {
+    "wechatpay": (PaymentProvider.WECHATPAY_V3, PaymentProvider.WECHATPAY_V2),
+    "alipay": (PaymentProvider.ALIPAY,),
+}
+
+
+@dataclass(frozen=True)
+class Received:
+    ok: bool
+    outcome: DeliveryOutcome
+    reason: str = ""
+    answer: str = ""  # how to answer: "wechatpay_v3", "wechatpay_v2", "alipay"; "" if unknown
+
+
+@dataclass
+class _Log:
+    channel: str
+    account_key: str
+    body_sha256: str
+    brand_id: int | None = None
+    payment_id: int | None = None
+    out_trade_no: str = ""
+    notification_id: str = ""
+    kind: str = ""
+    verified: bool = False
+
+    async def write(self, outcome: DeliveryOutcome, reason: str = "") -> None:
+        await PaymentDelivery.create(
+            brand_id=self.brand_id,
+            account_key=self.account_key[:32],
+            channel=self.channel,
+            payment_id=self.payment_id,
+            out_trade_no=self.out_trade_no[:64],
+            notification_id=self.notification_id[:64],
+            kind=self.kind,
+            verified=self.verified,
+            outcome=outcome,
+            reason=reason[:255],
+            body_sha256=self.body_sha256,
+            request_id=request_id.get(),
+            received_at=clock().now(),
+        )
+
+
+async def account_answer(*, channel: str, account_key: str) -> str:
+    """How a notification to this URL is answered ("wechatpay_v2" for v2 accounts)."""
+    provider = await MerchantAccount.filter(key=account_key).values_list("provider", flat=True)
+    if provider and provider[0] == PaymentProvider.WECHATPAY_V2:
+        return "wechatpay_v2"
+    return "alipay" if channel == "alipay" else "wechatpay_v3"
+
+
+async def receive_notification(
+    *, channel: str, account_key: str, headers: Mapping[str, str], body: bytes
+) -> Received:
+    """Verify, apply and log one delivery of a notification (see the module doc)."""
+    entry = _Log(channel, account_key, hashlib.sha256(body).hexdigest())
+    account = await MerchantAccount.get_or_none(key=account_key)
+    if account is None or account.provider not in CHANNEL_PROVIDERS.get(channel, ()):
+        await entry.write(DeliveryOutcome.REFUSED, "unknown_account")
+        return Received(False, DeliveryOutcome.REFUSED, "unknown_account")
+    entry.brand_id = account.brand_id
+    provider = provider_for(account)
+    try:
+        # The platform stamps its notifications with its own clock: the 5-minute window is
+        # judged against the wall clock, whatever clock the services are given.
+        notice = provider.parse_notification(headers, body, now=datetime.now(UTC))
+    except NotificationRefused as refused:
+        log.warning(
+            "payment notification refused",
+            extra={"account_key": account_key, "reason": refused.reason},
+        )
+        await entry.write(DeliveryOutcome.REFUSED, refused.reason)
+        return Received(False, DeliveryOutcome.REFUSED, refused.reason, provider.answer)
+    entry.verified = True
+    entry.kind = notice.kind.value
+    entry.notification_id = notice.notification_id
+    try:
+        outcome = await _apply(account, notice, entry)
+    except TradeMismatch as mismatch:
+        log.warning(
+            "payment notification does not match the payment",
+            extra={"account_key": account_key, "reason": mismatch.reason},
+        )
+        await entry.write(DeliveryOutcome.REFUSED, mismatch.reason)
+        return Received(False, DeliveryOutcome.REFUSED, mismatch.reason, provider.answer)
+    except Exception:
+        try:
+            await entry.write(DeliveryOutcome.FAILED, "error")
+        except Exception:  # the database itself is what failed: the log goes too
+            log.exception("could not log a failed payment notification")
+        raise
+    await entry.write(outcome)
+    return Received(True, outcome, "", provider.answer)
+
+
+async def _apply(account: MerchantAccount, notice: Notice, entry: _Log) -> DeliveryOutcome:
+    out_trade_no = (
+        notice.trade.out_trade_no
+        if notice.trade is not None
+        else notice.refund.out_trade_no
+        if notice.refund is not None
+        else ""
+    )
+    entry.out_trade_no = out_trade_no
+    payment = await Payment.get_or_none(account_id=account.id, out_trade_no=out_trade_no)
+    if payment is None:
+        raise TradeMismatch("unknown_out_trade_no")
+    entry.payment_id = payment.id
+    if notice.kind == NoticeKind.PAYMENT and notice.trade is not None:
+        applied = await apply_trade(payment, notice.trade)
+        return DeliveryOutcome.APPLIED if applied.changed else DeliveryOutcome.DUPLICATE
+    if notice.refund is not None:
+        return await apply_refund_notice(payment, notice)
+    raise TradeMismatch("malformed")
+
+
+async def apply_refund_notice(payment: Payment, notice: Notice) -> DeliveryOutcome:
+    """A refund's final state, applied to the refund recorded under its number (once)."""
+    refund = notice.refund
+    assert refund is not None
+    recorded = await PaymentRefund.get_or_none(
+        payment_id=payment.id, out_refund_no=refund.out_refund_no
+    )
+    if recorded is None:
+        raise TradeMismatch("unknown_out_refund_no")
+    if refund.amount_fen != recorded.amount_fen:
+        raise TradeMismatch("refund_amount")
+    final = {
+        PlatformRefundState.SUCCESS: RefundState.SUCCEEDED,
+        PlatformRefundState.FAILED: RefundState.FAILED,
+    }.get(refund.state)
+    if final is None:
+        return DeliveryOutcome.DUPLICATE
+    async with in_transaction() as db:
+        moved = await (
+            PaymentRefund.filter(id=recorded.id, state=RefundState.PROCESSING)
+            .using_db(db)
+            .update(
+                state=final,
+                refund_id=refund.refund_id,
+                succeeded_at=clock().now() if final == RefundState.SUCCEEDED else None,
+            )
+        )
+        if moved and final == RefundState.SUCCEEDED:
+            await refund_succeeded(db, payment_id=payment.id, refund_id=recorded.id)
+    return DeliveryOutcome.APPLIED if moved else DeliveryOutcome.DUPLICATE
+
+
+async def refund_succeeded(db: object, *, payment_id: int, refund_id: int) -> None:
+    """Hook: what a refund that went through does to its payment (state, points clawed back,
+    the wallet) — the refunds service fills it; until refunds are built, nothing."""
+    return None

@@ -1,0 +1,78 @@
+"""Never lose a payment: ask the platform about payments whose notification has not come, and
+close at the platform those left unpaid past their timeout.
+
+Run by the worker every minute (`payments.recover`). Each payment still `created` for longer
+than `payment_recover_after_s` (and not asked within that time) is queried; a paid answer goes
+through `apply_trade`, the same function a notification uses, so a notification arriving at the
+same moment cannot double anything. A payment past its `expires_at` that the platform still
+reports unpaid is closed there, then here.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from tortoise.expressions import Q
+
+from api.core.errors import DomainError
+from api.core.ports import clock
+from config.settings import get_settings
+
+from .models import Payment, PaymentState
+from .payments import TradeMismatch, apply_trade, provider_of
+from .providers.base import TradeState
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+async def recover_payments(*, now: datetime | None = None, limit: int = BATCH) -> dict[str, int]:
+    """Query the stale `created` payments and apply what the platforms answer; counts by outcome."""
+    now = now or clock().now()
+    after = timedelta(seconds=get_settings().payment_recover_after_s)
+    stale = (
+        await Payment.filter(
+            Q(checked_at__isnull=True) | Q(checked_at__lte=now - after),
+            state=PaymentState.CREATED,
+            account_id__isnull=False,
+            created_at__lte=now - after,
+        )
+        .order_by("id")
+        .limit(limit)
+    )
+    counts = {"checked": 0, "paid": 0, "closed": 0, "errors": 0}
+    for payment in stale:
+        counts["checked"] += 1
+        try:
+            outcome = await _recover(payment, now=now)
+        except (DomainError, TradeMismatch) as exc:
+            counts["errors"] += 1
+            log.warning(
+                "payment recovery failed",
+                extra={"payment_id": payment.id, "error": str(exc)},
+            )
+            continue
+        if outcome:
+            counts[outcome] += 1
+    return counts
+
+
+async def _recover(payment: Payment, *, now: datetime) -> str | None:
+    provider = await provider_of(payment)
+    trade = await provider.query(payment.out_trade_no)
+    await Payment.filter(id=payment.id).update(checked_at=now)
+    if trade.state == TradeState.PAID:
+        applied = await apply_trade(payment, trade)
+        return "paid" if applied.changed else None
+    if trade.state in (TradeState.CLOSED, TradeState.FAILED):
+        applied = await apply_trade(payment, trade)
+        return "closed" if applied.changed else None
+    if payment.expires_at <= now and trade.state in (TradeState.NOT_PAID, TradeState.UNKNOWN):
+        await provider.close(payment.out_trade_no)
+        closed = await Payment.filter(id=payment.id, state=PaymentState.CREATED).update(
+            state=PaymentState.CLOSED, closed_at=now
+        )
+        return "closed" if closed else None
+    return None

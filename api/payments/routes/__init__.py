@@ -1,0 +1,7 @@
+"""The payments domain's HTTP routes, one module per concern."""
+
+from sanic import Blueprint
+
+from . import admin, callbacks, recharge
+
+bp = Blueprint.group(callbacks.wechatpay_bp, callbacks.alipay_bp, recharge.bp, admin.bp)

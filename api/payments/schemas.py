@@ -1,0 +1,128 @@
+"""What crosses the wire for payments: recharge, head office's payment list and detail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from api.core.fields import Cursor, Id
+from api.core.pagination import Page
+
+from .models import PaymentMethod, PaymentPurpose, PaymentState
+from .payments import PaymentDetail
+from .recharge import Recharge
+
+
+class RechargeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    package_id: Id | None = Field(default=None, description="a recharge package on offer")
+    amount_fen: int | None = Field(
+        default=None, ge=1, le=100_000_000, description="an amount of your own, in fen"
+    )
+    provider: Literal["wechat", "alipay"] = Field(description="how the member pays")
+
+
+class RechargeOut(BaseModel):
+    payment_id: int
+    out_trade_no: str
+    provider: PaymentMethod
+    amount_fen: int
+    bonus_fen: int
+    expires_at: datetime
+    pay_params: dict[str, str] = Field(
+        description="WeChat: the `wx.requestPayment` parameters (appId, timeStamp, nonceStr, "
+        "package, signType, paySign); Alipay: {trade_no} for my.tradePay"
+    )
+
+    @classmethod
+    def of(cls, recharge: Recharge) -> RechargeOut:
+        payment = recharge.payment
+        return cls(
+            payment_id=payment.id,
+            out_trade_no=payment.out_trade_no,
+            provider=payment.method,
+            amount_fen=payment.amount_fen,
+            bonus_fen=recharge.bonus_fen,
+            expires_at=payment.expires_at,
+            pay_params=recharge.prepay.client_params,
+        )
+
+
+class PaymentFilter(BaseModel):
+    cursor: Cursor | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    store_id: Id | None = None
+    account_id: Id | None = Field(default=None, description="the merchant account's id")
+    provider: PaymentMethod | None = None
+    state: PaymentState | None = None
+    since: AwareDatetime | None = Field(default=None, description="created at or after")
+    until: AwareDatetime | None = Field(default=None, description="created before")
+
+
+class PaymentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+
+    id: int
+    out_trade_no: str
+    provider: PaymentMethod = Field(validation_alias="method")
+    purpose: PaymentPurpose
+    state: PaymentState
+    amount_fen: int
+    refunded_fen: int
+    store_id: int | None
+    account_id: int | None
+    member_id: int | None
+    transaction_id: str | None
+    points_earned: int
+    description: str
+    created_at: datetime
+    paid_at: datetime | None
+    closed_at: datetime | None
+
+
+class PaymentPage(Page[PaymentOut]):
+    pass
+
+
+class DeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    received_at: datetime
+    kind: str
+    verified: bool
+    outcome: str
+    reason: str
+    notification_id: str
+    body_sha256: str
+
+
+class RefundOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    out_refund_no: str
+    amount_fen: int
+    state: str
+    refund_id: str | None
+    created_at: datetime
+    succeeded_at: datetime | None
+
+
+class PaymentDetailOut(PaymentOut):
+    account_key: str | None
+    deliveries: list[DeliveryOut]
+    refunds: list[RefundOut]
+
+    @classmethod
+    def of(cls, detail: PaymentDetail) -> PaymentDetailOut:
+        base = PaymentOut.model_validate(detail.payment).model_dump()
+        return cls(
+            **base,
+            account_key=detail.account_key,
+            deliveries=[DeliveryOut.model_validate(d) for d in detail.deliveries],
+            refunds=[RefundOut.model_validate(r) for r in detail.refunds],
+        )
