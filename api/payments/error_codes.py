@@ -12,6 +12,7 @@ class PaymentErrorCode(StrEnum):
     ACCOUNT_DISABLED = "payment.account_disabled"
     ALREADY_PAID = "payment.already_paid"
     CLOSED = "payment.closed"
+    NOT_WALLET = "payment.not_wallet"
     UPSTREAM = "payment.upstream"
 
 

@@ -82,21 +82,33 @@ class _Log:
         )
 
 
-async def account_answer(*, channel: str, account_key: str) -> str:
+async def find_account(*, channel: str, account_key: str) -> MerchantAccount | None:
+    """The account a callback URL names, if it is one of this channel's."""
+    account = await MerchantAccount.get_or_none(key=account_key)
+    if account is None or account.provider not in CHANNEL_PROVIDERS.get(channel, ()):
+        return None
+    return account
+
+
+def answer_of(*, channel: str, account: MerchantAccount | None) -> str:
     """How a notification to this URL is answered ("wechatpay_v2" for v2 accounts)."""
-    provider = await MerchantAccount.filter(key=account_key).values_list("provider", flat=True)
-    if provider and provider[0] == PaymentProvider.WECHATPAY_V2:
+    if account is not None and account.provider == PaymentProvider.WECHATPAY_V2:
         return "wechatpay_v2"
     return "alipay" if channel == "alipay" else "wechatpay_v3"
 
 
 async def receive_notification(
-    *, channel: str, account_key: str, headers: Mapping[str, str], body: bytes
+    *,
+    channel: str,
+    account_key: str,
+    account: MerchantAccount | None,
+    headers: Mapping[str, str],
+    body: bytes,
 ) -> Received:
-    """Verify, apply and log one delivery of a notification (see the module doc)."""
+    """Verify, apply and log one delivery to the URL of `account_key` (see the module doc);
+    `account` is what `find_account` found for it."""
     entry = _Log(channel, account_key, hashlib.sha256(body).hexdigest())
-    account = await MerchantAccount.get_or_none(key=account_key)
-    if account is None or account.provider not in CHANNEL_PROVIDERS.get(channel, ()):
+    if account is None:
         await entry.write(DeliveryOutcome.REFUSED, "unknown_account")
         return Received(False, DeliveryOutcome.REFUSED, "unknown_account")
     entry.brand_id = account.brand_id

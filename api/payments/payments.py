@@ -38,6 +38,7 @@ from .models import (
 )
 from .providers import provider_for
 from .providers.base import Payer, Prepay, PrepayOrder, Provider, Trade, TradeState
+from .providers.wallet import WalletProvider
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +238,41 @@ async def _apply_paid(payment: Payment, trade: Trade) -> Applied:
     fresh = await Payment.get(id=payment.id)
     if not won and fresh.transaction_id != trade.transaction_id:
         raise TradeMismatch("transaction_id")
+    return Applied(fresh, changed=bool(won))
+
+
+async def pay_with_wallet(payment: Payment) -> Applied:
+    """Pay a `wallet` payment from its member's stored value, exactly once.
+
+    One transaction: the guarded move to `paid`, the wallet spend (key `payment:<id>`) and the
+    paid effects. 409 `wallet.insufficient` when the balance is short, nothing changed; a
+    payment already paid is returned as it is.
+    """
+    if payment.method != PaymentMethod.WALLET or payment.member_id is None:
+        raise Conflict(PaymentErrorCode.NOT_WALLET, "This payment is not paid from a wallet.")
+    wallet = WalletProvider(brand_id=payment.brand_id, member_id=payment.member_id)
+    async with in_transaction() as db:
+        won = await (
+            Payment.filter(id=payment.id, state=PaymentState.CREATED)
+            .using_db(db)
+            .update(state=PaymentState.PAID, paid_at=clock().now())
+        )
+        if won:
+            trade = await wallet.charge(
+                db,
+                payment_id=payment.id,
+                out_trade_no=payment.out_trade_no,
+                amount_fen=payment.amount_fen,
+            )
+            await (
+                Payment.filter(id=payment.id)
+                .using_db(db)
+                .update(transaction_id=trade.transaction_id)
+            )
+            await effects.on_paid(db, await Payment.get(id=payment.id, using_db=db))
+    fresh = await Payment.get(id=payment.id)
+    if not won and fresh.state == PaymentState.CLOSED:
+        raise Conflict(PaymentErrorCode.CLOSED, "This payment was closed.")
     return Applied(fresh, changed=bool(won))
 
 

@@ -34,13 +34,13 @@ alipay_bp = callback_blueprint("payments_alipay", url_prefix="/callbacks/alipay"
 
 
 async def _receive(request: Request, channel: str, account_key: str) -> HTTPResponse:
-    answer: ProviderAnswer = ANSWERS[
-        await notifications.account_answer(channel=channel, account_key=account_key)
-    ]
+    account = await notifications.find_account(channel=channel, account_key=account_key)
+    answer: ProviderAnswer = ANSWERS[notifications.answer_of(channel=channel, account=account)]
     answer_as(request, answer)
     received = await notifications.receive_notification(
         channel=channel,
         account_key=account_key,
+        account=account,
         headers={name.lower(): value for name, value in request.headers.items()},
         body=request.body,
     )
