@@ -9,7 +9,8 @@ from sanic.blueprint_group import BlueprintGroup
 from sanic.response import json
 
 from .alipay import create_alipay_blueprint
-from .payments import create_payments_blueprint
+from .alipay_trade import ALIPAY
+from .payments import REGISTRY, create_payments_blueprint
 from .player import route_state
 from .state import SandboxState
 from .wechat import create_wechat_blueprint
@@ -37,6 +38,7 @@ def create_sandbox_blueprint(state: SandboxState | None = None) -> BlueprintGrou
     The routes remember in `state`; by default, in a state of their own in this process.
     """
     state = state or SandboxState()
+    REGISTRY.register(ALIPAY)
     serial = next(_serial)
     root = Blueprint(f"sandbox_root_{serial}")
     root.add_route(reset, "/reset", methods=["POST"], name="reset", ctx_sandbox=state)
