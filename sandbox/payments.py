@@ -27,12 +27,14 @@ Helpers the platform modules share: `create_trade`, `load_trade`, `save_trade`, 
 `find_refund`, `deliver` (with background retries), `mint_transaction_id`.
 
 Player routes (JSON; errors `{"error": {"code": "sandbox.invalid", ...}}` with 400/404/409):
-- POST /payments/{out_trade_no}/pay {payer?, deliveries? (1..50), delay_s?, retry_scale?}
+- POST /payments/{out_trade_no}/pay {payer?, deliveries? (0..50; 0: the notification is lost),
+  delay_s?, retry_scale?}
   → {out_trade_no, transaction_id, deliveries: [{status, body, acknowledged}]}. With delay_s
   the deliveries happen that many seconds later in the background and the answer's
   `deliveries` is empty (`scheduled: true`).
 - GET /payments/{out_trade_no} → the trade.
-- POST /payments/{out_trade_no}/forge {kind, url?} → {status, body}.
+- POST /payments/{out_trade_no}/forge {kind, url?} → {status, body}. Kind `genuine` sends the
+  paid trade's real notification (to another account's URL, say).
 - POST /payments/{out_trade_no}/refunds/{out_refund_no}/notify {retry_scale?}
   → {out_refund_no, refund_id, deliveries}.
 - POST /payment-codes {provider: wechat|alipay, payer?, behaviour?, confirm_after_s?}
@@ -63,6 +65,9 @@ log = logging.getLogger("memberhub.sandbox.payments")
 CHINA = timezone(timedelta(hours=8))
 DELIVERY_TIMEOUT_S = 5.0  # WeChat Pay and Alipay both give up on a callback after about 5 s
 MAX_DELIVERIES = 50
+# The forge kind that is no forgery: the trade's real notification, sent wherever asked (to
+# check that a notification of one account is refused at another account's URL).
+GENUINE = "genuine"
 BODY_EXCERPT = 500
 DEFAULT_CONFIRM_AFTER_S = 2.0
 
@@ -623,8 +628,8 @@ async def player_pay(request: Request, out_trade_no: str) -> HTTPResponse:
     if payer is not None and not isinstance(payer, dict):
         return bad_player_request("payer must be an object")
     times = data.get("deliveries", 1)
-    if isinstance(times, bool) or not isinstance(times, int) or not 1 <= times <= MAX_DELIVERIES:
-        return bad_player_request(f"deliveries must be an integer from 1 to {MAX_DELIVERIES}")
+    if isinstance(times, bool) or not isinstance(times, int) or not 0 <= times <= MAX_DELIVERIES:
+        return bad_player_request(f"deliveries must be an integer from 0 to {MAX_DELIVERIES}")
     delay_s = _number(data.get("delay_s"), 0, low=0, high=3600)
     retry_scale = _number(data.get("retry_scale"), 1, low=0, high=100)
     if delay_s is None or retry_scale is None:
@@ -647,6 +652,8 @@ async def player_pay(request: Request, out_trade_no: str) -> HTTPResponse:
         "transaction_id": trade.transaction_id,
         "deliveries": [],
     }
+    if times == 0:  # the notification is lost: the merchant has to ask (query) to know
+        return json_response(answer)
     if delay_s > 0:
         _spawn(_deliver_later(state, platform, trade, delay_s, times, retry_scale))
         answer["scheduled"] = True
@@ -679,7 +686,10 @@ async def player_forge(request: Request, out_trade_no: str) -> HTTPResponse:
     if platform is None:
         return bad_player_request(f"no platform {trade.platform} in this sandbox")
     try:
-        headers, body = platform.forged_notification(trade, kind)
+        if kind == GENUINE:
+            headers, body = platform.paid_notification(trade)
+        else:
+            headers, body = platform.forged_notification(trade, kind)
     except ValueError as exc:
         return bad_player_request(str(exc))
     status, answer = await post_once(url or trade.notify_url, headers, body)

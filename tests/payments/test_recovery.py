@@ -28,7 +28,7 @@ async def test_a_paid_payment_whose_notification_never_came_is_applied_by_query(
     await player.pay(alipay.out_trade_no, deliveries=0)
 
     too_soon = await recovery.recover_payments()
-    clock.advance(timedelta(minutes=6))
+    clock.advance(minutes=6)
     recovered = await recovery.recover_payments()
     again = await recovery.recover_payments()
 
@@ -46,7 +46,7 @@ async def test_a_late_notification_after_recovery_changes_nothing(
     chain = await make_chain()
     payment = await wechat_payment(chain)
     await player.pay(payment.out_trade_no, deliveries=0)
-    clock.advance(timedelta(minutes=6))
+    clock.advance(minutes=6)
     await recovery.recover_payments()
 
     late = await player.pay(payment.out_trade_no, deliveries=2)
@@ -62,9 +62,9 @@ async def test_an_unpaid_payment_is_closed_at_the_platform_after_its_timeout(
     wechat = await wechat_payment(chain)
     alipay = await alipay_payment(chain, store_id=chain.franchise_store_id)
 
-    clock.advance(timedelta(minutes=6))
+    clock.advance(minutes=6)
     waiting = await recovery.recover_payments()
-    clock.advance(timedelta(minutes=6))
+    clock.advance(minutes=6)
     closed = await recovery.recover_payments()
 
     assert waiting == {"checked": 2, "paid": 0, "closed": 0, "errors": 0}
