@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +39,9 @@ from .providers.base import RefundState as PlatformRefundState
 
 log = logging.getLogger(__name__)
 
+# Account keys are 16 hex characters (`accounts.create_account`); a URL naming anything else
+# names no account.
+ACCOUNT_KEY = re.compile(r"^[0-9a-f]{1,32}$")
 CHANNEL_PROVIDERS = {
     "wechatpay": (PaymentProvider.WECHATPAY_V3, PaymentProvider.WECHATPAY_V2),
     "alipay": (PaymentProvider.ALIPAY,),
@@ -84,6 +88,8 @@ class _Log:
 
 async def find_account(*, channel: str, account_key: str) -> MerchantAccount | None:
     """The account a callback URL names, if it is one of this channel's."""
+    if not ACCOUNT_KEY.match(account_key):
+        return None
     account = await MerchantAccount.get_or_none(key=account_key)
     if account is None or account.provider not in CHANNEL_PROVIDERS.get(channel, ()):
         return None
@@ -107,7 +113,11 @@ async def receive_notification(
 ) -> Received:
     """Verify, apply and log one delivery to the URL of `account_key` (see the module doc);
     `account` is what `find_account` found for it."""
-    entry = _Log(channel, account_key, hashlib.sha256(body).hexdigest())
+    entry = _Log(
+        channel,
+        account_key.encode("utf-8", "replace")[:32].decode("utf-8", "ignore"),
+        hashlib.sha256(body).hexdigest(),
+    )
     if account is None:
         await entry.write(DeliveryOutcome.REFUSED, "unknown_account")
         return Received(False, DeliveryOutcome.REFUSED, "unknown_account")

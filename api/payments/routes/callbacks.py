@@ -55,6 +55,7 @@ async def _receive(request: Request, channel: str, account_key: str) -> HTTPResp
     summary="WeChat Pay payment and refund notifications for one merchant account (API v3 "
     "JSON, or v2 XML for v2 accounts)",
     tag="callbacks",
+    errors=(400, 404),
     description="Verified with that account's platform key only. Answers 204 (v3) or the "
     "SUCCESS XML (v2) once applied or a duplicate; 4xx with a FAIL body when refused; 5xx when "
     "applying failed, so that WeChat Pay delivers again.",
@@ -67,6 +68,7 @@ async def receive_wechatpay_notification(request: Request, account_key: str) -> 
 @doc(
     summary="Alipay asynchronous notifications for one merchant account",
     tag="callbacks",
+    errors=(400, 404),
     description="RSA2-verified with that account's Alipay public key; app_id, seller_id, "
     "out_trade_no and total_amount must be the payment's. Answers `success` once applied or a "
     "duplicate, `fail` otherwise (Alipay delivers again).",
