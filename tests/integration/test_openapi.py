@@ -174,7 +174,8 @@ async def test_every_operation_has_a_response_schema(app: Sanic, spec: dict[str,
     for method, path, _ in _served_routes(app):
         operation = spec["paths"][path][method]
         ok = [r for s, r in operation["responses"].items() if s.startswith("2") and "content" in r]
-        if not ok:
+        acknowledged_empty = path.startswith("/callbacks/") and "204" in operation["responses"]
+        if not ok and not acknowledged_empty:
             without.append(f"{method.upper()} {path}")
 
     assert not without, f"operations without a success schema: {without}"
@@ -369,7 +370,9 @@ async def test_path_parameters_are_described_integers(spec: dict[str, Any]) -> N
             assert [p["name"] for p in params] == names, path
             for param in params:
                 assert param["required"] is True
-                assert param["schema"] == {"type": "integer"}, (path, param)
+                # Ids are integers; a callback URL names its merchant account by key.
+                kind = "string" if param["name"] == "account_key" else "integer"
+                assert param["schema"] == {"type": kind}, (path, param)
                 assert param["description"], (path, param)
                 seen += 1
 
@@ -406,6 +409,8 @@ async def test_errors_answer_the_one_envelope(app: Sanic, spec: dict[str, Any]) 
     assert defs["ErrorBody"]["required"] == ["code", "message"]  # details only when there are
 
     for method, path, _, operation in _operations(app):
+        if path.startswith("/callbacks/"):
+            continue  # the platforms' own formats: tests/integration/test_callbacks.py
         documented = spec["paths"][path][method]["responses"]
         assert documented["default"] == {"$ref": "#/components/responses/Error"}
         for status, response in documented.items():

@@ -22,6 +22,7 @@ from api.web.callbacks import (
 )
 from api.web.http import doc
 
+ACCOUNT_KEY_DOC = "The merchant account's key: its `notify_url` ends with it"
 ANSWERS = {answer.name: answer for answer in (WECHATPAY_V3, WECHATPAY_V2, ALIPAY)}
 
 wechatpay_bp = callback_blueprint(
@@ -56,6 +57,8 @@ async def _receive(request: Request, channel: str, account_key: str) -> HTTPResp
     "JSON, or v2 XML for v2 accounts)",
     tag="callbacks",
     errors=(400, 404),
+    secured=None,
+    params={"account_key": ACCOUNT_KEY_DOC},
     description="Verified with that account's platform key only. Answers 204 (v3) or the "
     "SUCCESS XML (v2) once applied or a duplicate; 4xx with a FAIL body when refused; 5xx when "
     "applying failed, so that WeChat Pay delivers again.",
@@ -69,6 +72,8 @@ async def receive_wechatpay_notification(request: Request, account_key: str) -> 
     summary="Alipay asynchronous notifications for one merchant account",
     tag="callbacks",
     errors=(400, 404),
+    secured=None,
+    params={"account_key": ACCOUNT_KEY_DOC},
     description="RSA2-verified with that account's Alipay public key; app_id, seller_id, "
     "out_trade_no and total_amount must be the payment's. Answers `success` once applied or a "
     "duplicate, `fail` otherwise (Alipay delivers again).",
