@@ -3,8 +3,6 @@ never came, and closes the ones left unpaid past their timeout."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from api.core.clock import FrozenClock
