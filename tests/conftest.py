@@ -211,7 +211,7 @@ async def player(sandbox_url: str) -> AsyncIterator[Player]:
 class _LeakWatch(logging.Handler):
     """Reads every log line the suite produces, looking for what must never be logged."""
 
-    PATTERNS = ("session_key", "PRIVATE KEY", "secret=", "password=")
+    PATTERNS = ("session_key", "PRIVATE KEY", "secret=", "password=", "&key=")
     # Our code, the web server and the platform SDKs at DEBUG; the ORM's SQL echo stays out.
     LOGGERS = ("memberhub", "sanic", "urllib3", "requests", "wechatpy", "alipay")
 

@@ -172,7 +172,7 @@ async def test_unacknowledged_notifications_are_retried_on_the_schedule(player, 
 async def test_pay_validates_its_body_and_unknown_trades(player) -> None:
     assert (await player.http.post("/payments/nope123456/pay", json={})).status_code == 404
     assert (await player.http.get("/payments/nope123456")).status_code == 404
-    bad = await player.http.post("/payments/nope123456/pay", json={"deliveries": 0})
+    bad = await player.http.post("/payments/nope123456/pay", json={"deliveries": -1})
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == "sandbox.invalid"
     forge = await player.http.post("/payments/nope123456/forge", json={})

@@ -17,10 +17,13 @@ from api.member_center.models import (
     MemberStatus,
     PointsEntry,
 )
+from api.org import accounts
 from api.org.accounts import notify_url
+from api.org.models import PaymentProvider
 from api.payments import effects
 from api.payments.models import DeliveryOutcome, Payment, PaymentDelivery, PaymentState
 from sandbox.state import new_openid
+from tests.factories import make_store, make_wechatpay_account, route_store
 from tests.support.player import Player
 
 from .chain import alipay_payment, make_chain, wechat_payment
@@ -246,3 +249,33 @@ async def _eventually_paid(payment: Payment, *, within_s: float = 10) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the sandbox's retry did not get the payment applied")
+
+
+@pytest.mark.parametrize("sign_type", ["MD5", "HMAC-SHA256"])
+async def test_a_v2_accounts_xml_notification_is_applied_once_and_answered_in_xml(
+    player: Player, sign_type: str
+) -> None:
+    chain = await make_chain()
+    store = await make_store(brand=chain.brand)
+    v2 = await make_wechatpay_account(
+        brand=chain.brand, app_id=chain.appid, provider=PaymentProvider.WECHATPAY_V2
+    )
+    if sign_type != "MD5":
+        await accounts.update_account(
+            brand_id=chain.brand.id,
+            actor="system",
+            account_id=v2.id,
+            secrets={"sign_type": sign_type},
+        )
+    await route_store(store=store, account=v2)
+    payment = await wechat_payment(chain, store_id=store.id)
+
+    paid = await player.pay(payment.out_trade_no, deliveries=3)
+
+    assert payment.account_id == v2.id
+    assert [d["status"] for d in paid["deliveries"]] == [200] * 3
+    assert all("<return_code><![CDATA[SUCCESS]]>" in d["body"] for d in paid["deliveries"])
+    assert (await Payment.get(id=payment.id)).state == PaymentState.PAID
+    assert await PointsEntry.filter(key=effects.payment_key(payment)).count() == 1
+    forged = await player.forge(payment.out_trade_no, "bad_signature")
+    assert forged["status"] == 400 and "FAIL" in forged["body"]

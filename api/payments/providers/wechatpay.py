@@ -76,6 +76,8 @@ from .base import (
 )
 
 log = logging.getLogger("memberhub.payments.wechatpay")
+# wechatpy logs the v2 string it signs at DEBUG, the merchant's API key included: never let it.
+logging.getLogger("wechatpy.pay.utils").setLevel(logging.INFO)
 
 CHINA = timezone(timedelta(hours=8))
 TIMEOUT_S = 10.0
