@@ -264,6 +264,26 @@ ROWS = [
         headers={"idempotency-key": NUL},
         code="request.idempotency_key_invalid",
     ),
+    # Payments: ids past the columns, amounts past what a payment may be, unknown enums.
+    not_found("GET", f"/admin/payments/{INT64_PAST}"),
+    Bad("GET", "/admin/payments", query={"store_id": INT64_PAST}, field="store_id"),
+    Bad("GET", "/admin/payments", query={"account_id": INT32_PAST}, field="account_id"),
+    Bad("GET", "/admin/payments", query={"since": "2026-13-01T00:00:00+08:00"}, field="since"),
+    Bad("GET", "/admin/payments", query={"since": "2026-12-01T00:00:00"}, field="since"),
+    Bad(
+        "POST",
+        "/wallet/recharge",
+        {"package_id": INT64_PAST, "provider": "wechat"},
+        field="package_id",
+    ),
+    Bad(
+        "POST",
+        "/wallet/recharge",
+        {"amount_fen": INT64_PAST, "provider": "wechat"},
+        field="amount_fen",
+    ),
+    Bad("POST", "/wallet/recharge", {"amount_fen": 1000, "provider": "cash"}, field="provider"),
+    Bad("POST", "/wallet/recharge", {"amount_fen": 1000, "provider": "wechat", "x": 1}, field="x"),
 ]
 
 

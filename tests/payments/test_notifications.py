@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from api.core import outbox
 from api.core.models import OutboxMessage
 from api.member_center.models import (
     GrowthEntry,
@@ -17,6 +18,7 @@ from api.member_center.models import (
     MemberStatus,
     PointsEntry,
 )
+from api.member_center.welcome import WELCOME_TOPIC, send_welcome
 from api.org import accounts
 from api.org.accounts import notify_url
 from api.org.models import PaymentProvider
@@ -55,6 +57,10 @@ async def test_one_notification_delivered_20_times_at_once_is_applied_once(
     assert await PointsEntry.filter(key=effects.payment_key(payment)).count() == 1
     assert await GrowthEntry.filter(key=effects.payment_key(payment)).count() == 1
     assert await OutboxMessage.filter(topic="member.welcome").count() == 1
+    outbox.register_handler(WELCOME_TOPIC, send_welcome)
+    await outbox.deliver_due()
+    welcomes = [m for m in await player.sent(chain.appid) if m["kind"] == "subscribe"]
+    assert len(welcomes) == 1
     outcomes = await PaymentDelivery.filter(payment_id=payment.id).values_list("outcome", flat=True)
     assert sorted(outcomes) == [DeliveryOutcome.APPLIED] + [DeliveryOutcome.DUPLICATE] * 19
 
