@@ -9,6 +9,7 @@ from sanic.blueprint_group import BlueprintGroup
 from sanic.response import json
 
 from .alipay import create_alipay_blueprint
+from .payments import create_payments_blueprint
 from .player import route_state
 from .state import SandboxState
 from .wechat import create_wechat_blueprint
@@ -44,6 +45,7 @@ def create_sandbox_blueprint(state: SandboxState | None = None) -> BlueprintGrou
         root,
         create_wechat_blueprint(f"sandbox_wechat_{serial}", state),
         create_alipay_blueprint(f"sandbox_alipay_{serial}", state),
+        create_payments_blueprint(f"sandbox_payments_{serial}", state),
         url_prefix=URL_PREFIX,
     )
 

@@ -1,4 +1,5 @@
-"""The sandbox's secrets: WeChat app secrets by derivation, fixed Alipay key pairs as PEM files.
+"""The sandbox's secrets: WeChat app secrets and WeChat Pay keys by derivation, fixed Alipay and
+WeChat Pay key pairs (and the WeChat Pay platform certificate) as PEM files.
 
 Everything here is public test material. Nothing in it may ever be configured in production.
 """
@@ -12,11 +13,13 @@ import re
 from functools import cache, lru_cache
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 # Not a secret: anyone may derive any sandbox appid's secret, which is the point.
 SANDBOX_SEED = b"memberhub-sandbox-seed-v1"
@@ -106,3 +109,62 @@ def rsa2_verify(message: str, signature_b64: str, public_key_pem: str) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+# --- WeChat Pay -----------------------------------------------------------------------------
+
+WECHATPAY_PUBLIC_KEY_ID = "PUB_KEY_ID_0000000000000000000000000000000001"
+# The demo merchants' API certificate serial (the sandbox takes any; it checks the key).
+WECHATPAY_MERCHANT_SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+
+
+def wechatpay_platform_private_pem() -> str:
+    """The "WeChat Pay" side's private key: the sandbox signs v3 answers and notifications."""
+    return _read("wechatpay_platform_private.pem")
+
+
+def wechatpay_platform_public_pem() -> str:
+    """The platform public key a merchant configures, under id `WECHATPAY_PUBLIC_KEY_ID`."""
+    return _read("wechatpay_platform_public.pem")
+
+
+def wechatpay_platform_cert_pem() -> str:
+    """A self-signed certificate of the platform key, for merchants verifying by certificate."""
+    return _read("wechatpay_platform_cert.pem")
+
+
+@cache
+def wechatpay_platform_cert_serial() -> str:
+    """The platform certificate's serial number, upper-case hex (Wechatpay-Serial)."""
+    cert = x509.load_pem_x509_certificate(wechatpay_platform_cert_pem().encode())
+    return format(cert.serial_number, "X")
+
+
+def wechatpay_merchant_private_pem() -> str:
+    """The demo merchants' API private key: memberhub signs v3 requests with it."""
+    return _read("wechatpay_merchant_private.pem")
+
+
+def wechatpay_merchant_public_pem() -> str:
+    """The demo merchants' API public key: the sandbox verifies every v3 request with it."""
+    return _read("wechatpay_merchant_public.pem")
+
+
+def wechatpay_api_v3_key(mchid: str) -> str:
+    """The APIv3 key of mchid (32 characters): notification resources are encrypted with it."""
+    return hmac.new(SANDBOX_SEED, b"wechatpay-v3:" + mchid.encode(), hashlib.sha256).hexdigest()[
+        :32
+    ]
+
+
+def wechatpay_api_key(mchid: str) -> str:
+    """The API v2 key of mchid (32 characters): v2 XML is signed with it."""
+    return hmac.new(SANDBOX_SEED, b"wechatpay-v2:" + mchid.encode(), hashlib.sha256).hexdigest()[
+        :32
+    ]
+
+
+def aes_gcm_encrypt(plain: str, key: str, nonce: str, associated_data: str) -> str:
+    """WeChat Pay v3's AEAD_AES_256_GCM: the UTF-8 key and nonce as given, base64 out."""
+    sealed = AESGCM(key.encode()).encrypt(nonce.encode(), plain.encode(), associated_data.encode())
+    return base64.b64encode(sealed).decode()

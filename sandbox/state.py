@@ -13,8 +13,8 @@ import json
 import secrets
 import string
 import time
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -322,3 +322,49 @@ class SandboxState:
     async def sent_newest_first(self) -> list[dict[str, Any]]:
         sent: list[dict[str, Any]] = await self._get_json("wx:sent") or []
         return list(reversed(sent))
+
+    # --- payment trades -------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def trade_lock(self, out_trade_no: str) -> AsyncIterator[None]:
+        """Held while a trade is read, changed and written back, across processes."""
+        store, prefix = await self._scope()
+        async with store.lock(f"{prefix}pay:lock:{out_trade_no}", ttl_s=30, wait_s=20):
+            yield
+
+    async def trade_data(self, out_trade_no: str) -> dict[str, Any] | None:
+        """A payment trade as stored (see sandbox/payments.py SandboxTrade), or None."""
+        data: dict[str, Any] | None = await self._get_json(f"pay:trade:{out_trade_no}")
+        return data
+
+    async def save_trade_data(self, out_trade_no: str, data: dict[str, Any]) -> None:
+        """Store a trade (under `trade_lock`); a new one joins the index bills are made from."""
+        if await self._get_json(f"pay:trade:{out_trade_no}") is None:
+            store, prefix = await self._scope()
+            async with store.lock(prefix + "pay:trades"):
+                index = await self._get_json("pay:trades") or []
+                index.append(out_trade_no)
+                await self._set_json("pay:trades", index, ttl_s=KEEP_S)
+        await self._set_json(f"pay:trade:{out_trade_no}", data, ttl_s=KEEP_S)
+
+    async def trade_numbers(self) -> list[str]:
+        """Every out_trade_no the sandbox has recorded, oldest first."""
+        index: list[str] = await self._get_json("pay:trades") or []
+        return index
+
+    async def add_payment_code(self, auth_code: str, data: dict[str, Any]) -> None:
+        """A payment code (付款码) a player minted, with its payer and behaviour."""
+        await self._set_json(f"pay:code:{auth_code}", data, ttl_s=CODE_TTL_S)
+
+    async def take_payment_code(self, auth_code: str) -> dict[str, Any] | None:
+        """The payment code's data; a code charges once, so it is burnt."""
+        data: dict[str, Any] | None = await self._take_json(f"pay:code:{auth_code}")
+        return data
+
+    async def set_flag(self, key: str, value: Any) -> None:
+        """Remember a small platform setting (unknown sub-merchants, revoked app auth tokens)."""
+        await self._set_json(f"pay:flag:{key}", value, ttl_s=KEEP_S)
+
+    async def flag(self, key: str) -> Any:
+        """A setting stored with `set_flag`, or None."""
+        return await self._get_json(f"pay:flag:{key}")
