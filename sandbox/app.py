@@ -9,10 +9,11 @@ from sanic.blueprint_group import BlueprintGroup
 from sanic.response import json
 
 from .alipay import create_alipay_blueprint
-from .payments import create_payments_blueprint
+from .payments import REGISTRY, create_payments_blueprint
 from .player import route_state
 from .state import SandboxState
 from .wechat import create_wechat_blueprint
+from .wechatpay import WECHATPAY_V2, WECHATPAY_V3, create_wechatpay_blueprint
 
 URL_PREFIX = "/sandbox"
 _serial = itertools.count(1)
@@ -37,6 +38,8 @@ def create_sandbox_blueprint(state: SandboxState | None = None) -> BlueprintGrou
     The routes remember in `state`; by default, in a state of their own in this process.
     """
     state = state or SandboxState()
+    REGISTRY.register(WECHATPAY_V3)
+    REGISTRY.register(WECHATPAY_V2)
     serial = next(_serial)
     root = Blueprint(f"sandbox_root_{serial}")
     root.add_route(reset, "/reset", methods=["POST"], name="reset", ctx_sandbox=state)
@@ -46,6 +49,7 @@ def create_sandbox_blueprint(state: SandboxState | None = None) -> BlueprintGrou
         create_wechat_blueprint(f"sandbox_wechat_{serial}", state),
         create_alipay_blueprint(f"sandbox_alipay_{serial}", state),
         create_payments_blueprint(f"sandbox_payments_{serial}", state),
+        create_wechatpay_blueprint(f"sandbox_wechatpay_{serial}", state),
         url_prefix=URL_PREFIX,
     )
 

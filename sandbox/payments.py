@@ -155,8 +155,11 @@ class SandboxTrade:
 
 
 class Platform(Protocol):
-    name: str
-    retry_schedule_s: tuple[float, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def retry_schedule_s(self) -> tuple[float, ...]: ...
 
     def paid_notification(self, trade: SandboxTrade) -> tuple[dict[str, str], bytes]: ...
 
