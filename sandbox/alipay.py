@@ -15,6 +15,7 @@ from sanic import Blueprint, HTTPResponse, Request
 from sanic.response import json as json_response
 from sanic.response import text
 
+from .alipay_trade import call_trade_method, revoke_app_auth_token
 from .keys import (
     aes_cbc_encrypt,
     alipay_aes_key,
@@ -129,10 +130,15 @@ async def gateway(request: Request) -> HTTPResponse:
     problem = await _signature_problem(route_state(request), params)
     if problem is not None:
         return problem
+    state = route_state(request)
     handler = METHODS.get(params["method"])
-    if handler is None:
+    if handler is not None:
+        return await handler(state, params)
+    sandbox_url = request.url.split("?", 1)[0].rsplit("/alipay/gateway.do", 1)[0]
+    answer = await call_trade_method(state, params, sandbox_url)
+    if answer is None:
         return _error("40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名")
-    return await handler(route_state(request), params)
+    return _signed(*answer)
 
 
 # --- player routes -------------------------------------------------------------------------
@@ -190,6 +196,16 @@ async def player_register_app(request: Request) -> HTTPResponse:
     return json_response({"app_id": app_id, "verifies_requests": pem is not None})
 
 
+async def player_revoke_app_auth(request: Request) -> HTTPResponse:
+    """POST /app-auth/revoked {app_auth_token}: the franchisee withdrew that authorisation;
+    trade calls with it are refused and alipay.open.auth.token.app.query says invalid."""
+    token = player_body(request).get("app_auth_token")
+    if not isinstance(token, str) or not token:
+        return bad_player_request("app_auth_token is required")
+    await revoke_app_auth_token(route_state(request), token)
+    return json_response({"app_auth_token": token, "status": "invalid"})
+
+
 def create_alipay_blueprint(name: str, state: SandboxState) -> Blueprint:
     """Alipay's gateway and the player routes, as a fresh blueprint named name, remembering in state."""
     bp = Blueprint(name, url_prefix="/alipay")
@@ -198,6 +214,7 @@ def create_alipay_blueprint(name: str, state: SandboxState) -> Blueprint:
         (player_auth_code, "/auth-codes", ["POST"], "auth_codes"),
         (player_register_app, "/apps", ["POST"], "apps"),
         (player_phone_response, "/phone-responses", ["POST"], "phone_responses"),
+        (player_revoke_app_auth, "/app-auth/revoked", ["POST"], "app_auth_revoked"),
     ]
     for handler, uri, methods, route_name in routes:
         bp.add_route(handler, uri, methods=methods, name=route_name, ctx_sandbox=state)

@@ -9,6 +9,7 @@ from sanic.blueprint_group import BlueprintGroup
 from sanic.response import json
 
 from .alipay import create_alipay_blueprint
+from .alipay_trade import ALIPAY
 from .payments import REGISTRY, create_payments_blueprint
 from .player import route_state
 from .state import SandboxState
@@ -40,6 +41,7 @@ def create_sandbox_blueprint(state: SandboxState | None = None) -> BlueprintGrou
     state = state or SandboxState()
     REGISTRY.register(WECHATPAY_V3)
     REGISTRY.register(WECHATPAY_V2)
+    REGISTRY.register(ALIPAY)
     serial = next(_serial)
     root = Blueprint(f"sandbox_root_{serial}")
     root.add_route(reset, "/reset", methods=["POST"], name="reset", ctx_sandbox=state)

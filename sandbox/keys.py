@@ -111,6 +111,16 @@ def rsa2_verify(message: str, signature_b64: str, public_key_pem: str) -> bool:
     return True
 
 
+def alipay_seller_id(app_id: str, app_auth_token: str | None = None) -> str:
+    """The seller id (merchant PID, "2088" and 12 digits) the sandbox gives app_id's trades.
+
+    In ISV mode each franchisee's app_auth_token has a seller id of its own.
+    """
+    material = f"alipay-seller:{app_id}:{app_auth_token or ''}".encode()
+    digest = hmac.new(SANDBOX_SEED, material, hashlib.sha256).digest()
+    return f"2088{int.from_bytes(digest[:8], 'big') % 10**12:012d}"
+
+
 # --- WeChat Pay -----------------------------------------------------------------------------
 
 WECHATPAY_PUBLIC_KEY_ID = "PUB_KEY_ID_0000000000000000000000000000000001"

@@ -293,7 +293,9 @@ async def mark_paid(
             trade.state = SUCCESS
             moment = now_utc()
             trade.paid_at = iso(moment)
-            trade.transaction_id = mint_transaction_id(trade.platform, moment)
+            trade.transaction_id = trade.transaction_id or mint_transaction_id(
+                trade.platform, moment
+            )
             trade.extra.pop("confirm_at", None)
         await save_trade(state, trade)
         return trade

@@ -62,7 +62,7 @@ class AlipayUser:
     open_id: str | None
 
 
-def _pem(key: str, label: str) -> str:
+def pem_wrap(key: str, label: str) -> str:
     """The key PEM-wrapped: the SDK refuses the console's bare base64."""
     key = key.strip()
     if key.startswith("-----BEGIN"):
@@ -71,13 +71,17 @@ def _pem(key: str, label: str) -> str:
     return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"
 
 
-@lru_cache(maxsize=64)
-def _client(creds: AlipayCredentials, gateway: str) -> AliPay | ISVAliPay:
-    """The SDK client for these credentials (key parsing is not free; clients are reusable)."""
+def build_client(
+    creds: AlipayCredentials, gateway: str, *, timeout_s: float = TIMEOUT_S
+) -> AliPay | ISVAliPay:
+    """A new SDK client for these credentials: `ISVAliPay` bound to the token in ISV mode.
+
+    Raises ValueError when a key cannot be parsed (the SDK parses them here).
+    """
     options: dict[str, Any] = {
         "appid": creds.app_id,
-        "app_private_key_string": _pem(creds.app_private_key_pem, "PRIVATE KEY"),
-        "alipay_public_key_string": _pem(creds.alipay_public_key_pem, "PUBLIC KEY"),
+        "app_private_key_string": pem_wrap(creds.app_private_key_pem, "PRIVATE KEY"),
+        "alipay_public_key_string": pem_wrap(creds.alipay_public_key_pem, "PUBLIC KEY"),
         "sign_type": "RSA2",
     }
     if creds.app_auth_token:
@@ -86,11 +90,17 @@ def _client(creds: AlipayCredentials, gateway: str) -> AliPay | ISVAliPay:
         client = AliPay(**options)
     # The SDK picks its gateway from `debug`; ISVAliPay also ignores `config`: set both here.
     client._gateway = gateway
-    client._config = AliPayConfig(timeout=TIMEOUT_S)
+    client._config = AliPayConfig(timeout=timeout_s)
     return client
 
 
-def _error_fields(exc: AliPayException) -> tuple[str | None, str | None]:
+@lru_cache(maxsize=64)
+def _client(creds: AlipayCredentials, gateway: str) -> AliPay | ISVAliPay:
+    """The SDK client for these credentials (key parsing is not free; clients are reusable)."""
+    return build_client(creds, gateway)
+
+
+def error_fields(exc: AliPayException) -> tuple[str | None, str | None]:
     """(code, sub_code) of a refused call; the SDK keeps Alipay's raw answer as the message."""
     code = getattr(exc, "_AliPayException__code", None)
     raw = getattr(exc, "_AliPayException__message", None)
@@ -126,7 +136,7 @@ async def _call(creds: AlipayCredentials, method: str, **params: Any) -> dict[st
                 "alipay.upstream", "Alipay's answer failed signature verification."
             ) from None
         except AliPayException as exc:
-            code, sub_code = _error_fields(exc)
+            code, sub_code = error_fields(exc)
             if sub_code in INVALID_CODE_SUB_CODES:
                 outcome = "invalid_code"
                 raise BadRequest(
@@ -189,7 +199,7 @@ def decrypt_phone(creds: AlipayCredentials, *, aes_key: str, response: str, sign
     (AES-CBC, zero IV, PKCS#5 padding).
     """
     public_key = serialization.load_pem_public_key(
-        _pem(creds.alipay_public_key_pem, "PUBLIC KEY").encode()
+        pem_wrap(creds.alipay_public_key_pem, "PUBLIC KEY").encode()
     )
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise UpstreamError("alipay.bad_key", "The configured Alipay public key is not RSA.")
