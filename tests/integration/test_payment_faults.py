@@ -5,9 +5,11 @@ Two `memberhub serve` processes behind a round-robin TCP proxy (the load balance
 The sandbox runs as a process of its own, plays WeChat Pay and Alipay, and posts its
 notifications to the proxy, so they are spread over both API processes. One API process is
 killed with SIGKILL while the storm is under way — requests it was applying die with it, and new
-connections sent its way are cut off until it is back — then started again. The sandbox keeps
-delivering on the platforms' retry schedule (scaled down) until each notification is
-acknowledged, and the workers' recovery job asks the platform about payments still unpaid.
+connections sent its way are cut off until it is back — then started again. A few members pay
+while it is down with a single delivery each, so that some notifications reach memberhub only
+through the sandbox's re-deliveries on the platforms' retry schedule (scaled down); a few others
+pay but their notification is held back, so that only the workers' recovery job, asking the
+platform, can find their money.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ import httpx
 import pytest
 import redis
 
+from api.core.queue import SaqQueue
 from tests.conftest import _free_port
 from tests.support.sandbox_server import run_sandbox
 from tests.support.serve_process import ServeProcess, run_command, serve_process
 from tests.support.tcp_proxy import RoundRobinProxy
 from tests.support.worker_process import WorkerProcess, worker_process
+from workers.payments import PAYMENTS_RECOVER
 
 DATABASE_URL = os.environ.get("MEMBERHUB_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("MEMBERHUB_TEST_REDIS_URL")
@@ -43,12 +47,16 @@ pytestmark = pytest.mark.skipif(
     "MEMBERHUB_TEST_DATABASE_URL and MEMBERHUB_TEST_REDIS_URL (make test-services)",
 )
 
-MEMBERS = 60
-DELIVERIES = 3  # each notification delivered this many times at once
+MEMBERS = 60  # whose payments make the storm
+DELIVERIES = 3  # each of the storm's notifications delivered this many times at once
+LATE = 8  # members who pay while an API process is down, with a single delivery each
+LOST = 4  # members whose notification comes only an hour after they paid
+LOST_PAY = {"delay_s": 3600}
+RECOVER_AFTER_S = 10
 # WeChat Pay's first re-deliveries come 15 s apart, Alipay's 4 min: here 0.15 s and 2.4 s.
 RETRY_SCALE = 0.01
 # The storm is under way once this many notification connections reached the proxy.
-KILL_AFTER = MEMBERS // 2
+KILL_AFTER = MEMBERS // 2  # of the first half's MEMBERS // 2 * DELIVERIES
 DOWN_S = 1.0  # how long the killed process stays down before it is started again
 SETTLE_TIMEOUT_S = 60  # for the retries and the recovery job to finish
 START_TIMEOUT_S = 90
@@ -102,7 +110,7 @@ def _env(services: dict[str, str], *, sandbox_url: str, public_url: str) -> dict
         "MEMBERHUB_WECHAT_API_BASE": f"{sandbox_url}/wechat",
         "MEMBERHUB_ALIPAY_GATEWAY": f"{sandbox_url}/alipay/gateway.do",
         "MEMBERHUB_WECHATPAY_API_BASE": f"{sandbox_url}/wechatpay",
-        "MEMBERHUB_PAYMENT_RECOVER_AFTER_S": "10",
+        "MEMBERHUB_PAYMENT_RECOVER_AFTER_S": str(RECOVER_AFTER_S),
         "MEMBERHUB_OUTBOX_POLL_S": "1",
         "MEMBERHUB_ACCESS_LOG": "0",
         "MEMBERHUB_LOG_LEVEL": "WARNING",
@@ -175,7 +183,6 @@ async def test_a_storm_with_an_api_process_killed_applies_every_payment_once(
         workers = [processes.enter_context(worker_process(env=env)) for _ in range(2)]
         await asyncio.gather(_wait_up(api_a), _wait_up(api_b))
 
-        # And N members who each started a recharge through the proxy, half WeChat, half Alipay
         limits = httpx.Limits(max_keepalive_connections=0)
         async with (
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{proxy_port}", timeout=30) as api,
@@ -187,47 +194,110 @@ async def test_a_storm_with_an_api_process_killed_applies_every_payment_once(
                 async with gate:
                     return await _sign_in_and_recharge(api, sandbox, demo, number)
 
-            recharges = await asyncio.gather(*(start(n) for n in range(MEMBERS)))
+            # And members who each started a recharge through the proxy, half of them through
+            # WeChat Pay, half through Alipay: a few whose notification will never come (the
+            # recovery job must find their money), then the storm's, then a few late payers
+            lost = await asyncio.gather(*(start(n) for n in range(LOST)))
+            lost_created = time.monotonic()
+            recharges = await asyncio.gather(*(start(n) for n in range(LOST, LOST + MEMBERS)))
+            late = await asyncio.gather(
+                *(start(n) for n in range(LOST + MEMBERS, LOST + MEMBERS + LATE))
+            )
+            every = [*lost, *recharges, *late]
 
-            # When the sandbox pays all of them at once, each notification delivered 3 times
-            # concurrently, and API process A is killed mid-storm and started again
+            # When the platform takes the lost ones' money and delays their notification by an
+            # hour
+            for recharge in lost:
+                await _ok(sandbox.post(f"/payments/{recharge['out_trade_no']}/pay", json=LOST_PAY))
+
+            # And it pays the storm's, each notification delivered 3 times concurrently: the
+            # first half at once; API process A is killed by its pid while those are under way;
+            # then the late payers pay one after the other with a single delivery each, and the
+            # second half at once, while A is down; A is started again
+            first, second = recharges[: MEMBERS // 2], recharges[MEMBERS // 2 :]
             before = proxy.counts.matched_total
-            storm = [
-                asyncio.create_task(
-                    _ok(
-                        sandbox.post(
-                            f"/payments/{r['out_trade_no']}/pay",
-                            json={"deliveries": DELIVERIES, "retry_scale": RETRY_SCALE},
-                        )
-                    )
-                )
-                for r in recharges
-            ]
+            storm = [_pay(sandbox, r, DELIVERIES) for r in first]
             killed_after = await _wait_for_notifications(proxy, before + KILL_AFTER, storm)
             os.kill(api_a.process.pid, signal.SIGKILL)
             api_a.process.wait()
+            late_paid = [await _pay(sandbox, r, 1) for r in late]
+            storm += [_pay(sandbox, r, DELIVERIES) for r in second]
             await asyncio.sleep(DOWN_S)
             api_a = processes.enter_context(serve_process(port=port_a, workers=1, env=env))
-            paid = await asyncio.gather(*storm)
+            paid = [*await asyncio.gather(*storm), *late_paid]
             await _wait_up(api_a)
 
-            # And the sandbox's retries (and the recovery job) have finished
-            trades = await _wait_until_acknowledged(sandbox, recharges)
+            # And the sandbox's retries have finished, and the workers ran the recovery job
+            # (scheduled every minute; enqueued here once the lost payments are old enough, so
+            # that the test need not wait for the minute to turn)
+            trades = await _wait_until_acknowledged(sandbox, [*recharges, *late])
+            await asyncio.sleep(max(0.0, lost_created + RECOVER_AFTER_S + 1 - time.monotonic()))
+            await _enqueue_recovery(services["redis_url"])
+            await _wait_until_none_created(services["database_url"], len(every))
+            trades += await asyncio.gather(
+                *(_ok(sandbox.get(f"/payments/{r['out_trade_no']}")) for r in lost)
+            )
 
-        # Then the kill hit the storm: some deliveries were lost and delivered again
-        attempts = [d for trade in trades for d in trade["deliveries"]]
-        first_round = [d for answer in paid for d in answer["deliveries"]]
-        assert killed_after < len(recharges) * DELIVERIES, "the storm was over before the kill"
-        assert any(not d["acknowledged"] for d in first_round), (killed_after, proxy.counts)
-        assert any(d.get("retry") for d in attempts)
+        # Then the kill hit the storm: requests under way on A died with it, connections sent
+        # to A while it was down were cut off, and the sandbox delivered those again
+        assert proxy.counts.unanswered[port_a] > 0, (killed_after, proxy.counts)
+        assert proxy.counts.refused[port_a] > 0, proxy.counts
+        unacknowledged = {
+            a["out_trade_no"] for a in paid if not any(d["acknowledged"] for d in a["deliveries"])
+        }
+        retried = {
+            t["out_trade_no"] for t in trades if any(d.get("retry") for d in t["deliveries"])
+        }
+        assert unacknowledged and unacknowledged <= retried, (unacknowledged, retried)
+        # And the lost payments' money was found by asking the platform, not by a notification
+        assert all(not t["deliveries"] for t in trades[-LOST:])
         assert all(w.alive() for w in workers), [w.output()[-2000:] for w in workers]
 
         # And every payment is paid exactly once, with the platform's transaction id
-        await _check_ledgers(services["database_url"], recharges, trades, api_a, api_b, workers)
+        await _check_ledgers(services["database_url"], every, trades, api_a, api_b, workers)
 
 
 def _bootstrap_demo(env: dict[str, str]) -> dict[str, Any]:
     return dict(json.loads(run_command("bootstrap-demo", env=env)))
+
+
+def _pay(
+    sandbox: httpx.AsyncClient, recharge: dict[str, Any], deliveries: int
+) -> asyncio.Task[Any]:
+    """The member pays at the sandbox, which delivers the notification `deliveries` times at
+    once, and again on the platform's schedule until one delivery is acknowledged."""
+    return asyncio.create_task(
+        _ok(
+            sandbox.post(
+                f"/payments/{recharge['out_trade_no']}/pay",
+                json={"deliveries": deliveries, "retry_scale": RETRY_SCALE},
+            )
+        )
+    )
+
+
+async def _enqueue_recovery(redis_url: str) -> None:
+    """Put `payments.recover` on the workers' queue, as its schedule does every minute."""
+    queue = SaqQueue(redis_url)
+    try:
+        assert await queue.enqueue(PAYMENTS_RECOVER)
+    finally:
+        await queue.stop()
+
+
+async def _wait_until_none_created(database_url: str, count: int) -> None:
+    """Wait until all `count` payments exist and none is still `created`."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    db = await asyncpg.connect(database_url)
+    try:
+        while True:
+            states = dict(await db.fetch("SELECT state, count(*) FROM pay_payment GROUP BY state"))
+            if sum(states.values()) == count and not states.get("created"):
+                return
+            assert time.monotonic() < deadline, f"payments by state: {states}"
+            await asyncio.sleep(0.5)
+    finally:
+        await db.close()
 
 
 async def _wait_for_notifications(

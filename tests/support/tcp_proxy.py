@@ -26,6 +26,9 @@ class ProxyCounts:
 
     connections: Counter[int] = field(default_factory=Counter)
     refused: Counter[int] = field(default_factory=Counter)  # backend down: client cut off
+    # A request was sent on, and the backend closed the connection without a byte of answer
+    # (its process died with the request under way).
+    unanswered: Counter[int] = field(default_factory=Counter)
     # Connections whose first request line is `POST <prefix>…` (see `RoundRobinProxy`).
     matched: Counter[int] = field(default_factory=Counter)
 
@@ -107,7 +110,11 @@ class RoundRobinProxy:
                     self.counts.matched[backend] += 1
                 if first:
                     up_writer.write(first)
-                    await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+                    _, answered = await asyncio.gather(
+                        _pipe(reader, up_writer), _pipe(up_reader, writer)
+                    )
+                    if not answered:
+                        self.counts.unanswered[backend] += 1
             finally:
                 up_writer.close()
         except (OSError, asyncio.IncompleteReadError):
@@ -117,14 +124,18 @@ class RoundRobinProxy:
             self._tasks.discard(task)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy until the reader's end; then half-close the writer so the other side sees the end."""
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
+    """Copy until the reader's end, then half-close the writer so the other side sees the end;
+    the number of bytes copied."""
+    copied = 0
     try:
         while data := await reader.read(CHUNK):
             writer.write(data)
+            copied += len(data)
             await writer.drain()
         if writer.can_write_eof():
             writer.write_eof()
     except OSError:
         # One side was cut off (a process killed): cut the other off too.
         writer.transport.abort()
+    return copied
