@@ -1,8 +1,9 @@
 """memberhub benchmarks: `python -m bench [--stack embedded|postgres|both] [--duration S]`.
 
 For each stack, a fresh database is migrated and seeded, one API process serves on loopback,
-and wrk loads each scenario with 64 connections. Every figure is printed with its ratio to the
-bare JSON route (`bare_json`), measured in the same run on the same stack.
+and wrk loads each scenario with 64 connections (payment notifications: 50, each request the
+signed notification of a payment of its own, see `notifications`). Every figure is printed with
+its ratio to the bare JSON route (`bare_json`), measured in the same run on the same stack.
 
 The speed of a shared machine drifts by tens of percent within a minute, so the bare route is
 measured right before and right after each scenario (bare, scenario, bare, next scenario,
@@ -26,6 +27,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import notifications
 from .scenarios import SCENARIOS, Scenario
 from .wrk import Figures, require_wrk, run_wrk
 
@@ -35,6 +37,9 @@ WARMUP_S = 2
 # Fresh member codes seeded per second of a run that burns them: above the few thousand
 # resolves a second one process manages here, so no run runs out.
 CODES_PER_S = 8_000
+# Unpaid payments seeded per second of a notification scenario, per platform: well above the
+# notifications a second one process would apply at the goal, so no run sends one twice.
+NOTIFICATIONS_PER_S = 1_000
 # Between two wrk runs: the server finishes the requests the last run left in flight, so they
 # do not slow the first requests of the next.
 PAUSE_S = 0.5
@@ -53,7 +58,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_ready(url: str, *, timeout_s: float = 60) -> None:
+def _wait_ready(url: str, *, timeout_s: float = 180) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -79,6 +84,8 @@ def run_stack(name: str, env: dict[str, str], *, duration_s: int, connections: i
     server_log = work / "server.log"
     selected = [s for s in SCENARIOS if scenario_selected(s.name)]
     codes = CODES_PER_S * (WARMUP_S + duration_s) * sum(s.uses_codes for s in selected)
+    platforms = [s.notifications for s in selected if s.notifications]
+    payments = NOTIFICATIONS_PER_S * (WARMUP_S + duration_s) if platforms else 0
     bare_s = max(1, duration_s // 2)
     server = subprocess.Popen(
         [
@@ -91,6 +98,10 @@ def run_stack(name: str, env: dict[str, str], *, duration_s: int, connections: i
             str(seed_out),
             "--codes",
             str(codes),
+            "--notifications",
+            str(payments),
+            "--platforms",
+            ",".join(platforms),
         ],
         env=env,
         cwd=ROOT,
@@ -102,32 +113,58 @@ def run_stack(name: str, env: dict[str, str], *, duration_s: int, connections: i
         _wait_ready(f"http://127.0.0.1:{port}/readyz")
         fixtures = json.loads(seed_out.read_text())
         codes_used = 0
+        notifications_used: dict[str, int] = {}
 
-        def load(scenario: Scenario, seconds: int) -> Figures:
+        def sign(scenario: Scenario, seconds: int) -> tuple[Path, int] | None:
+            """The signed notifications one run of the scenario sends: fresh payments each."""
+            if not scenario.notifications:
+                return None
+            seeded = fixtures["notifications"][scenario.notifications]
+            start = notifications_used.get(scenario.notifications, 0)
+            end = start + NOTIFICATIONS_PER_S * seconds
+            notifications_used[scenario.notifications] = end
+            numbers = json.loads(Path(seeded["payments"]).read_text())[start:end]
+            path = work / f"requests.{scenario.notifications}.{start}"
+            return path, notifications.write_requests(scenario.notifications, seeded, numbers, path)
+
+        def load(
+            scenario: Scenario, seconds: int, requests: tuple[Path, int] | None = None
+        ) -> Figures:
             nonlocal codes_used
             codes_from = codes_used
             if scenario.uses_codes:
                 codes_used += CODES_PER_S * seconds  # a code burns on first use: never reuse one
             time.sleep(PAUSE_S)
-            return run_wrk(
+            figures = run_wrk(
                 f"http://127.0.0.1:{port}{scenario.path(fixtures)}",
                 method=scenario.method,
                 token=scenario.token(fixtures),
                 body=scenario.body,
                 codes_file=work / "seed.codes" if scenario.uses_codes else None,
                 codes_slice=(codes_from, codes_used),
-                connections=connections,
+                requests_file=requests[0] if requests else None,
+                connections=scenario.connections or connections,
                 duration_s=seconds,
             )
+            if requests and figures.requests > requests[1]:
+                print(
+                    f"warning: {scenario.name} answered {figures.requests} requests but had"
+                    f" {requests[1]} notifications: some were sent twice",
+                    file=sys.stderr,
+                )
+            return figures
 
         bare, *others = [s for s in selected if s.available(fixtures)]
         load(bare, WARMUP_S)
         bare_runs = [load(bare, bare_s)]
         results = []
         for scenario in others:
+            # Notifications are signed before the warm-up, so the two runs follow each other.
+            warmup_requests = sign(scenario, WARMUP_S)
+            run_requests = sign(scenario, duration_s)
             # A short unmeasured run first: connection pools fill, caches warm, as in service.
-            load(scenario, WARMUP_S)
-            figures = load(scenario, duration_s)
+            load(scenario, WARMUP_S, warmup_requests)
+            figures = load(scenario, duration_s, run_requests)
             bare_runs.append(load(bare, bare_s))
             results.append(Result(scenario, figures, Figures.merged(bare_runs[-2:])))
         bare_figures = Figures.merged(bare_runs)
@@ -183,6 +220,8 @@ def main() -> None:
         f" process, {args.duration}s per scenario, bare_json {args.duration // 2}s before and"
         " after each"
     )
+    if any(s.connections for s in SCENARIOS if scenario_selected(s.name)):
+        print("payment notifications: 50 connections, each request a new payment's notification")
     if args.stack in ("embedded", "both"):
         report(
             "embedded (SQLite + in-process cache)",

@@ -14,9 +14,14 @@ class Scenario:
     caller: str | None = None  # which seeded token calls it
     body: str | None = None
     uses_codes: bool = False
+    # A payment platform: each request is a fresh payment's signed paid notification from it
+    notifications: str = ""
+    connections: int | None = None  # open connections, when not the run's (--connections)
     goal: str = ""
 
     def available(self, fixtures: dict[str, Any]) -> bool:
+        if self.notifications:
+            return self.notifications in fixtures.get("notifications", {})
         return self.caller is None or bool(fixtures.get("tokens", {}).get(self.caller))
 
     def token(self, fixtures: dict[str, Any]) -> str | None:
@@ -38,5 +43,20 @@ SCENARIOS = [
         caller="cashier",
         uses_codes=True,  # a fresh code per request: each one burns on first use
         goal=">= 15% of bare_json on PostgreSQL + Redis, p99 < 50 ms, 0 errors",
+    ),
+    *(
+        Scenario(
+            f"notify_{platform}",
+            "POST",
+            f"/callbacks/{channel}",  # each request names its account: /callbacks/{channel}/{key}
+            notifications=platform,
+            connections=50,  # the figure: notifications arrive 50 at a time
+            goal=">= 4% of bare_json on PostgreSQL + Redis, p99 < 500 ms, 0 errors",
+        )
+        for platform, channel in (
+            ("wechatpay_v3", "wechatpay"),
+            ("wechatpay_v2", "wechatpay"),
+            ("alipay", "alipay"),
+        )
     ),
 ]

@@ -13,6 +13,8 @@ from api.member_center.models import Member, MemberStatus
 from api.org.demo import bootstrap_demo
 from api.org.models import StaffRole
 
+from .notifications import seed_payments
+
 BENCH_MEMBER_NICKNAME = "bench member"
 # Codes must outlive every scenario of the run, not the brand's 60 s.
 BENCH_CODE_TTL_S = 6 * 3600
@@ -57,8 +59,11 @@ def _cashier_token(demo: dict[str, Any]) -> str | None:
     return None
 
 
-async def seed(*, codes: int, codes_file: Path) -> dict[str, Any]:
-    """The demo brand, its tokens and (when asked) a file of fresh member codes."""
+async def seed(
+    *, codes: int, codes_file: Path, notifications: int = 0, platforms: list[str] | None = None
+) -> dict[str, Any]:
+    """The demo brand, its tokens and (when asked) a file of fresh member codes, and
+    `notifications` unpaid payments on each of `platforms` (see `notifications`)."""
     demo = await bootstrap_demo(once=True)
     brand_id = demo["brand"]["id"]
     member = await _bench_member(brand_id)
@@ -66,7 +71,15 @@ async def seed(*, codes: int, codes_file: Path) -> dict[str, Any]:
         brand_id=brand_id, member_id=member.id, count=codes, ttl_s=BENCH_CODE_TTL_S
     )
     codes_file.write_text("".join(code + "\n" for code in issued))
+    payments = (
+        await seed_payments(
+            demo=demo, count=notifications, work=codes_file.parent, platforms=platforms or []
+        )
+        if notifications
+        else {}
+    )
     return {
+        "notifications": payments,
         "tokens": {
             "hq_admin": demo["hq_admin"]["token"],
             "member": identity.member_token(member),

@@ -26,6 +26,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--seed-out", type=Path, required=True)
     parser.add_argument("--codes", type=int, default=0)
+    parser.add_argument("--notifications", type=int, default=0, help="unpaid payments per platform")
+    parser.add_argument("--platforms", default="", help="comma-separated payment platforms")
     args = parser.parse_args()
 
     # One cashier token scans every code of the run: lift its per-minute limit far above what
@@ -38,7 +40,12 @@ def main() -> None:
 
     @app.before_server_start
     async def _seed(app: Sanic) -> None:
-        fixtures = await seed(codes=args.codes, codes_file=args.seed_out.with_suffix(".codes"))
+        fixtures = await seed(
+            codes=args.codes,
+            codes_file=args.seed_out.with_suffix(".codes"),
+            notifications=args.notifications,
+            platforms=[p for p in args.platforms.split(",") if p],
+        )
         args.seed_out.write_text(json.dumps(fixtures))
         # As a production server would after start-up: what exists now lives for the whole
         # run, so the collector need not walk it again and again (gunicorn and uWSGI do this).

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LUA = Path(__file__).with_name("wrk_request.lua")
+NOTIFICATIONS_LUA = Path(__file__).with_name("wrk_notifications.lua")
 
 
 @dataclass
@@ -78,11 +79,15 @@ def run_wrk(
     body: str | None = None,
     codes_file: Path | None = None,
     codes_slice: tuple[int, int] = (0, 1_000_000_000),
+    requests_file: Path | None = None,
     connections: int = 64,
     threads: int = 2,
     duration_s: int = 10,
 ) -> Figures:
-    """Load one URL with `connections` open connections for `duration_s` seconds."""
+    """Load one URL with `connections` open connections for `duration_s` seconds.
+
+    With `requests_file` (see `notifications.write_requests`), the requests are the file's,
+    each sent once (to its own path on the URL's server) until the file runs out."""
     with tempfile.NamedTemporaryFile(prefix="memberhub-wrk-", suffix=".txt") as report:
         env = {
             "WRK_METHOD": method,
@@ -94,13 +99,15 @@ def run_wrk(
         if codes_file is not None:
             env["WRK_CODES"] = str(codes_file)
             env["WRK_CODES_FROM"], env["WRK_CODES_TO"] = (str(n) for n in codes_slice)
+        if requests_file is not None:
+            env["WRK_REQUESTS"] = str(requests_file)
         command = [
             require_wrk(),
             f"-t{threads}",
             f"-c{connections}",
             f"-d{duration_s}s",
             "-s",
-            str(LUA),
+            str(LUA if requests_file is None else NOTIFICATIONS_LUA),
             url,
         ]
         subprocess.run(command, env=env, capture_output=True, text=True, check=True)
