@@ -11,7 +11,7 @@ import pytest
 
 from api.org.models import PaymentProvider, StoreKind
 from api.payments.models import DeliveryOutcome, Payment, PaymentState
-from api.payments.notifications import receive_notification
+from api.payments.notifications import find_account, receive_notification
 from bench.notifications import AMOUNT_FEN, PLATFORMS, seed_payments, write_requests
 from tests.factories import (
     make_alipay_account,
@@ -85,6 +85,7 @@ async def test_each_signed_request_pays_its_own_payment(platform: str, tmp_path:
         received = await receive_notification(
             channel=channel,
             account_key=account["account_key"],
+            account=await find_account(channel=channel, account_key=account["account_key"]),
             headers={name.lower(): value for name, value in headers.items()},
             body=body,
         )
