@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('brand_id', fields.IntField()),
-                ('account', fields.ForeignKeyField('memberhub.MerchantAccount', source_field='account_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.RESTRICT)),
+                ('account', fields.ForeignKeyField('memberhub.MerchantAccount', source_field='account_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
                 ('day', fields.DateField()),
                 ('state', fields.CharEnumField(description='MATCHED: matched\nDIFFERENCES: differences\nFAILED: failed', enum_type=ReconciliationState, max_length=16)),
                 ('error', fields.CharField(default='', max_length=255)),

@@ -163,8 +163,9 @@ class ReconciliationRun(Model):
 
     id = fields.IntField(primary_key=True)
     brand_id = fields.IntField()
+    # Runs are derived from the account's bills: they go with the account (and its brand).
     account: fields.ForeignKeyRelation[MerchantAccount] = fields.ForeignKeyField(
-        "memberhub.MerchantAccount", related_name=False, on_delete=fields.RESTRICT
+        "memberhub.MerchantAccount", related_name=False, on_delete=fields.CASCADE
     )
     account_id: int
     day = fields.DateField()  # the bill's day, China time
