@@ -1351,8 +1351,33 @@ def create_wechatpay_blueprint(name: str, state: SandboxState) -> Blueprint:
         (v2_closeorder, "/pay/closeorder", ["POST"]),
         (v2_refund, "/secapi/pay/refund", ["POST"]),
         (v2_refundquery, "/pay/refundquery", ["POST"]),
+        (v2_downloadbill, "/pay/downloadbill", ["POST"]),
         (player_unknown_sub_merchant, "/sub-merchants/unknown", ["POST"]),
     ]
     for handler, uri, methods in routes:
         bp.add_route(handler, uri, methods=methods, name=handler.__name__, ctx_sandbox=state)
     return bp
+
+
+@_v2
+async def v2_downloadbill(request: Request, params: dict[str, str]) -> HTTPResponse:
+    """POST /pay/downloadbill {bill_date yyyyMMdd, bill_type ALL}: the merchant's (or, with
+    sub_mch_id, the sub-merchant's) trade bill as text, or FAIL `No Bill Exist` when the day
+    has no line."""
+    try:
+        day = datetime.strptime(params.get("bill_date", ""), "%Y%m%d").date()
+    except ValueError:
+        return _v2_return_fail("invalid bill_date")
+    if params.get("bill_type", "ALL") != "ALL":
+        return _v2_return_fail("invalid bill_type")
+    trades = [
+        t
+        for t in await payments.account_trades(
+            route_state(request), ("wechatpay_v3", "wechatpay_v2")
+        )
+        if _belongs(t, params["mch_id"], params.get("sub_mch_id"))
+    ]
+    content_type, content = tradebill(trades, day)
+    if len(content.splitlines()) <= 3:  # the header and the summary: no line that day
+        return _v2_return_fail("No Bill Exist")
+    return raw(content, content_type=content_type)

@@ -32,6 +32,8 @@ DEFAULT_BRAND_SETTINGS: dict[str, object] = {
     "points_per_yuan": 1,
     # An unpaid payment is closed at the platform after this many minutes.
     "payment_timeout_min": 30,
+    # Head office addresses the daily reports (reconciliation) are e-mailed to.
+    "report_emails": [],
 }
 
 

@@ -62,6 +62,15 @@ class FromRow(BaseModel):
 
 # Brand -------------------------------------------------------------------------------------
 
+# An e-mail address (ASCII, no display name), as long as a mailbox and a domain may be.
+ReportEmail = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$"
+    ),
+    Len(6, 254),
+]
+
 
 class BrandSettingsIn(Change):
     member_code_ttl_s: Omittable[Annotated[int, Field(ge=15, le=600)]] = None
@@ -72,6 +81,9 @@ class BrandSettingsIn(Change):
     wallet_refund_principal_only: Omittable[bool] = None
     points_per_yuan: Omittable[Annotated[int, Field(ge=0, le=100)]] = None
     payment_timeout_min: Omittable[Annotated[int, Field(ge=5, le=1440)]] = None
+    report_emails: Omittable[
+        Annotated[list[ReportEmail], Field(max_length=20, description="where daily reports go")]
+    ] = None
 
 
 class BrandUpdate(Change):

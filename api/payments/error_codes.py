@@ -20,3 +20,8 @@ class RechargeErrorCode(StrEnum):
     INVALID = "recharge.invalid"  # neither or both of package_id and amount_fen
     PACKAGE_NOT_FOUND = "wallet_package.not_found"
     AMOUNT_OUT_OF_RANGE = "recharge.amount_out_of_range"
+
+
+class ReconciliationErrorCode(StrEnum):
+    ACCOUNT_NOT_FOUND = "merchant_account.not_found"  # not an account of this brand
+    FUTURE_DAY = "reconciliation.future_day"  # a day whose bill cannot exist yet

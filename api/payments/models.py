@@ -137,3 +137,76 @@ class PaymentRefund(Model):
     class Meta:
         table = "pay_refund"
         unique_together = (("payment", "out_refund_no"),)
+
+
+# Reconciliation ---------------------------------------------------------------------------------
+
+
+class ReconciliationState(StrEnum):
+    MATCHED = "matched"  # the bill and our books agree
+    DIFFERENCES = "differences"  # at least one difference is listed
+    FAILED = "failed"  # the bill could not be had or read: compared nothing (see error)
+
+
+class DifferenceKind(StrEnum):
+    MISSING_HERE = "missing_here"  # in the bill, unknown here
+    MISSING_THERE = "missing_there"  # paid or refunded here, not in the bill
+    AMOUNT_MISMATCH = "amount_mismatch"  # on both sides, other amounts
+    STATUS_MISMATCH = "status_mismatch"  # on both sides, other states (e.g. paid there only)
+
+
+class ReconciliationRun(Model):
+    """One merchant account's bill of one day compared with our payments and refunds.
+
+    Unique per account and day: a rerun replaces the counts and the differences.
+    """
+
+    id = fields.IntField(primary_key=True)
+    brand_id = fields.IntField()
+    # Runs are derived from the account's bills: they go with the account (and its brand).
+    account: fields.ForeignKeyRelation[MerchantAccount] = fields.ForeignKeyField(
+        "memberhub.MerchantAccount", related_name=False, on_delete=fields.CASCADE
+    )
+    account_id: int
+    day = fields.DateField()  # the bill's day, China time
+    state = fields.CharEnumField(ReconciliationState, max_length=16)
+    error = fields.CharField(max_length=255, default="")
+    payments_ours = fields.IntField(default=0)
+    payments_theirs = fields.IntField(default=0)
+    refunds_ours = fields.IntField(default=0)
+    refunds_theirs = fields.IntField(default=0)
+    paid_ours_fen = fields.BigIntField(default=0)
+    paid_theirs_fen = fields.BigIntField(default=0)
+    refunded_ours_fen = fields.BigIntField(default=0)
+    refunded_theirs_fen = fields.BigIntField(default=0)
+    differences = fields.IntField(default=0)
+    reconciled_at = fields.DatetimeField()
+
+    class Meta:
+        table = "pay_reconciliation_run"
+        unique_together = (("account", "day"),)
+        indexes = (Index(fields=["brand_id", "day"]),)
+
+
+class ReconciliationDifference(Model):
+    """One line on which a bill and our books disagree, with what each side says."""
+
+    id = fields.IntField(primary_key=True)
+    run: fields.ForeignKeyRelation[ReconciliationRun] = fields.ForeignKeyField(
+        "memberhub.ReconciliationRun", related_name=False, on_delete=fields.CASCADE
+    )
+    run_id: int
+    kind = fields.CharEnumField(DifferenceKind, max_length=16)
+    line_kind = fields.CharField(max_length=8)  # "payment" | "refund"
+    out_trade_no = fields.CharField(max_length=64)
+    out_refund_no = fields.CharField(max_length=64, default="")
+    transaction_id = fields.CharField(max_length=64, default="")
+    payment_id = fields.IntField(null=True)  # ours, when we have it
+    ours_amount_fen = fields.BigIntField(null=True)
+    theirs_amount_fen = fields.BigIntField(null=True)
+    ours_state = fields.CharField(max_length=20, default="")
+    theirs_state = fields.CharField(max_length=20, default="")
+
+    class Meta:
+        table = "pay_reconciliation_difference"
+        indexes = (Index(fields=["run_id", "id"]),)

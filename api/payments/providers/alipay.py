@@ -35,16 +35,20 @@ de-duplication; `now` is not used.
 from __future__ import annotations
 
 import asyncio
+import csv
 import http.client
+import io
 import logging
 import re
 import time
+import zipfile
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.error import URLError
 from urllib.parse import parse_qsl
 
+import httpx
 from alipay import AliPay, ISVAliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
 
@@ -54,6 +58,8 @@ from api.core.money import fen_to_yuan, yuan_to_fen
 from config.settings import get_settings
 
 from .base import (
+    BillLine,
+    BillLineKind,
     CodeOrder,
     Merchant,
     Notice,
@@ -506,3 +512,124 @@ class AlipayProvider:
                 raise NotificationRefused("malformed", f"repeated key {key}")
             params[key] = value
         return params
+
+
+# --- bills ------------------------------------------------------------------------------------
+
+BILL_API = "alipay.data.dataservice.bill.downloadurl.query"
+BILL_DOWNLOAD_TIMEOUT_S = 30.0
+BILL_KINDS = {"交易": BillLineKind.PAYMENT, "退款": BillLineKind.REFUND}
+BILL_TOTALS = (
+    (re.compile(r"^#交易合计：(\d+)笔"), BillLineKind.PAYMENT),
+    (re.compile(r"^#退款合计：(\d+)笔"), BillLineKind.REFUND),
+)
+
+
+def _bill_text(content: bytes) -> str:
+    """The business-detail CSV: Alipay's zip (GBK CSVs, the detail file being the one that is
+    not the summary, 汇总) or the CSV itself, UTF-8 or GBK."""
+    if content[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = [n for n in archive.namelist() if n.endswith(".csv") and "汇总" not in n]
+            if len(names) != 1:
+                raise ValueError("the bill archive has no single detail CSV")
+            content = archive.read(names[0])
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return content.decode("gb18030")
+
+
+def parse_business_bill(text: str) -> list[BillLine]:
+    """The lines of an Alipay business-detail bill (业务明细): payments (交易, the order's
+    total) and refunds (退款, the amount given back, by its out_request_no). Comment lines
+    start with `#`; the footer's counts must agree with the lines read. Raises ValueError for
+    anything that is not such a bill."""
+    rows = [line for line in text.splitlines() if line.strip()]
+    table = [line for line in rows if not line.startswith("#")]
+    if not table:
+        raise ValueError("the bill has no header")
+    reader = csv.reader(table)
+    header = [name.strip() for name in next(reader)]
+    index = {name: position for position, name in enumerate(header)}
+    needed = (
+        "支付宝交易号",
+        "商户订单号",
+        "业务类型",
+        "完成时间",
+        "订单金额（元）",
+        "商家实收（元）",
+    )
+    missing = [name for name in (*needed, "退款批次号/请求号") if name not in index]
+    if missing:
+        raise ValueError(f"the bill has no column {missing[0]}")
+    lines = []
+    for raw in reader:
+        fields = [value.strip() for value in raw]
+        if len(fields) < len(header):
+            raise ValueError(f"a bill line has {len(fields)} fields, not {len(header)}")
+        kind = BILL_KINDS.get(fields[index["业务类型"]])
+        if kind is None:
+            raise ValueError(f"a bill line has business type {fields[index['业务类型']]!r}")
+        refund = kind is BillLineKind.REFUND
+        amount = yuan_to_fen(fields[index["商家实收（元）" if refund else "订单金额（元）"]])
+        lines.append(
+            BillLine(
+                out_trade_no=fields[index["商户订单号"]],
+                transaction_id=fields[index["支付宝交易号"]],
+                kind=kind,
+                out_refund_no=fields[index["退款批次号/请求号"]] if refund else "",
+                amount_fen=abs(amount),
+                state=(RefundState.SUCCESS if refund else TradeState.PAID).value,
+                time=datetime.strptime(fields[index["完成时间"]], TIME_FORMAT).replace(
+                    tzinfo=BEIJING
+                ),
+            )
+        )
+    for line in rows:
+        for pattern, kind in BILL_TOTALS:
+            found = pattern.match(line)
+            if found and int(found.group(1)) != sum(1 for b in lines if b.kind is kind):
+                raise ValueError(f"the footer counts {found.group(1)} lines of {kind.value}")
+    return lines
+
+
+async def download_bill(provider: AlipayProvider, day: date) -> list[BillLine]:
+    """The account's business-detail bill of `day` (China time), read into lines.
+
+    `alipay.data.dataservice.bill.downloadurl.query` (bill_type trade) names a download URL;
+    the file there is read as `parse_business_bill` says. A day Alipay has no bill for
+    (isp.bill_not_exist) is an empty bill. Unreachable, unreadable → ProviderUnavailable; any
+    other refusal → ProviderRefused.
+    """
+    result = await provider._call(BILL_API, {"bill_type": "trade", "bill_date": day.isoformat()})
+    if result.get("code") != SUCCESS:
+        if result.get("sub_code") == "isp.bill_not_exist":
+            return []
+        raise provider._refused(result)
+    url = str(result.get("bill_download_url") or "")
+    if not url.startswith(("https://", "http://")):
+        raise ProviderUnavailable("Alipay named no bill download URL.")
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        try:
+            async with httpx.AsyncClient(timeout=BILL_DOWNLOAD_TIMEOUT_S) as http:
+                answer = await http.get(url)
+        except httpx.HTTPError as exc:
+            outcome = "unreachable"
+            raise ProviderUnavailable(
+                f"Alipay's bill could not be downloaded ({type(exc).__name__})."
+            ) from None
+        if answer.status_code != 200:
+            outcome = "refused"
+            raise ProviderUnavailable(f"Alipay's bill answered HTTP {answer.status_code}.")
+        try:
+            lines = parse_business_bill(_bill_text(answer.content))
+        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, csv.Error) as exc:
+            outcome = "unreadable"
+            raise ProviderUnavailable(f"Alipay's bill could not be read: {exc}") from None
+        outcome = "ok"
+        return lines
+    finally:
+        observe_upstream(platform=PLATFORM, api="billdownload", outcome=outcome, started=started)

@@ -251,3 +251,29 @@ class NotificationRefused(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+
+# Bills ------------------------------------------------------------------------------------------
+
+
+class BillLineKind(StrEnum):
+    PAYMENT = "payment"
+    REFUND = "refund"
+
+
+@dataclass(frozen=True)
+class BillLine:
+    """One line of a platform's daily trade bill, in memberhub's vocabulary.
+
+    amount_fen is positive: the payment's total, or the refund's amount. state is a
+    `TradeState` value for payments ("paid"; "closed" for a reversed payment-code trade) and
+    a `RefundState` value for refunds. time is when the platform booked the line.
+    """
+
+    out_trade_no: str
+    transaction_id: str
+    kind: BillLineKind
+    out_refund_no: str
+    amount_fen: int
+    state: str
+    time: datetime

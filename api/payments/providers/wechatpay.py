@@ -28,6 +28,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
+import gzip
 import hashlib
 import hmac
 import json
@@ -36,7 +38,7 @@ import secrets
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import httpx
@@ -54,9 +56,12 @@ from wechatpy.exceptions import WeChatPayException
 from wechatpy.pay import WeChatPay
 
 from api.core.metrics import observe_upstream
+from api.core.money import yuan_to_fen
 from config.settings import get_settings
 
 from .base import (
+    BillLine,
+    BillLineKind,
     CodeOrder,
     Merchant,
     Notice,
@@ -864,3 +869,211 @@ class WechatPayV2:
                 "malformed", "req_info does not decrypt with this account's key"
             ) from None
         return Notice(NoticeKind.REFUND, refund.refund_id or refund.out_refund_no, refund=refund)
+
+
+# --- bills ---------------------------------------------------------------------------------------
+
+# Columns of the trade bill (ALL) read by name; v2 bills call the sub-merchant column 子商户号.
+BILL_TIME = "交易时间"
+BILL_MCH_ID = "商户号"
+BILL_SUB_MCH_IDS = ("特约商户号", "子商户号")
+BILL_TRANSACTION_ID = "微信订单号"
+BILL_OUT_TRADE_NO = "商户订单号"
+BILL_TRADE_STATE = "交易状态"
+BILL_TOTAL = ("订单金额", "应结订单金额")
+BILL_OUT_REFUND_NO = "商户退款单号"
+BILL_REFUND = ("申请退款金额", "退款金额")
+BILL_REFUND_STATE = "退款状态"
+BILL_SUMMARY_HEAD = "总交易单数"
+BILL_TRADE_STATES = {"SUCCESS": TradeState.PAID, "REVOKED": TradeState.CLOSED}
+
+
+def _bill_fields(line: str) -> list[str]:
+    """A bill line's fields: each is prefixed with a backtick, so `,`` splits even a product
+    name holding a comma."""
+    line = line.strip()
+    if line.startswith("`"):
+        return [field.strip() for field in line[1:].split(",`")]
+    return [field.strip() for field in line.split(",")]
+
+
+def parse_tradebill(text: str, *, mch_id: str, sub_mchid: str = "") -> list[BillLine]:
+    """The lines of a WeChat Pay trade bill (ALL, API v3 or v2) that belong to this merchant.
+
+    A direct merchant's lines are those without a sub-merchant; a partner account's, those of
+    its sub_mchid. Amounts are converted from yuan exactly. Raises ValueError when the bill is
+    not one: no header, a column missing, an amount or time that does not parse, or a summary
+    whose line count disagrees with the lines read.
+    """
+    lines = [line for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
+    if not lines:
+        raise ValueError("empty bill")
+    header = _bill_fields(lines[0])
+    index = {name: position for position, name in enumerate(header)}
+
+    def column(*names: str) -> int:
+        for name in names:
+            if name in index:
+                return index[name]
+        raise ValueError(f"the bill has no column {names[0]}")
+
+    at, mch, sub = column(BILL_TIME), column(BILL_MCH_ID), column(*BILL_SUB_MCH_IDS)
+    transaction, out_trade_no = column(BILL_TRANSACTION_ID), column(BILL_OUT_TRADE_NO)
+    trade_state, total = column(BILL_TRADE_STATE), column(*BILL_TOTAL)
+    out_refund_no, refund = column(BILL_OUT_REFUND_NO), column(*BILL_REFUND)
+    refund_state = column(BILL_REFUND_STATE)
+    body = lines[1:]
+    summary_at = next(
+        (n for n, line in enumerate(body) if line.lstrip("`").startswith(BILL_SUMMARY_HEAD)), None
+    )
+    if summary_at is None or summary_at + 1 >= len(body):
+        raise ValueError("the bill has no summary")
+    rows = body[:summary_at]
+    declared = _bill_fields(body[summary_at + 1])[0]
+    if not declared.isdigit() or int(declared) != len(rows):
+        raise ValueError(f"the summary counts {declared} lines, the bill has {len(rows)}")
+    result = []
+    for row in rows:
+        fields = _bill_fields(row)
+        if len(fields) < len(header):
+            raise ValueError(f"a bill line has {len(fields)} fields, not {len(header)}")
+        if fields[mch] != mch_id or fields[sub] not in ((sub_mchid,) if sub_mchid else ("", "0")):
+            continue
+        moment = datetime.strptime(fields[at], "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA)
+        if fields[trade_state] == "REFUND":
+            result.append(
+                BillLine(
+                    out_trade_no=fields[out_trade_no],
+                    transaction_id=fields[transaction],
+                    kind=BillLineKind.REFUND,
+                    out_refund_no=fields[out_refund_no],
+                    amount_fen=yuan_to_fen(fields[refund]),
+                    state=REFUND_STATES.get(fields[refund_state], RefundState.PROCESSING).value,
+                    time=moment,
+                )
+            )
+            continue
+        state = BILL_TRADE_STATES.get(fields[trade_state])
+        if state is None:
+            raise ValueError(f"a bill line has trade state {fields[trade_state]!r}")
+        result.append(
+            BillLine(
+                out_trade_no=fields[out_trade_no],
+                transaction_id=fields[transaction],
+                kind=BillLineKind.PAYMENT,
+                out_refund_no="",
+                amount_fen=yuan_to_fen(fields[total]),
+                state=state.value,
+                time=moment,
+            )
+        )
+    return result
+
+
+def _bill_text(content: bytes) -> str:
+    if content[:2] == b"\x1f\x8b":
+        content = gzip.decompress(content)
+    return content.decode("utf-8-sig")
+
+
+async def download_bill(provider: WechatPayV3 | WechatPayV2, day: date) -> list[BillLine]:
+    """The account's trade bill of `day` (China time), read into lines.
+
+    v3: `GET /v3/bill/tradebill?bill_date=&bill_type=ALL` (partner: `&sub_mchid=`), then the
+    signed download of its `download_url` (which must be on the configured gateway), checked
+    against the SHA1 `hash_value`. v2: `POST /pay/downloadbill`. A day without trades
+    (NO_STATEMENT_EXIST, v2 "No Bill Exist") is an empty bill. A bill not ready yet
+    (STATEMENT_CREATING), unreachable, failing its hash or not parsing → ProviderUnavailable;
+    any other refusal → ProviderRefused `payment.refused`.
+    """
+    m = provider.merchant
+    sub_mchid = m.sub_mchid if provider.partner else ""
+    if isinstance(provider, WechatPayV2):
+        content = await _v2_bill(provider, day)
+    else:
+        content = await _v3_bill(provider, day)
+    if content is None:
+        return []
+    try:
+        return parse_tradebill(_bill_text(content), mch_id=m.mch_id, sub_mchid=sub_mchid)
+    except (ValueError, UnicodeDecodeError, OSError, EOFError) as exc:
+        raise ProviderUnavailable(f"WeChat Pay's bill could not be read: {exc}") from None
+
+
+async def _v3_bill(provider: WechatPayV3, day: date) -> bytes | None:
+    core = provider._client._core
+    path = f"/v3/bill/tradebill?bill_date={day.isoformat()}&bill_type=ALL"
+    if provider.partner:
+        path += f"&sub_mchid={provider.merchant.sub_mchid}"
+    status, data = await provider._call("tradebill", lambda: core.request(path))
+    if status != 200:
+        if data.get("code") == "NO_STATEMENT_EXIST":
+            return None
+        if data.get("code") == "STATEMENT_CREATING":
+            raise ProviderUnavailable("WeChat Pay is still making the bill.")
+        raise provider._refused(status, data)
+    url, gateway = str(data.get("download_url") or ""), str(core._gate_way)
+    if not url.startswith(gateway + "/"):
+        raise ProviderUnavailable("WeChat Pay's bill is not on its gateway.")
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        provider._bind_http()
+        try:
+            status, content = await core.request(url[len(gateway) :], skip_verify=True)
+        except httpx.HTTPError as exc:
+            outcome = "unreachable"
+            raise ProviderUnavailable(
+                f"WeChat Pay could not be reached ({type(exc).__name__})."
+            ) from None
+        if status != 200 or not isinstance(content, bytes):
+            outcome = "refused"
+            raise ProviderUnavailable(f"WeChat Pay answered HTTP {status} for the bill.")
+        expected = str(data.get("hash_value") or "").lower()
+        digests = {hashlib.sha1(content).hexdigest()}
+        if content[:2] == b"\x1f\x8b":
+            with contextlib.suppress(OSError, EOFError):
+                digests.add(hashlib.sha1(gzip.decompress(content)).hexdigest())
+        if str(data.get("hash_type", "SHA1")).upper() != "SHA1" or expected not in digests:
+            outcome = "unverified"
+            raise ProviderUnavailable("WeChat Pay's bill does not match its hash.")
+        outcome = "ok"
+        return content
+    finally:
+        observe_upstream(
+            platform="wechatpay_v3", api="billdownload", outcome=outcome, started=started
+        )
+
+
+async def _v2_bill(provider: WechatPayV2, day: date) -> bytes | None:
+    client = provider._client
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        try:
+            result = await asyncio.to_thread(
+                client.tools.download_bill, day.strftime("%Y%m%d"), "ALL"
+            )
+        except WeChatPayException as exc:
+            message = f"{exc.return_msg or ''} {exc.errmsg or ''}"
+            if exc.return_code is not None and "No Bill Exist" in message:
+                outcome = "ok"
+                return None
+            outcome = "refused" if exc.return_code is not None else "server_error"
+            if exc.return_code is None:
+                raise ProviderUnavailable("WeChat Pay could not give the bill.") from None
+            raise WechatPayV2._refused(exc) from None
+        except requests.RequestException as exc:
+            outcome = "unreachable"
+            raise ProviderUnavailable(
+                f"WeChat Pay could not be reached ({type(exc).__name__})."
+            ) from None
+        if not isinstance(result, str):
+            outcome = "unparsable"
+            raise ProviderUnavailable("WeChat Pay's bill is not text.")
+        outcome = "ok"
+        return result.encode("utf-8")
+    finally:
+        observe_upstream(
+            platform="wechatpay_v2", api="downloadbill", outcome=outcome, started=started
+        )
