@@ -284,6 +284,13 @@ ROWS = [
     ),
     Bad("POST", "/wallet/recharge", {"amount_fen": 1000, "provider": "cash"}, field="provider"),
     Bad("POST", "/wallet/recharge", {"amount_fen": 1000, "provider": "wechat", "x": 1}, field="x"),
+    Bad("GET", "/admin/reports/reconciliation", query={"date": "2026-13-01"}, field="date"),
+    Bad(
+        "GET",
+        "/admin/reports/reconciliation",
+        query={"date": "2026-05-01", "account_id": INT32_PAST},
+        field="account_id",
+    ),
 ]
 
 

@@ -11,7 +11,6 @@ import asyncio
 import gzip
 import io
 import zipfile
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -20,7 +19,6 @@ import pytest
 from api.core.errors import InvalidInput
 from api.core.mail import MAIL_TOPIC
 from api.core.models import OutboxMessage
-from api.core.ports import Ports
 from api.core.queue import REGISTRY
 from api.org import accounts
 from api.org.models import PaymentProvider, StaffRole, Status, Store
@@ -28,7 +26,6 @@ from api.payments import payments, reconciliation
 from api.payments.models import (
     DifferenceKind,
     Payment,
-    PaymentRefund,
     ReconciliationDifference,
     ReconciliationRun,
     ReconciliationState,
@@ -61,14 +58,6 @@ from .recon_support import (
 )
 
 pytestmark = pytest.mark.usefixtures("live_url")
-
-
-@pytest.fixture(autouse=True)
-async def _refunds_before_their_payments(ports: Ports) -> AsyncIterator[None]:
-    """The suite empties tables brand first, which on SQLite cascades to payments that
-    refunds still RESTRICT: take the refunds away first."""
-    yield
-    await PaymentRefund.all().delete()
 
 
 REPORT = "/admin/reports/reconciliation"
