@@ -20,3 +20,12 @@ class RechargeErrorCode(StrEnum):
     INVALID = "recharge.invalid"  # neither or both of package_id and amount_fen
     PACKAGE_NOT_FOUND = "wallet_package.not_found"
     AMOUNT_OUT_OF_RANGE = "recharge.amount_out_of_range"
+
+
+class OnboardingErrorCode(StrEnum):
+    NOT_FOUND = "payment_onboarding.not_found"
+    UNREADABLE = "payment_onboarding.unreadable"  # not UTF-8 text, or not CSV
+    BAD_HEADER = "payment_onboarding.bad_header"
+    EMPTY = "payment_onboarding.empty"
+    TOO_MANY_LINES = "payment_onboarding.too_many_lines"
+    NO_SERVICE_PROVIDER = "payment_onboarding.no_service_provider"

@@ -2,6 +2,8 @@
 
 from sanic import Blueprint
 
-from . import admin, callbacks, recharge
+from . import admin, callbacks, onboarding, recharge
 
-bp = Blueprint.group(callbacks.wechatpay_bp, callbacks.alipay_bp, recharge.bp, admin.bp)
+bp = Blueprint.group(
+    callbacks.wechatpay_bp, callbacks.alipay_bp, recharge.bp, admin.bp, onboarding.bp
+)
