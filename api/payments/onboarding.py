@@ -64,9 +64,7 @@ from config.settings import get_settings
 from .error_codes import OnboardingErrorCode
 from .models import OnboardingJob, OnboardingState
 from .providers import provider_for
-from .providers.alipay import AlipayProvider, check_app_auth
 from .providers.base import ProviderInputError, ProviderUnavailable
-from .providers.wechatpay import WechatPayV3, check_sub_merchant
 
 log = logging.getLogger("memberhub.payments.onboarding")
 
@@ -420,6 +418,10 @@ async def _check(
 ) -> list[dict[str, Any]]:
     """Check every sub-merchant and token once, at most `payment_onboarding_concurrency` calls
     at a time; a problem per line whose account the platform does not confirm."""
+    # The platforms' SDKs load on first use (see providers/__init__.py).
+    from .providers.alipay import AlipayProvider, check_app_auth
+    from .providers.wechatpay import WechatPayV3, check_sub_merchant
+
     try:
         wechat_sp = provider_for(wechat) if wechat else None
         alipay_app = provider_for(alipay) if alipay else None
