@@ -362,8 +362,10 @@ async def _onboard(job: OnboardingJob) -> tuple[list[dict[str, Any]], dict[str, 
     ):
         return [*problems, _problem(0, "a service-provider account was disabled meanwhile")], {}
     progress = _Progress(job.id, done=len(problems))
+    checking_since = time.monotonic()
     problems += await _check(lines, wechat, alipay, progress)
     await progress.flush()
+    check_ms = int((time.monotonic() - checking_since) * 1000)
     if problems:
         return problems, {}
     await OnboardingJob.filter(id=job.id, state=OnboardingState.CHECKING).update(
@@ -373,7 +375,7 @@ async def _onboard(job: OnboardingJob) -> tuple[list[dict[str, Any]], dict[str, 
         f"payment-onboarding:{job.brand_id}", ttl_s=LOCK_TTL_S, wait_s=LOCK_TTL_S
     ):
         try:
-            counts = await _write(job, lines, wechat, alipay)
+            counts = await _write(job, lines, wechat, alipay, check_ms=check_ms)
         except IntegrityError:
             log.warning("onboarding %s collided with another change", job.id, exc_info=True)
             return [
@@ -506,9 +508,13 @@ async def _write(
     lines: list[_Line],
     wechat: MerchantAccount | None,
     alipay: MerchantAccount | None,
+    *,
+    check_ms: int,
 ) -> dict[str, int]:
-    """Everything in one transaction, with the job marked done in it: (the counts)."""
+    """Everything in one transaction, with the job marked done in it: (the counts, and how long
+    the checks and the writing took)."""
     counts: dict[str, int] = {}
+    writing_since = time.monotonic()
     async with in_transaction() as db:
         store_ids = await _write_stores(db, job.brand_id, lines, counts)
         wechat_ids = await _write_wechat_accounts(db, job.brand_id, lines, wechat, counts)
@@ -524,6 +530,7 @@ async def _write(
             if line.seller_id:
                 wanted[(store_id, PaymentProvider.ALIPAY)] = alipay_ids[line.seller_id]
         await _write_routes(db, job.brand_id, wanted, direct, counts)
+        counts.update(check_ms=check_ms, write_ms=int((time.monotonic() - writing_since) * 1000))
         await audit.record(
             brand_id=job.brand_id,
             actor=job.actor,

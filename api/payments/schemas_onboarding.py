@@ -47,7 +47,8 @@ class OnboardingOut(BaseModel):
     errors: list[OnboardingLineError] = Field(description="why it failed, line by line")
     result: dict[str, int] = Field(
         description="when done: stores_created/_updated/_unchanged, wechat_accounts_created/"
-        "_updated, alipay_accounts_created/_updated, routes_created/_repointed/_unchanged/_disabled"
+        "_updated, alipay_accounts_created/_updated, routes_created/_repointed/_unchanged/_disabled, "
+        "and check_ms / write_ms: how long the platform checks and the writing took"
     )
     actor: str
     created_at: datetime
