@@ -29,9 +29,13 @@ from .wiring import wire
 log = logging.getLogger("memberhub")
 access_log = logging.getLogger("memberhub.access")
 
-# Request bodies are JSON of a few kilobytes; the CSV import of payment routes may be longer.
+# Request bodies are JSON of a few kilobytes; the CSV imports (payment routes, franchise
+# onboarding) may be longer.
 BODY_MAX_BYTES = 1 << 20
-BODY_MAX_BYTES_BY_ROUTE = {"api/v1/admin/store-payment-routes/import": 4 << 20}
+BODY_MAX_BYTES_BY_ROUTE = {
+    "api/v1/admin/store-payment-routes/import": 4 << 20,
+    "api/v1/admin/payment-onboarding": 2 << 20,  # 5,000 stores of up to ~400 bytes
+}
 
 
 class BoundedRequest(Request):

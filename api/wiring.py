@@ -9,6 +9,7 @@ though it never imports a route, and a process that forgot to wire refuses token
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from api.core.auth import TokenKind, register_resolver, registered_resolvers
@@ -19,6 +20,9 @@ from api.org import staff_auth
 # Each domain that keeps rows per member adds the step that moves them to the survivor of a
 # merge here (coupons, orders …). The member center's own rows move inside merge_members.
 MERGE_STEPS: tuple[MergeStep, ...] = ()
+# Job modules whose jobs the API queues: with the in-process queue (no Redis) the API process
+# runs them itself, so it must know them; a worker knows them all anyway.
+QUEUED_JOB_MODULES = ("workers.payments",)
 
 
 def wire() -> None:
@@ -27,6 +31,8 @@ def wire() -> None:
     register_resolver(TokenKind.STAFF, staff_auth.resolve_staff)
     for step in MERGE_STEPS:
         register_merge_step(step)
+    for module in QUEUED_JOB_MODULES:
+        importlib.import_module(module)
 
 
 def registrations() -> dict[str, Any]:

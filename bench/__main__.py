@@ -252,6 +252,10 @@ def main() -> None:
             "postgresql + redis",
             run_stack("postgres", env, duration_s=args.duration, connections=args.connections),
         )
+        if scenario_selected("onboarding"):  # a job timed end to end, not a wrk load
+            from .onboarding import main as onboarding_bench
+
+            onboarding_bench(["--runs", "3"])
 
 
 if __name__ == "__main__":

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     )
     # Payments still `created` this long are queried at the platform (the recovery job)
     payment_recover_after_s: int = Field(default=300, ge=10, le=86400)
+    # Platform checks of a franchise onboarding in flight at once (WeChat Pay and Alipay limit QPS)
+    payment_onboarding_concurrency: int = Field(default=16, ge=1, le=128)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025

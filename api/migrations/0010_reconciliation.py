@@ -6,7 +6,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('memberhub', '0006_payments')]
+    dependencies = [('memberhub', '0009_onboarding')]
 
     initial = False
 

@@ -25,3 +25,12 @@ class RechargeErrorCode(StrEnum):
 class ReconciliationErrorCode(StrEnum):
     ACCOUNT_NOT_FOUND = "merchant_account.not_found"  # not an account of this brand
     FUTURE_DAY = "reconciliation.future_day"  # a day whose bill cannot exist yet
+
+
+class OnboardingErrorCode(StrEnum):
+    NOT_FOUND = "payment_onboarding.not_found"
+    UNREADABLE = "payment_onboarding.unreadable"  # not UTF-8 text, or not CSV
+    BAD_HEADER = "payment_onboarding.bad_header"
+    EMPTY = "payment_onboarding.empty"
+    TOO_MANY_LINES = "payment_onboarding.too_many_lines"
+    NO_SERVICE_PROVIDER = "payment_onboarding.no_service_provider"

@@ -210,3 +210,40 @@ class ReconciliationDifference(Model):
     class Meta:
         table = "pay_reconciliation_difference"
         indexes = (Index(fields=["run_id", "id"]),)
+
+
+class OnboardingState(StrEnum):
+    QUEUED = "queued"
+    CHECKING = "checking"  # lines validated, accounts being checked with the platforms
+    WRITING = "writing"  # every line good: stores, accounts and routes being written
+    DONE = "done"
+    FAILED = "failed"
+
+
+class OnboardingJob(Model):
+    """A bulk onboarding of franchise stores from one CSV file, all or nothing."""
+
+    id = fields.IntField(primary_key=True)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    actor = fields.CharField(max_length=64)
+    state = fields.CharEnumField(OnboardingState, max_length=16, default=OnboardingState.QUEUED)
+    # The file as sent (it holds app_auth_tokens), encrypted, dropped once the job has ended.
+    csv_enc = fields.TextField(null=True)
+    # The service-provider accounts whose ids and keys the franchisee accounts are made from.
+    wechat_account_id = fields.IntField(null=True)
+    alipay_account_id = fields.IntField(null=True)
+    total = fields.IntField(default=0)  # data lines in the file
+    checked = fields.IntField(default=0)  # lines validated and checked with the platforms
+    written = fields.IntField(default=0)  # lines written (all of them, at once, or none)
+    errors: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
+    result: fields.JSONField[dict[str, int]] = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField()
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "pay_onboarding_job"
+        indexes = (Index(fields=["brand_id", "id"]),)

@@ -633,3 +633,32 @@ async def download_bill(provider: AlipayProvider, day: date) -> list[BillLine]:
         return lines
     finally:
         observe_upstream(platform=PLATFORM, api="billdownload", outcome=outcome, started=started)
+
+
+# --- ISV: checking a franchisee's authorisation -------------------------------------------------
+
+
+async def check_app_auth(isv_app: AlipayProvider, app_auth_token: str) -> tuple[str | None, str]:
+    """Whether `app_auth_token` authorises this (direct, the ISV's own) app to act for a merchant,
+    by alipay.open.auth.token.app.query: (the merchant's seller id, "") when it does, else
+    (None, why not). The token never appears in the answer. ProviderUnavailable when Alipay
+    cannot say."""
+    try:
+        result = await isv_app._call(
+            "alipay.open.auth.token.app.query", {"app_auth_token": app_auth_token}
+        )
+    except ProviderRefused as exc:
+        return None, f"Alipay refused the query: {exc.message}"
+    if result.get("code") != SUCCESS:
+        return None, (
+            f"Alipay refused the authorisation: {result.get('code')} "
+            f"{result.get('sub_code') or ''} {result.get('sub_msg') or ''}".strip()
+        )
+    if result.get("status") != "valid":
+        return None, "the app_auth_token is no longer valid (revoked or expired)"
+    if str(result.get("auth_app_id", "")) != isv_app.merchant.app_id:
+        return None, "the app_auth_token authorises another app"
+    seller_id = str(result.get("user_id") or "")
+    if not seller_id.startswith("2088"):
+        return None, "Alipay named no merchant for the app_auth_token"
+    return seller_id, ""

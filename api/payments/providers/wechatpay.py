@@ -1077,3 +1077,27 @@ async def _v2_bill(provider: WechatPayV2, day: date) -> bytes | None:
         observe_upstream(
             platform="wechatpay_v2", api="downloadbill", outcome=outcome, started=started
         )
+
+
+# --- service provider: checking a sub-merchant -------------------------------------------------
+
+
+async def check_sub_merchant(service_provider: WechatPayV3, sub_mchid: str) -> str | None:
+    """Whether WeChat Pay knows `sub_mchid` as a sub-merchant of this service provider (its
+    settlement account, /v3/apply4sub/sub_merchants/{sub_mchid}/settlement): None when it does
+    and the account passed its verification, else why not, in words. ProviderUnavailable when
+    WeChat Pay cannot say (network, 5xx, an answer that does not verify)."""
+    status, data = await service_provider._call(
+        "sub_merchant_settlement",
+        lambda: service_provider._client.applyment_settlement_query(sub_mchid),
+    )
+    if status == 200:
+        if data.get("verify_result") in (None, "", "VERIFY_SUCCESS", "VERIFYING"):
+            return None
+        reason = data.get("verify_fail_reason") or data.get("verify_result")
+        return f"the sub-merchant's settlement account failed verification ({reason})"
+    if status == 404:
+        return f"WeChat Pay knows no sub-merchant {sub_mchid} under this service provider"
+    return f"WeChat Pay refused the sub-merchant ({status} {data.get('code')}): " + str(
+        data.get("message", "")
+    )

@@ -2,6 +2,13 @@
 
 from sanic import Blueprint
 
-from . import admin, callbacks, recharge, reports
+from . import admin, callbacks, onboarding, recharge, reports
 
-bp = Blueprint.group(callbacks.wechatpay_bp, callbacks.alipay_bp, recharge.bp, admin.bp, reports.bp)
+bp = Blueprint.group(
+    callbacks.wechatpay_bp,
+    callbacks.alipay_bp,
+    recharge.bp,
+    admin.bp,
+    reports.bp,
+    onboarding.bp,
+)
