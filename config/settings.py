@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     )
     # Payments still `created` this long are queried at the platform (the recovery job)
     payment_recover_after_s: int = Field(default=300, ge=10, le=86400)
+    # The till waits this long for a payer confirming a payment code (USERPAYING), asking the
+    # platform every poll seconds, then reverses the trade
+    till_code_wait_s: float = Field(default=30, ge=0, le=120)
+    till_code_poll_s: float = Field(default=2, gt=0, le=10)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025

@@ -32,6 +32,8 @@ DEFAULT_BRAND_SETTINGS: dict[str, object] = {
     "points_per_yuan": 1,
     # An unpaid payment is closed at the platform after this many minutes.
     "payment_timeout_min": 30,
+    # A member-code payment above this waits for the member to confirm it in the mini-program.
+    "member_code_pay_confirm_above_fen": 20_000,
 }
 
 

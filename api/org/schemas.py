@@ -72,6 +72,7 @@ class BrandSettingsIn(Change):
     wallet_refund_principal_only: Omittable[bool] = None
     points_per_yuan: Omittable[Annotated[int, Field(ge=0, le=100)]] = None
     payment_timeout_min: Omittable[Annotated[int, Field(ge=5, le=1440)]] = None
+    member_code_pay_confirm_above_fen: Omittable[Annotated[int, Field(ge=0, le=100_000_000)]] = None
 
 
 class BrandUpdate(Change):
