@@ -151,5 +151,5 @@ async def close_unconfirmed(*, now: datetime | None = None, limit: int = BATCH) 
         )
         order = await PosOrder.get_or_none(payment_id=payment.id, brand_id=payment.brand_id)
         if order is not None:
-            await till.follow_payment(order)
+            await till.release(order, error=PosOrderErrorCode.CONFIRMATION_EXPIRED)
     return closed
