@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.core.fields import Id
+from api.core.fields import Id, Len, Line, Verbatim
 from api.member_center.schemas.member_code import Code
 
 from .models import PaymentState, PosOrderState
@@ -20,8 +20,8 @@ MAX_ITEMS = 200
 class PosItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sku: Annotated[str, StringConstraints(max_length=64)] = ""
-    name: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    sku: Annotated[str, Line, Len(0, 64)] = ""
+    name: Annotated[str, Line, Len(1, 64)]
     quantity: int = Field(ge=1, le=9_999)
     price_fen: int = Field(ge=0, le=MAX_AMOUNT_FEN, description="the unit price")
 
@@ -50,7 +50,7 @@ class PosPayIn(BaseModel):
         description="wechat_code: a WeChat payment code (micropay); alipay_code: an Alipay "
         "payment code (trade.pay); member_code: the member's code, paid from their stored value"
     )
-    auth_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+    auth_code: Annotated[str, Verbatim, Len(1, 64)] = Field(
         description="the digits scanned: WeChat 18 starting 10-15, Alipay 16-30 starting 25-30, "
         "member code 18 starting 68"
     )

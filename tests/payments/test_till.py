@@ -607,6 +607,15 @@ async def test_a_cashier_sees_only_their_stores_orders(api: Api) -> None:
             "pos_order.items_mismatch",
         ),
         ({"store_id": "direct", "amount_fen": 100, "extra": 1}, 422, "request.invalid"),
+        (
+            {
+                "store_id": "direct",
+                "amount_fen": 100,
+                "items": [{"name": "a\x00b", "quantity": 1, "price_fen": 100}],
+            },
+            422,
+            "request.invalid",
+        ),
     ],
 )
 async def test_a_bad_order_is_refused_and_creates_nothing(

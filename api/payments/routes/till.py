@@ -7,6 +7,7 @@ from sanic import Blueprint, HTTPResponse, Request
 from api.core.auth import member_required
 from api.org.access import ALL_STAFF, staff_required
 from api.payments import member_code_pay, till
+from api.payments.models import PosOrderState
 from api.payments.schemas_till import (
     MemberPaymentList,
     MemberPaymentOut,
@@ -100,7 +101,7 @@ async def pay_pos_order(request: Request, order_id: int) -> HTTPResponse:
         key=key,
         client_ip=request.client_ip or "127.0.0.1",
     )
-    pending = order.order.state == "pending_confirmation"
+    pending = order.order.state == PosOrderState.PENDING_CONFIRMATION
     return out(PosOrderOut.of(order), status=202 if pending else 200)
 
 
