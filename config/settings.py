@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     payment_recover_after_s: int = Field(default=300, ge=10, le=86400)
     # Platform checks of a franchise onboarding in flight at once (WeChat Pay and Alipay limit QPS)
     payment_onboarding_concurrency: int = Field(default=16, ge=1, le=128)
+    # The till waits this long for a payer confirming a payment code (USERPAYING), asking the
+    # platform every poll seconds, then reverses the trade
+    till_code_wait_s: float = Field(default=30, ge=0, le=120)
+    till_code_poll_s: float = Field(default=2, gt=0, le=10)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025

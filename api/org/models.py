@@ -34,6 +34,8 @@ DEFAULT_BRAND_SETTINGS: dict[str, object] = {
     "payment_timeout_min": 30,
     # Head office addresses the daily reports (reconciliation) are e-mailed to.
     "report_emails": [],
+    # A member-code payment above this waits for the member to confirm it in the mini-program.
+    "member_code_pay_confirm_above_fen": 20_000,
 }
 
 

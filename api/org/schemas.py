@@ -84,6 +84,7 @@ class BrandSettingsIn(Change):
     report_emails: Omittable[
         Annotated[list[ReportEmail], Field(max_length=20, description="where daily reports go")]
     ] = None
+    member_code_pay_confirm_above_fen: Omittable[Annotated[int, Field(ge=0, le=100_000_000)]] = None
 
 
 class BrandUpdate(Change):

@@ -34,3 +34,17 @@ class OnboardingErrorCode(StrEnum):
     EMPTY = "payment_onboarding.empty"
     TOO_MANY_LINES = "payment_onboarding.too_many_lines"
     NO_SERVICE_PROVIDER = "payment_onboarding.no_service_provider"
+
+
+class PosOrderErrorCode(StrEnum):
+    NOT_FOUND = "pos_order.not_found"
+    ITEMS_MISMATCH = "pos_order.items_mismatch"  # the items do not add up to amount_fen
+    STORE_DISABLED = "pos_order.store_disabled"
+    ALREADY_PAID = "pos_order.already_paid"
+    PAYING = "pos_order.paying"  # another attempt is charging it, or awaits the member
+    CANCELLED = "pos_order.cancelled"
+    NOT_OPEN = "pos_order.not_open"  # only an open order can be cancelled
+    INVALID_CODE = "pos_order.invalid_code"  # not a code of the method's shape
+    PAYMENT_FAILED = "pos_order.payment_failed"  # the platform declined the payment code
+    PAYER_TIMEOUT = "pos_order.payer_timeout"  # the payer did not confirm: reversed
+    CONFIRMATION_EXPIRED = "payment.confirmation_expired"

@@ -247,3 +247,53 @@ class OnboardingJob(Model):
     class Meta:
         table = "pay_onboarding_job"
         indexes = (Index(fields=["brand_id", "id"]),)
+
+
+class PosOrderState(StrEnum):
+    OPEN = "open"  # priced, waiting to be paid (again, after a failed attempt)
+    PAYING = "paying"  # one pay attempt is charging it
+    PENDING_CONFIRMATION = "pending_confirmation"  # a member-code payment awaits the member
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class PosOrder(Model):
+    """A sale rung up at a store's till, priced once and paid by one attempt at a time.
+
+    Its state moves only by guarded updates on (state, attempt): of any number of concurrent
+    pay requests one claims the order (open to paying, attempt + 1) and the others are refused.
+    """
+
+    id = fields.IntField(primary_key=True)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    store: fields.ForeignKeyRelation[Store] = fields.ForeignKeyField(
+        "memberhub.Store", related_name=False, on_delete=fields.RESTRICT
+    )
+    store_id: int
+    staff_id = fields.IntField()  # who rang it up
+    member_id = fields.IntField(null=True)  # from the member code scanned, or the payer
+    items: fields.JSONField[list[Any]] = fields.JSONField(default=list)
+    amount_fen = fields.BigIntField()  # the list price
+    discount_pct = fields.IntField(default=100)  # the member's level discount applied
+    discount_fen = fields.BigIntField(default=0)  # level and coupon discounts together
+    payable_fen = fields.BigIntField()
+    state = fields.CharEnumField(PosOrderState, max_length=24, default=PosOrderState.OPEN)
+    method = fields.CharField(max_length=16, default="")  # of the current or last attempt
+    attempt = fields.IntField(default=0)
+    attempt_key = fields.CharField(max_length=100, default="")  # its Idempotency-Key
+    attempt_started_at = fields.DatetimeField(null=True)
+    payment_id = fields.IntField(null=True)  # the current or last attempt's payment
+    last_error = fields.CharField(max_length=64, default="")  # why the last attempt failed
+    created_at = fields.DatetimeField()
+    paid_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "pos_order"
+        indexes = (
+            Index(fields=["brand_id", "id"]),
+            Index(fields=["payment_id"]),
+            Index(fields=["state", "attempt_started_at"]),
+        )

@@ -2,7 +2,7 @@
 
 from sanic import Blueprint
 
-from . import admin, callbacks, onboarding, recharge, reports
+from . import admin, callbacks, onboarding, recharge, reports, till
 
 bp = Blueprint.group(
     callbacks.wechatpay_bp,
@@ -11,4 +11,5 @@ bp = Blueprint.group(
     admin.bp,
     reports.bp,
     onboarding.bp,
+    till.bp,
 )
