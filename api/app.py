@@ -119,6 +119,7 @@ def create_app(
 
 
 def _register_blueprints(app: Sanic, settings: Settings) -> None:
+    from .coupons.routes import bp as coupons_bp
     from .member_center.routes import bp as member_center_bp
     from .org.routes import bp as org_bp
     from .payments.routes import bp as payments_bp
@@ -136,6 +137,7 @@ def _register_blueprints(app: Sanic, settings: Settings) -> None:
     app.blueprint(org_bp)
     app.blueprint(member_center_bp)
     app.blueprint(payments_bp)
+    app.blueprint(coupons_bp)
     if settings.sandbox:
         from sandbox.app import create_sandbox_blueprint
         from sandbox.state import SandboxState

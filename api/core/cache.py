@@ -286,6 +286,7 @@ class RedisCache:
         self._swap_script = self.redis.register_script(_SWAP_WITHIN_LIMIT)
         self._incr_script = self.redis.register_script(_INCR_WITHIN_WINDOW)
         self._decr_script = self.redis.register_script(_DECR_IF_PRESENT)
+        self._scripts: dict[str, Any] = {}
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -342,6 +343,29 @@ class RedisCache:
             yield
         finally:
             await lock.release()
+
+    async def eval_script(self, source: str, *, keys: list[str], args: list[Any]) -> Any:
+        """Run a Lua script atomically; its keys are prefixed like every other key.
+
+        Redis only: MemoryCache has no scripts, so callers check for a RedisCache and keep an
+        exact path of their own without one. Keys that share a hash tag (`{ct:7}:…`) keep a
+        script runnable on Redis Cluster.
+        """
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = self.redis.register_script(source)
+        return await script(keys=[self._k(key) for key in keys], args=args)
+
+    async def keys_matching(self, pattern: str) -> list[str]:
+        """Keys matching a glob, without the prefix (SCAN: for maintenance, not hot paths)."""
+        found = [key async for key in self.redis.scan_iter(match=self._k(pattern), count=1000)]
+        return [key[len(self._prefix) :] for key in found]
+
+    async def get_many(self, keys: list[str]) -> list[str | None]:
+        """The values of several keys in one round trip (None where absent)."""
+        if not keys:
+            return []
+        return cast(list[str | None], await self.redis.mget([self._k(key) for key in keys]))
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())

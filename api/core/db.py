@@ -14,6 +14,7 @@ MODEL_MODULES = [
     "api.org.models",
     "api.member_center.models",
     "api.payments.models",
+    "api.coupons.models",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Coupons: templates, issuing without over-issue, the member's wallet, expiry."""

@@ -1,0 +1,128 @@
+"""Coupon templates (what head office offers) and coupons (one member's copy of a template)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from api.member_center.models import Member
+    from api.org.models import Brand
+
+
+class CouponKind(StrEnum):
+    CASH_OFF = "cash_off"  # value_fen off when the order reaches threshold_fen
+    PERCENT_OFF = "percent_off"  # percent_off % off, at most cap_fen
+    FREE_DELIVERY = "free_delivery"
+    GIFT = "gift"  # a product or service handed over
+
+
+class TemplateState(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ENDED = "ended"
+
+
+class CostBearer(StrEnum):
+    BRAND = "brand"
+    FRANCHISEE = "franchisee"
+
+
+class Channel(StrEnum):
+    MALL = "mall"
+    TILL = "till"
+
+
+class CouponSource(StrEnum):
+    CLAIM = "claim"
+    ADMIN = "admin"
+    NEW_MEMBER = "new_member"
+    PAYMENT_REWARD = "payment_reward"
+    POINTS_EXCHANGE = "points_exchange"
+    COMPENSATION = "compensation"
+
+
+class CouponState(StrEnum):
+    AVAILABLE = "available"
+    LOCKED = "locked"  # held by an order (order_ref) until it is paid or given up
+    USED = "used"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class CouponTemplate(Model):
+    """A kind of coupon a brand offers, its stock and its limits."""
+
+    id = fields.IntField(primary_key=True)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    name = fields.CharField(max_length=64)
+    kind = fields.CharEnumField(CouponKind, max_length=16)
+    value_fen = fields.IntField(null=True)
+    percent_off = fields.IntField(null=True)
+    cap_fen = fields.IntField(null=True)
+    threshold_fen = fields.IntField(default=0)
+    total_stock = fields.IntField()
+    issued = fields.IntField(default=0)  # never above total_stock (guarded update)
+    per_member_limit = fields.IntField(default=1)
+    per_member_daily_limit = fields.IntField(null=True)
+    valid_days = fields.IntField(null=True)  # N days from issue, or the fixed window below
+    valid_from = fields.DatetimeField(null=True)
+    valid_until = fields.DatetimeField(null=True)
+    store_ids: list[int] = fields.JSONField(default=list)
+    channels: list[str] = fields.JSONField(default=list)
+    stacks_with_level_discount = fields.BooleanField(default=False)
+    cost_bearer = fields.CharEnumField(CostBearer, max_length=16, default=CostBearer.BRAND)
+    state = fields.CharEnumField(TemplateState, max_length=16, default=TemplateState.DRAFT)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "cp_template"
+        indexes = (Index(fields=("brand_id", "state")),)
+
+
+class Coupon(Model):
+    """One coupon of one member, from one template, issued once per (template, key)."""
+
+    id = fields.IntField(primary_key=True)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    template: fields.ForeignKeyRelation[CouponTemplate] = fields.ForeignKeyField(
+        "memberhub.CouponTemplate", related_name=False
+    )
+    template_id: int
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "memberhub.Member", related_name=False
+    )
+    member_id: int
+    code = fields.CharField(max_length=12, unique=True)
+    key = fields.CharField(max_length=128)
+    source = fields.CharEnumField(CouponSource, max_length=16)
+    state = fields.CharEnumField(CouponState, max_length=16, default=CouponState.AVAILABLE)
+    issued_on = fields.DateField()
+    valid_from = fields.DatetimeField()
+    valid_until = fields.DatetimeField()
+    order_ref = fields.CharField(max_length=64, null=True)
+    locked_at = fields.DatetimeField(null=True)
+    used_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "cp_coupon"
+        unique_together = (("template", "key"),)
+        indexes = (
+            Index(fields=("member_id", "state")),
+            Index(fields=("template_id", "member_id")),
+            Index(fields=("state", "valid_until")),
+        )

@@ -1,0 +1,268 @@
+"""Coupon templates: head office drafts one, then moves it draft → active ⇄ paused → ended.
+
+A template is edited only while it is a draft, so the stock and limits the issuing service
+guards are fixed once the first coupon can be issued. Every state change is one guarded update
+(`WHERE state IN (…)`) with its audit row in the same transaction: of two admins pausing and
+ending at once, each sees the state the other left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from api.core import audit
+from api.core.errors import Conflict, InvalidInput, NotFound
+from api.core.pagination import paginate
+from api.org.models import Store
+
+from .error_codes import CouponTemplateErrorCode
+from .models import Channel, CostBearer, CouponKind, CouponTemplate, TemplateState
+
+WINDOW_MIN = datetime(2000, 1, 1, tzinfo=UTC)
+WINDOW_MAX = datetime(2100, 1, 1, tzinfo=UTC)
+
+# What each action moves a template from, and to.
+TRANSITIONS: dict[str, tuple[tuple[TemplateState, ...], TemplateState]] = {
+    "activate": ((TemplateState.DRAFT, TemplateState.PAUSED), TemplateState.ACTIVE),
+    "pause": ((TemplateState.ACTIVE,), TemplateState.PAUSED),
+    "end": ((TemplateState.DRAFT, TemplateState.ACTIVE, TemplateState.PAUSED), TemplateState.ENDED),
+}
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    """Everything a template says; the schema bounds each field, `check` the combinations."""
+
+    name: str
+    kind: CouponKind
+    total_stock: int
+    value_fen: int | None = None
+    percent_off: int | None = None
+    cap_fen: int | None = None
+    threshold_fen: int = 0
+    per_member_limit: int = 1
+    per_member_daily_limit: int | None = None
+    valid_days: int | None = None
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    store_ids: tuple[int, ...] = ()
+    channels: tuple[Channel, ...] = (Channel.MALL, Channel.TILL)
+    stacks_with_level_discount: bool = False
+    cost_bearer: CostBearer = CostBearer.BRAND
+
+    @classmethod
+    def of(cls, template: CouponTemplate) -> TemplateSpec:
+        return cls(
+            name=template.name,
+            kind=template.kind,
+            total_stock=template.total_stock,
+            value_fen=template.value_fen,
+            percent_off=template.percent_off,
+            cap_fen=template.cap_fen,
+            threshold_fen=template.threshold_fen,
+            per_member_limit=template.per_member_limit,
+            per_member_daily_limit=template.per_member_daily_limit,
+            valid_days=template.valid_days,
+            valid_from=template.valid_from,
+            valid_until=template.valid_until,
+            store_ids=tuple(template.store_ids),
+            channels=tuple(Channel(c) for c in template.channels),
+            stacks_with_level_discount=template.stacks_with_level_discount,
+            cost_bearer=template.cost_bearer,
+        )
+
+    def columns(self) -> dict[str, Any]:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["store_ids"] = sorted(set(self.store_ids))
+        values["channels"] = sorted({Channel(c).value for c in self.channels})
+        return values
+
+
+def _refuse(code: CouponTemplateErrorCode, message: str) -> InvalidInput:
+    return InvalidInput(code, message)
+
+
+async def check_spec(*, brand_id: int, spec: TemplateSpec) -> None:
+    """422 with a `coupon_template.*` code when the fields do not make one coupon together."""
+    if spec.kind is CouponKind.CASH_OFF:
+        if spec.value_fen is None:
+            raise _refuse(
+                CouponTemplateErrorCode.VALUE_REQUIRED, "A cash-off coupon needs value_fen."
+            )
+        if spec.percent_off is not None or spec.cap_fen is not None:
+            raise _refuse(
+                CouponTemplateErrorCode.VALUE_NOT_ALLOWED,
+                "A cash-off coupon takes value_fen, not percent_off or cap_fen.",
+            )
+        if spec.threshold_fen and spec.value_fen > spec.threshold_fen:
+            raise _refuse(
+                CouponTemplateErrorCode.VALUE_NOT_ALLOWED,
+                "value_fen may not exceed threshold_fen.",
+            )
+    elif spec.kind is CouponKind.PERCENT_OFF:
+        if spec.percent_off is None or spec.cap_fen is None:
+            raise _refuse(
+                CouponTemplateErrorCode.PERCENT_REQUIRED,
+                "A percent-off coupon needs percent_off and cap_fen.",
+            )
+        if spec.value_fen is not None:
+            raise _refuse(
+                CouponTemplateErrorCode.VALUE_NOT_ALLOWED,
+                "A percent-off coupon takes percent_off and cap_fen, not value_fen.",
+            )
+    elif spec.value_fen is not None or spec.percent_off is not None or spec.cap_fen is not None:
+        raise _refuse(
+            CouponTemplateErrorCode.VALUE_NOT_ALLOWED,
+            f"A {spec.kind.value} coupon takes no value_fen, percent_off or cap_fen.",
+        )
+
+    window = (spec.valid_from, spec.valid_until)
+    if (spec.valid_days is None) == (window == (None, None)):
+        raise _refuse(
+            CouponTemplateErrorCode.VALIDITY_REQUIRED,
+            "Give either valid_days or valid_from and valid_until.",
+        )
+    if spec.valid_days is None:
+        if spec.valid_from is None or spec.valid_until is None:
+            raise _refuse(
+                CouponTemplateErrorCode.VALIDITY_REQUIRED,
+                "A fixed window needs both valid_from and valid_until.",
+            )
+        for moment in window:
+            if moment is None or moment.tzinfo is None or not WINDOW_MIN <= moment <= WINDOW_MAX:
+                raise _refuse(
+                    CouponTemplateErrorCode.WINDOW_INVALID,
+                    "valid_from and valid_until carry a timezone and lie in 2000–2100.",
+                )
+        if spec.valid_from >= spec.valid_until:
+            raise _refuse(
+                CouponTemplateErrorCode.WINDOW_INVALID, "valid_from must be before valid_until."
+            )
+
+    if spec.per_member_limit > spec.total_stock:
+        raise _refuse(
+            CouponTemplateErrorCode.LIMIT_INVALID, "per_member_limit may not exceed total_stock."
+        )
+    daily = spec.per_member_daily_limit
+    if daily is not None and daily > spec.per_member_limit:
+        raise _refuse(
+            CouponTemplateErrorCode.LIMIT_INVALID,
+            "per_member_daily_limit may not exceed per_member_limit.",
+        )
+    if not spec.channels:
+        raise _refuse(CouponTemplateErrorCode.LIMIT_INVALID, "Name at least one channel.")
+    wanted = set(spec.store_ids)
+    if wanted:
+        found = await Store.filter(brand_id=brand_id, id__in=wanted).count()
+        if found != len(wanted):
+            raise _refuse(
+                CouponTemplateErrorCode.STORE_NOT_FOUND, "A store in store_ids is not the brand's."
+            )
+
+
+async def create_template(*, brand_id: int, actor: str, spec: TemplateSpec) -> CouponTemplate:
+    """A new template in `draft`, audited; 422 `coupon_template.*` when the fields clash."""
+    await check_spec(brand_id=brand_id, spec=spec)
+    async with in_transaction() as db:
+        template = await CouponTemplate.create(
+            using_db=db, brand_id=brand_id, state=TemplateState.DRAFT, **spec.columns()
+        )
+        await audit.record(
+            brand_id=brand_id,
+            actor=actor,
+            action="coupon_template.create",
+            target=f"coupon_template:{template.id}",
+            details={"name": template.name, "kind": template.kind.value},
+            connection=db,
+        )
+    return template
+
+
+async def get_template(*, brand_id: int, template_id: int) -> CouponTemplate:
+    """The brand's template; 404 `coupon_template.not_found`."""
+    template = await CouponTemplate.filter(id=template_id, brand_id=brand_id).first()
+    if template is None:
+        raise NotFound(CouponTemplateErrorCode.NOT_FOUND, "No such coupon template.")
+    return template
+
+
+async def list_templates(
+    *, brand_id: int, state: TemplateState | None, cursor: str | None, limit: int
+) -> tuple[list[CouponTemplate], str | None]:
+    """The brand's templates, newest first, optionally in one state."""
+    queryset: QuerySet[CouponTemplate] = CouponTemplate.filter(brand_id=brand_id)
+    if state is not None:
+        queryset = queryset.filter(state=state)
+    return await paginate(queryset, cursor=cursor, limit=limit)
+
+
+async def update_template(
+    *, brand_id: int, actor: str, template_id: int, changes: dict[str, Any]
+) -> CouponTemplate:
+    """Change a draft's fields (None clears a nullable one); 409 `coupon_template.not_draft`."""
+    template = await get_template(brand_id=brand_id, template_id=template_id)
+    if template.state is not TemplateState.DRAFT:
+        raise Conflict(CouponTemplateErrorCode.NOT_DRAFT, "Only a draft template can be changed.")
+    if "store_ids" in changes:
+        changes["store_ids"] = tuple(changes["store_ids"])
+    if "channels" in changes:
+        changes["channels"] = tuple(changes["channels"])
+    spec = replace(TemplateSpec.of(template), **changes)
+    await check_spec(brand_id=brand_id, spec=spec)
+    async with in_transaction() as db:
+        updated = (
+            await CouponTemplate.filter(id=template_id, state=TemplateState.DRAFT)
+            .using_db(db)
+            .update(**spec.columns())
+        )
+        if not updated:
+            raise Conflict(
+                CouponTemplateErrorCode.NOT_DRAFT, "Only a draft template can be changed."
+            )
+        await audit.record(
+            brand_id=brand_id,
+            actor=actor,
+            action="coupon_template.update",
+            target=f"coupon_template:{template_id}",
+            details={"fields": sorted(changes)},
+            connection=db,
+        )
+    return await get_template(brand_id=brand_id, template_id=template_id)
+
+
+async def change_state(
+    *, brand_id: int, actor: str, template_id: int, action: str
+) -> CouponTemplate:
+    """Apply `activate`, `pause` or `end`; 409 `coupon_template.invalid_transition` otherwise.
+
+    Repeating the action that led to the current state answers the template unchanged.
+    """
+    sources, target = TRANSITIONS[action]
+    template = await get_template(brand_id=brand_id, template_id=template_id)
+    async with in_transaction() as db:
+        moved = (
+            await CouponTemplate.filter(id=template_id, brand_id=brand_id, state__in=sources)
+            .using_db(db)
+            .update(state=target)
+        )
+        if moved:
+            await audit.record(
+                brand_id=brand_id,
+                actor=actor,
+                action=f"coupon_template.{action}",
+                target=f"coupon_template:{template_id}",
+                details={"from": template.state.value, "to": target.value},
+                connection=db,
+            )
+    current = await get_template(brand_id=brand_id, template_id=template_id)
+    if not moved and current.state is not target:
+        raise Conflict(
+            CouponTemplateErrorCode.INVALID_TRANSITION,
+            f"A {current.state.value} template cannot {action}.",
+        )
+    return current

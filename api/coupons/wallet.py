@@ -1,0 +1,209 @@
+"""The member's side: the coupon center, claiming, the wallet, and the lock → use trio.
+
+A coupon moves available → locked (by one order) → used, and available → expired or revoked,
+each by one guarded update on its current state: of any number of orders locking one coupon at
+once exactly one wins, and a coupon is never used by two orders.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from tortoise.expressions import Q
+from tortoise.functions import Count
+from tortoise.queryset import QuerySet
+
+from api.core import ports
+from api.core.errors import Conflict, InvalidInput, NotFound
+from api.core.pagination import paginate
+
+from .error_codes import CouponErrorCode
+from .issuing import Issued, issue_coupon
+from .models import Coupon, CouponSource, CouponState, CouponTemplate, TemplateState
+
+ORDER_REF_MAX = 64
+
+
+class WalletFilter(StrEnum):
+    AVAILABLE = "available"
+    LOCKED = "locked"
+    USED = "used"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A template in the coupon center, and how many more of it this member may claim."""
+
+    template: CouponTemplate
+    remaining_stock: int
+    claimable: int
+
+
+async def coupon_center(*, brand_id: int, member_id: int) -> list[Offer]:
+    """Active templates with stock left that the member may still claim, newest first."""
+    now = ports.clock().now()
+    templates = (
+        await CouponTemplate.filter(brand_id=brand_id, state=TemplateState.ACTIVE)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        .order_by("-id")
+        .limit(100)
+    )
+    open_ = [t for t in templates if t.issued < t.total_stock]
+    if not open_:
+        return []
+    held_rows = (
+        await Coupon.filter(member_id=member_id, template_id__in=[t.id for t in open_])
+        .annotate(n=Count("id"))
+        .group_by("template_id")
+        .values_list("template_id", "n")
+    )
+    held = {int(template_id): int(n) for template_id, n in held_rows}
+    offers = []
+    for template in open_:
+        claimable = template.per_member_limit - held.get(template.id, 0)
+        if claimable > 0:
+            offers.append(Offer(template, template.total_stock - template.issued, claimable))
+    return offers
+
+
+async def claim_coupon(
+    *, brand_id: int, member_id: int, template_id: int, request_key: str | None
+) -> Issued:
+    """The member claims one coupon (see `issue_coupon` for the refusals).
+
+    With a `request_key` (the client's Idempotency-Key) a retry answers the first coupon.
+    """
+    key = f"claim:{member_id}:{request_key or uuid.uuid4().hex}"
+    return await issue_coupon(
+        brand_id=brand_id,
+        template_id=template_id,
+        member_id=member_id,
+        source=CouponSource.CLAIM,
+        key=key,
+    )
+
+
+async def list_my_coupons(
+    *,
+    brand_id: int,
+    member_id: int,
+    status: WalletFilter,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Coupon], str | None]:
+    """The member's coupons in one status, newest first.
+
+    `available` leaves out coupons past their window that expiry has not swept yet, and
+    `expired` includes them.
+    """
+    now = ports.clock().now()
+    queryset: QuerySet[Coupon] = Coupon.filter(brand_id=brand_id, member_id=member_id)
+    if status is WalletFilter.AVAILABLE:
+        queryset = queryset.filter(state=CouponState.AVAILABLE, valid_until__gt=now)
+    elif status is WalletFilter.EXPIRED:
+        queryset = queryset.filter(
+            Q(state=CouponState.EXPIRED) | Q(state=CouponState.AVAILABLE, valid_until__lte=now)
+        )
+    else:
+        queryset = queryset.filter(state=CouponState(status.value))
+    return await paginate(queryset.prefetch_related("template"), cursor=cursor, limit=limit)
+
+
+# ---------------------------------------------------------------- lock, release, use
+
+
+def _check_order_ref(order_ref: str) -> None:
+    if not 1 <= len(order_ref) <= ORDER_REF_MAX or not order_ref.isprintable():
+        raise InvalidInput(
+            CouponErrorCode.INVALID_KEY, f"order_ref must be 1 to {ORDER_REF_MAX} characters."
+        )
+
+
+async def _coupon(brand_id: int, coupon_id: int) -> Coupon:
+    coupon = await Coupon.filter(id=coupon_id, brand_id=brand_id).first()
+    if coupon is None:
+        raise NotFound(CouponErrorCode.NOT_FOUND, "No such coupon.")
+    return coupon
+
+
+def _refusal(coupon: Coupon, now: datetime) -> Conflict:
+    if coupon.state is CouponState.USED:
+        return Conflict(CouponErrorCode.ALREADY_USED, "This coupon was already used.")
+    if coupon.state is CouponState.LOCKED:
+        return Conflict(
+            CouponErrorCode.LOCKED_BY_ANOTHER_ORDER, "This coupon is held by another order."
+        )
+    if coupon.state is CouponState.EXPIRED or coupon.valid_until <= now:
+        return Conflict(CouponErrorCode.EXPIRED, "This coupon has expired.")
+    if coupon.valid_from > now:
+        return Conflict(CouponErrorCode.NOT_STARTED, "This coupon is not valid yet.")
+    return Conflict(CouponErrorCode.NOT_AVAILABLE, "This coupon cannot be used.")
+
+
+async def lock_coupon(
+    *, brand_id: int, coupon_id: int, order_ref: str, member_id: int | None = None
+) -> Coupon:
+    """Hold an available, currently valid coupon for one order; again for that order: no-op.
+
+    `member_id`, when given, must be the coupon's owner (404 otherwise). 409
+    `coupon.already_used`, `coupon.locked_by_another_order`, `coupon.expired`,
+    `coupon.not_started`, `coupon.not_available`.
+    """
+    _check_order_ref(order_ref)
+    coupon = await _coupon(brand_id, coupon_id)
+    if member_id is not None and coupon.member_id != member_id:
+        raise NotFound(CouponErrorCode.NOT_FOUND, "No such coupon.")
+    now = ports.clock().now()
+    locked = await Coupon.filter(
+        id=coupon_id,
+        state=CouponState.AVAILABLE,
+        valid_from__lte=now,
+        valid_until__gt=now,
+    ).update(state=CouponState.LOCKED, order_ref=order_ref, locked_at=now)
+    coupon = await _coupon(brand_id, coupon_id)
+    if locked or (coupon.state is CouponState.LOCKED and coupon.order_ref == order_ref):
+        return coupon
+    raise _refusal(coupon, now)
+
+
+async def release_coupon(*, brand_id: int, coupon_id: int, order_ref: str) -> Coupon:
+    """Give a coupon held by `order_ref` back to its member (the order was cancelled or failed).
+
+    Released twice, or never locked by this order: answered as it is, unchanged. A coupon
+    whose window closed while it was held comes back expired.
+    """
+    _check_order_ref(order_ref)
+    await _coupon(brand_id, coupon_id)
+    now = ports.clock().now()
+    held = Coupon.filter(id=coupon_id, state=CouponState.LOCKED, order_ref=order_ref)
+    await held.filter(valid_until__gt=now).update(
+        state=CouponState.AVAILABLE, order_ref=None, locked_at=None
+    )
+    await held.filter(valid_until__lte=now).update(
+        state=CouponState.EXPIRED, order_ref=None, locked_at=None
+    )
+    return await _coupon(brand_id, coupon_id)
+
+
+async def use_coupon(*, brand_id: int, coupon_id: int, order_ref: str) -> Coupon:
+    """Mark a coupon held by `order_ref` used (its order was paid); again: no-op.
+
+    409 `coupon.not_locked` when the order does not hold it, `coupon.already_used` when
+    another order used it.
+    """
+    _check_order_ref(order_ref)
+    await _coupon(brand_id, coupon_id)
+    now = ports.clock().now()
+    await Coupon.filter(id=coupon_id, state=CouponState.LOCKED, order_ref=order_ref).update(
+        state=CouponState.USED, used_at=now
+    )
+    coupon = await _coupon(brand_id, coupon_id)
+    if coupon.state is CouponState.USED:
+        if coupon.order_ref == order_ref:
+            return coupon
+        raise Conflict(CouponErrorCode.ALREADY_USED, "This coupon was used by another order.")
+    raise Conflict(CouponErrorCode.NOT_LOCKED, "This order does not hold the coupon.")
