@@ -46,7 +46,7 @@ async def _redis_counts(template_id: int, member_ids: list[int]) -> tuple[int, d
     assert cache is not None
     issued = int(await cache.get(issuing.issued_key(template_id)) or 0)
     values = await cache.get_many([issuing.member_key(template_id, m) for m in member_ids])
-    return issued, {m: int(v) for m, v in zip(member_ids, values, strict=True) if v}
+    return issued, {m: int(v) for m, v in zip(member_ids, values, strict=True) if int(v or 0)}
 
 
 async def test_a_claim_storm_issues_exactly_the_stock_and_holds_the_member_limit() -> None:
