@@ -53,16 +53,16 @@ RESERVATION_TTL_MS = 86_400_000
 
 # KEYS: issued, member's count, member's count today, reservation.
 # ARGV: total stock, per-member limit, daily limit (0: none), day key ttl ms, reservation ttl ms.
-# Returns 1 taken, 2 this key already took its unit, -1 counters not loaded, -2 out of stock,
-# -3 member limit, -4 member's daily limit.
+# Returns 1 taken, 2 this key already took its unit, -1 counters not loaded, -3 member limit,
+# -4 member's daily limit, -2 out of stock (the limits first, as on the database path).
 _TAKE = """
 local issued = redis.call('GET', KEYS[1])
 if not issued then return -1 end
 if redis.call('EXISTS', KEYS[4]) == 1 then return 2 end
-if tonumber(issued) + 1 > tonumber(ARGV[1]) then return -2 end
 if tonumber(redis.call('GET', KEYS[2]) or '0') + 1 > tonumber(ARGV[2]) then return -3 end
 local daily = tonumber(ARGV[3])
 if daily > 0 and tonumber(redis.call('GET', KEYS[3]) or '0') + 1 > daily then return -4 end
+if tonumber(issued) + 1 > tonumber(ARGV[1]) then return -2 end
 redis.call('INCR', KEYS[1])
 redis.call('INCR', KEYS[2])
 if daily > 0 then
