@@ -17,8 +17,8 @@ from api.coupons import issuing
 from api.coupons.issuing import issue_coupon, reconcile_stock, redis_cache
 from api.coupons.models import Coupon, CouponTemplate, TemplateState
 from api.coupons.wallet import claim_coupon
-from api.member_center.models import Member, MemberStatus
 from api.member_center.member_code import new_code
+from api.member_center.models import Member, MemberStatus
 from api.org.models import Brand
 from config.settings import get_settings
 from tests.factories import make_brand, make_member

@@ -43,7 +43,9 @@ async def test_head_office_drafts_reads_lists_and_changes_a_template(
     store = await make_store(brand=await Brand.get(id=brand_id))
 
     created = await api.post(
-        BASE, cash_off(store_ids=[store.id], channels=["till"], cost_bearer="franchisee"), token=token
+        BASE,
+        cash_off(store_ids=[store.id], channels=["till"], cost_bearer="franchisee"),
+        token=token,
     )
     template_id = created.json["id"]
     changed = await api.patch(f"{BASE}/{template_id}", {"total_stock": 800}, token=token)
@@ -208,9 +210,7 @@ async def test_only_head_office_manages_templates_of_its_own_brand(
     brand_id, token = hq
     brand = await Brand.get(id=brand_id)
     store = await make_store(brand=brand)
-    manager = staff_token(
-        await make_staff(brand=brand, role=StaffRole.STORE_MANAGER, store=store)
-    )
+    manager = staff_token(await make_staff(brand=brand, role=StaffRole.STORE_MANAGER, store=store))
     other = await make_brand()
     outsider = staff_token(await make_staff(brand=other, role=StaffRole.HQ_ADMIN))
     template_id = (await api.post(BASE, cash_off(), token=token)).json["id"]

@@ -97,7 +97,9 @@ async def test_a_claim_retried_with_its_idempotency_key_answers_the_first_coupon
     first = await api.post(f"/coupon-templates/{template.id}/claim", token=token, headers=headers)
     retry = await api.post(f"/coupon-templates/{template.id}/claim", token=token, headers=headers)
     bad_key = await api.post(
-        f"/coupon-templates/{template.id}/claim", token=token, headers={"Idempotency-Key": "x" * 300}
+        f"/coupon-templates/{template.id}/claim",
+        token=token,
+        headers={"Idempotency-Key": "x" * 300},
     )
 
     assert first.status == 201 and retry.status == 201
@@ -223,9 +225,7 @@ async def test_a_coupon_outside_its_window_cannot_be_locked(clock: FrozenClock) 
     assert expired.value.code == "coupon.expired"
 
 
-async def test_expiry_sweeps_coupons_past_their_window_once(
-    api: Api, clock: FrozenClock
-) -> None:
+async def test_expiry_sweeps_coupons_past_their_window_once(api: Api, clock: FrozenClock) -> None:
     brand = await make_brand()
     member = await make_member(brand=brand)
     token = member_token(member)

@@ -70,6 +70,9 @@ class Bad:
         return f"{self.method} {self.path} {shown[:60]}"
 
 
+COUPON = {"name": "C", "kind": "cash_off", "value_fen": 100, "total_stock": 10, "valid_days": 7}
+
+
 def not_found(method: str, path: str, body: Any = None) -> Bad:
     return Bad(method, path, body, status=404, code="resource.not_found")
 
@@ -291,6 +294,38 @@ ROWS = [
         query={"date": "2026-05-01", "account_id": INT32_PAST},
         field="account_id",
     ),
+    # Coupons: ids past the columns, bounds, NUL, a window that overflows once shifted to UTC.
+    not_found("GET", f"/admin/coupon-templates/{INT64_PAST}"),
+    not_found("PATCH", f"/admin/coupon-templates/{INT32_PAST}", {"name": "x"}),
+    not_found("POST", f"/admin/coupon-templates/{INT32_PAST}/activate"),
+    not_found("POST", f"/coupon-templates/{INT64_PAST}/claim"),
+    Bad("POST", "/admin/coupon-templates", {**COUPON, "name": NUL}, field="name"),
+    Bad(
+        "POST",
+        "/admin/coupon-templates",
+        {**COUPON, "total_stock": INT32_PAST},
+        field="total_stock",
+    ),
+    Bad(
+        "POST",
+        "/admin/coupon-templates",
+        {**COUPON, "store_ids": [INT64_PAST]},
+        field="store_ids.0",
+    ),
+    Bad(
+        "POST",
+        "/admin/coupon-templates",
+        {
+            **COUPON,
+            "valid_days": None,
+            "valid_from": "0001-01-01T00:00:00+14:00",
+            "valid_until": "9999-12-31T23:59:59-14:00",
+        },
+        code="coupon_template.window_invalid",
+    ),
+    Bad("GET", "/admin/coupon-templates", query={"state": "lost"}, field="state"),
+    Bad("GET", "/me/coupons", query={"status": "lost"}, field="status"),
+    Bad("GET", "/me/coupons", query={"limit": INT64_PAST}, field="limit"),
 ]
 
 
@@ -313,7 +348,7 @@ class World:
         return value
 
     def token(self, path: str) -> str | None:
-        if path.startswith(("/me", "/wallet")):
+        if path.startswith(("/me", "/wallet", "/coupon")):
             return self.tokens["member"]
         if path.startswith("/staff/"):
             return self.tokens["guide"]
