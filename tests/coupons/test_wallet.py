@@ -16,6 +16,7 @@ from api.coupons.models import Coupon, CouponState, CouponTemplate
 from api.org.models import Brand
 from tests.factories import make_brand, make_member, member_token
 from tests.support.api import Api
+from workers.coupons import expire_coupons as job
 
 from .support import active_template
 
@@ -247,3 +248,14 @@ async def test_expiry_sweeps_coupons_past_their_window_once(api: Api, clock: Fro
     assert [c["id"] for c in available.json["items"]] == [long.id]
     assert [(c["id"], c["state"]) for c in expired.json["items"]] == [(short.id, "expired")]
     assert released.state == CouponState.EXPIRED
+
+
+async def test_the_worker_job_expires_coupons(clock: FrozenClock) -> None:
+    brand = await make_brand()
+    member = await make_member(brand=brand)
+    await _claimed(brand, member.id, valid_days=1)
+    clock.advance(days=2)
+
+    result = await job()
+
+    assert result == {"coupons_expired": 1}
