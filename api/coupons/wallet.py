@@ -98,7 +98,7 @@ async def list_my_coupons(
     """The member's coupons in one status, newest first.
 
     `available` leaves out coupons past their window that expiry has not swept yet, and
-    `expired` includes them.
+    `expired` includes them, answered as expired (the rows are left to the sweep).
     """
     now = ports.clock().now()
     queryset: QuerySet[Coupon] = Coupon.filter(brand_id=brand_id, member_id=member_id)
@@ -110,7 +110,13 @@ async def list_my_coupons(
         )
     else:
         queryset = queryset.filter(state=CouponState(status.value))
-    return await paginate(queryset.prefetch_related("template"), cursor=cursor, limit=limit)
+    coupons, next_cursor = await paginate(
+        queryset.prefetch_related("template"), cursor=cursor, limit=limit
+    )
+    for coupon in coupons:
+        if coupon.state is CouponState.AVAILABLE and coupon.valid_until <= now:
+            coupon.state = CouponState.EXPIRED
+    return coupons, next_cursor
 
 
 # ---------------------------------------------------------------- lock, release, use

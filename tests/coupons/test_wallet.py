@@ -243,7 +243,7 @@ async def test_expiry_sweeps_coupons_past_their_window_once(api: Api, clock: Fro
     expired = await api.get("/me/coupons?status=expired", token=token)
     released = await wallet.release_coupon(brand_id=brand.id, coupon_id=held.id, order_ref="order")
 
-    assert [c["id"] for c in before_sweep.json["items"]] == [short.id]
+    assert [(c["id"], c["state"]) for c in before_sweep.json["items"]] == [(short.id, "expired")]
     assert (swept, swept_again) == (1, 0)
     assert [c["id"] for c in available.json["items"]] == [long.id]
     assert [(c["id"], c["state"]) for c in expired.json["items"]] == [(short.id, "expired")]
