@@ -351,8 +351,18 @@ async def _issue_with_redis(
                     return Issued(earlier, created=False)
         raise RuntimeError("could not draw an unused coupon code")
     except BaseException:
-        await cache.eval_script(_GIVE_BACK, keys=keys, args=[daily])
+        # A commit whose answer was lost may still have written the row: then the unit is used.
+        if not await _written(template.id, key):
+            await cache.eval_script(_GIVE_BACK, keys=keys, args=[daily])
         raise
+
+
+async def _written(template_id: int, key: str) -> bool:
+    """Whether the row of (template, key) is known to exist; False when the database cannot say."""
+    try:
+        return await Coupon.filter(template_id=template_id, key=key).exists()
+    except Exception:
+        return False
 
 
 # ---------------------------------------------------------------- counters

@@ -6,10 +6,13 @@ The embedded suite runs the database path (no Redis), the services suite the Red
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import re
 from collections import Counter
+from typing import Any
 
 import pytest
+from tortoise.transactions import in_transaction
 
 from api.core.clock import FrozenClock
 from api.core.errors import Conflict
@@ -322,3 +325,32 @@ async def test_counters_lost_from_redis_are_loaded_from_the_database() -> None:
 
     assert refused.value.code == "coupon.limit_reached"
     assert await _redis_counts(template.id, [member.id]) == (1, {member.id: 1})
+
+
+@needs_redis
+async def test_a_write_that_committed_before_failing_keeps_its_unit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    brand = await make_brand()
+    member = await make_member(brand=brand)
+    template = await active_template(brand, total_stock=5)
+    real_write = issuing._write_coupon
+
+    async def write_alone(**kwargs: Any) -> None:
+        async with in_transaction() as own:
+            await real_write(own, **kwargs)
+
+    async def committed_then_lost(_db: object, **kwargs: Any) -> Coupon:
+        # A task with a fresh context runs its own transaction, which commits.
+        loop = asyncio.get_running_loop()
+        await loop.create_task(write_alone(**kwargs), context=contextvars.Context())
+        raise ConnectionResetError("the commit's answer was lost")
+
+    monkeypatch.setattr(issuing, "_write_coupon", committed_then_lost)
+    with pytest.raises(ConnectionResetError):
+        await issue_coupon(
+            brand_id=brand.id, template_id=template.id, member_id=member.id, source="admin", key="k"
+        )
+
+    assert await _redis_counts(template.id, [member.id]) == (1, {member.id: 1})
+    assert await Coupon.filter(template_id=template.id).count() == 1
