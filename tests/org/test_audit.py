@@ -14,6 +14,8 @@ from sanic import Sanic
 from api.core import audit
 from api.core.models import AuditLog
 from api.core.pagination import encode_cursor
+from api.coupons import templates as coupon_templates
+from api.coupons.models import CouponKind
 from api.member_center import levels, tags, wallet
 from api.member_center.models import TagKind
 from api.org.models import (
@@ -261,6 +263,55 @@ async def _level_create(g: Given) -> Change:
 async def _level_update(g: Given) -> Change:
     level = await levels.create_level(brand_id=g.brand.id, name="e", rank=0, growth_threshold=0)
     return Change(f"/admin/levels/{level.id}", {"name": "Entry"})
+
+
+_COUPON = {
+    "name": "10 off",
+    "kind": "cash_off",
+    "value_fen": 1000,
+    "total_stock": 10,
+    "valid_days": 7,
+}
+
+
+async def _coupon_template(g: Given, *actions: str) -> int:
+    template = await coupon_templates.create_template(
+        brand_id=g.brand.id,
+        actor="staff:test",
+        spec=coupon_templates.TemplateSpec(
+            name="t", kind=CouponKind.GIFT, total_stock=5, valid_days=7
+        ),
+    )
+    for action in actions:
+        await coupon_templates.change_state(
+            brand_id=g.brand.id, actor="staff:test", template_id=template.id, action=action
+        )
+    return template.id
+
+
+@change("POST", "/admin/coupon-templates", "coupon_template.create")
+async def _coupon_template_create(g: Given) -> Change:
+    return Change("/admin/coupon-templates", _COUPON)
+
+
+@change("PATCH", "/admin/coupon-templates/<template_id:int>", "coupon_template.update")
+async def _coupon_template_update(g: Given) -> Change:
+    return Change(f"/admin/coupon-templates/{await _coupon_template(g)}", {"name": "new"})
+
+
+@change("POST", "/admin/coupon-templates/<template_id:int>/activate", "coupon_template.activate")
+async def _coupon_template_activate(g: Given) -> Change:
+    return Change(f"/admin/coupon-templates/{await _coupon_template(g)}/activate")
+
+
+@change("POST", "/admin/coupon-templates/<template_id:int>/pause", "coupon_template.pause")
+async def _coupon_template_pause(g: Given) -> Change:
+    return Change(f"/admin/coupon-templates/{await _coupon_template(g, 'activate')}/pause")
+
+
+@change("POST", "/admin/coupon-templates/<template_id:int>/end", "coupon_template.end")
+async def _coupon_template_end(g: Given) -> Change:
+    return Change(f"/admin/coupon-templates/{await _coupon_template(g, 'activate')}/end")
 
 
 async def _given(api: Api) -> Given:
