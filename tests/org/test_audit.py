@@ -73,6 +73,17 @@ async def _account(g: Given) -> MerchantAccount:
     return await MerchantAccount.get(id=created.json["id"])
 
 
+async def _partner_account(g: Given) -> MerchantAccount:
+    """The brand's WeChat Pay service-provider account, which onboards franchisees."""
+    created = await g.api.post(
+        "/admin/merchant-accounts",
+        wechat_account(mode="partner", sub_mchid="1900000003"),
+        token=g.token,
+    )
+    assert created.status == 201, created
+    return await MerchantAccount.get(id=created.json["id"])
+
+
 async def _alipay_app(g: Given) -> AlipayApp:
     return await AlipayApp.create(
         brand_id=g.brand.id,
@@ -191,6 +202,17 @@ async def _route_import(g: Given) -> Change:
         "/admin/store-payment-routes/import",
         content=csv_text,
         headers={"content-type": "text/csv"},
+    )
+
+
+@change("POST", "/admin/payment-onboarding", "payment_onboarding.submit")
+async def _payment_onboarding(g: Given) -> Change:
+    await _partner_account(g)
+    csv_text = (
+        "store_code,name,city,kind,wechat_sub_mchid\nHZ900,Franchise,杭州,franchise,1900000901\n"
+    )
+    return Change(
+        "/admin/payment-onboarding", content=csv_text, headers={"content-type": "text/csv"}
     )
 
 
