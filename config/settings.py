@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     )
     # Payments still `created` this long are queried at the platform (the recovery job)
     payment_recover_after_s: int = Field(default=300, ge=10, le=86400)
+    # Refunds still processing this long are asked about at the platform (recovery).
+    refund_recover_after_s: int = Field(default=600, ge=10, le=86400)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025

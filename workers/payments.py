@@ -17,3 +17,13 @@ async def recover_payments() -> dict[str, int]:
 
 def register(settings: Settings) -> None:
     schedule(PAYMENTS_RECOVER, cron="* * * * *")
+    schedule(PAYMENTS_RECOVER_REFUNDS, cron="* * * * *")
+
+
+PAYMENTS_RECOVER_REFUNDS = "payments.recover_refunds"
+
+
+@job(PAYMENTS_RECOVER_REFUNDS, timeout_s=300)
+async def recover_refunds() -> dict[str, int]:
+    """Settle refunds still processing at their platform (safe to run twice)."""
+    return await recovery.recover_refunds()

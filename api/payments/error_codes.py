@@ -20,3 +20,14 @@ class RechargeErrorCode(StrEnum):
     INVALID = "recharge.invalid"  # neither or both of package_id and amount_fen
     PACKAGE_NOT_FOUND = "wallet_package.not_found"
     AMOUNT_OUT_OF_RANGE = "recharge.amount_out_of_range"
+
+
+class RefundErrorCode(StrEnum):
+    NOT_PAID = "refund.not_paid"  # the payment was never paid (created or closed)
+    EXCEEDS = "refund.exceeds"  # more than what is left of the payment (paid − refunded)
+    NUMBER_REUSED = "refund.number_reused"  # this refund number already names another refund
+    FAILED = "refund.failed"  # the refund under this number failed: use a new number
+    WALLET_SPENT = "refund.wallet_spent"  # a recharge whose stored value was already spent
+    INVALID_AMOUNT = "refund.invalid_amount"
+    INVALID_NUMBER = "refund.invalid_number"
+    INVALID_REASON = "refund.invalid_reason"

@@ -131,6 +131,17 @@ class PaymentRefund(Model):
     reason = fields.CharField(max_length=80, default="")
     state = fields.CharEnumField(RefundState, max_length=16, default=RefundState.PROCESSING)
     refund_id = fields.CharField(max_length=64, null=True)  # the platform's
+    actor = fields.CharField(max_length=64, default="")  # who asked: "staff:12"
+    failure = fields.CharField(max_length=64, default="")  # why it failed: the platform's code
+    # Claw-back on success: points taken back, points the member had already spent (not owed),
+    # growth taken back.
+    points_clawed_back = fields.IntField(default=0)
+    points_unrecovered = fields.IntField(default=0)
+    growth_clawed_back = fields.IntField(default=0)
+    # Stored value this refund moved: given back (a wallet payment) or taken out (a recharge).
+    wallet_principal_fen = fields.BigIntField(default=0)
+    wallet_bonus_fen = fields.BigIntField(default=0)
+    checked_at = fields.DatetimeField(null=True)  # last asked at the platform (recovery)
     created_at = fields.DatetimeField()
     succeeded_at = fields.DatetimeField(null=True)
 

@@ -2,6 +2,6 @@
 
 from sanic import Blueprint
 
-from . import admin, callbacks, recharge
+from . import admin, callbacks, recharge, refunds
 
-bp = Blueprint.group(callbacks.wechatpay_bp, callbacks.alipay_bp, recharge.bp, admin.bp)
+bp = Blueprint.group(callbacks.wechatpay_bp, callbacks.alipay_bp, recharge.bp, admin.bp, refunds.bp)
