@@ -354,7 +354,12 @@ async def take_back_growth(
             connection=connection,
         )
     except _NoGrowth:
-        return None
+        # A concurrent call under the same key may have taken it all: that entry is this one's.
+        return (
+            await GrowthEntry.filter(brand_id=brand_id, key=key, kind=GrowthEntryKind.REVERSE)
+            .using_db(connection)
+            .first()
+        )
 
 
 class _NoGrowth(Exception):

@@ -467,7 +467,11 @@ async def take_back_points(
             connection=connection,
         )
     except _NothingToTake:
-        return PointsTakeBack(None, 0, amount)
+        # A concurrent call under the same key may have emptied the balance: it is this one.
+        first = await PointsEntry.filter(brand_id=brand_id, key=key).using_db(connection).first()
+        if first is None or first.kind != PointsEntryKind.REVERSE:
+            return PointsTakeBack(None, 0, amount)
+        entry = first
     return PointsTakeBack(entry, -entry.delta, amount + entry.delta)
 
 

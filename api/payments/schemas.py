@@ -109,6 +109,11 @@ class RefundOut(BaseModel):
     amount_fen: int
     state: str
     refund_id: str | None
+    reason: str
+    failure: str
+    points_clawed_back: int
+    points_unrecovered: int
+    growth_clawed_back: int
     created_at: datetime
     succeeded_at: datetime | None
 

@@ -416,6 +416,11 @@ async def test_points_already_spent_are_not_taken_below_zero_and_are_recorded_un
     assert member.points_balance == 0 and member.growth == 0
     assert (await Payment.get(id=payment.id)).state == PaymentState.REFUNDED
     assert await PointsEntry.filter(member_id=member.id, kind=PointsEntryKind.REVERSE).count() == 1
+    detail = await api.get(f"/admin/payments/{payment.id}", token=token)
+    assert [
+        (r["out_refund_no"], r["points_clawed_back"], r["points_unrecovered"])
+        for r in detail.json["refunds"]
+    ] == [("SP1", 23, 36), ("SP2", 0, 64)]
 
 
 async def test_the_points_of_the_refunded_payment_are_taken_back_before_older_ones(
@@ -741,3 +746,59 @@ async def test_the_service_refuses_bad_input_from_any_caller() -> None:
         "refund.invalid_reason",
         "refund.invalid_number",
     ]
+
+
+async def test_notifications_of_several_refunds_at_once_settle_the_payment_exactly(
+    api: Api, player: Player
+) -> None:
+    chain = await make_chain(settings={**SETTINGS, "points_per_yuan": 3})
+    token = await _admin(chain)
+    payment = await _paid(player, await wechat_payment(chain, amount_fen=1_000))
+    numbers = [f"K{i}" for i in range(5)]
+    for number in numbers:
+        asked = await _refund(api, token, payment, out_refund_no=number, amount_fen=200)
+        assert asked.status == 201
+
+    await asyncio.gather(
+        *(
+            deliver_refund_notification(player, payment.out_trade_no, number, times=4)
+            for number in numbers
+        )
+    )
+
+    fresh = await Payment.get(id=payment.id)
+    assert (fresh.state, fresh.refunded_fen) == (PaymentState.REFUNDED, 1_000)
+    clawed = await PaymentRefund.filter(payment_id=payment.id).values_list(
+        "points_clawed_back", flat=True
+    )
+    assert sorted(clawed) == [6] * 5
+    member = await _member_of(payment)
+    assert (member.points_balance, member.growth) == (0, 0)
+
+
+async def test_a_points_claw_back_is_taken_once_per_key_and_never_below_zero() -> None:
+    brand = await make_brand(settings=SETTINGS)
+    member = await make_member(brand=brand)
+    await points.earn_points(brand_id=brand.id, member_id=member.id, amount=30, key="payment:1")
+
+    takes = await asyncio.gather(
+        *(
+            points.take_back_points(
+                brand_id=brand.id,
+                member_id=member.id,
+                amount=50,
+                key="refund:1",
+                earned_key="payment:1",
+                reason="refund",
+            )
+            for _ in range(20)
+        )
+    )
+    nothing = await points.take_back_points(
+        brand_id=brand.id, member_id=member.id, amount=5, key="refund:2", reason="refund"
+    )
+
+    assert {(t.taken, t.short) for t in takes} == {(30, 20)}
+    assert len({t.entry.id for t in takes if t.entry is not None}) == 1
+    assert (nothing.entry, nothing.taken, nothing.short) == (None, 0, 5)
+    assert (await Member.get(id=member.id)).points_balance == 0
