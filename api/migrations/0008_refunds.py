@@ -1,6 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from api.member_center.models import GrowthEntryKind
+from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
@@ -13,6 +14,11 @@ class Migration(migrations.Migration):
             model_name='GrowthEntry',
             name='kind',
             field=fields.CharEnumField(description='EARN: earn\nREQUALIFY: requalify\nMERGE_IN: merge_in\nMERGE_OUT: merge_out\nREVERSE: reverse', enum_type=GrowthEntryKind, max_length=16),
+        ),
+        ops.AlterField(
+            model_name='PaymentRefund',
+            name='payment',
+            field=fields.ForeignKeyField('memberhub.Payment', source_field='payment_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE),
         ),
         ops.AddField(
             model_name='PaymentRefund',

@@ -122,8 +122,9 @@ class PaymentRefund(Model):
 
     id = fields.IntField(primary_key=True)
     brand_id = fields.IntField()
+    # Goes with its payment, which goes only with its brand (nothing else deletes a payment).
     payment: fields.ForeignKeyRelation[Payment] = fields.ForeignKeyField(
-        "memberhub.Payment", related_name=False, on_delete=fields.RESTRICT
+        "memberhub.Payment", related_name=False, on_delete=fields.CASCADE
     )
     payment_id: int
     out_refund_no = fields.CharField(max_length=64)
