@@ -25,6 +25,8 @@ from api.org.models import (
     StaffRole,
     StorePaymentRoute,
 )
+from api.payments import payments
+from api.payments.models import PaymentMethod, PaymentPurpose
 from sandbox.keys import alipay_app_private_pem, alipay_platform_public_pem
 from tests.factories import make_brand, make_member, make_staff, make_store, make_wechat_app
 from tests.factories import member_token as member_token_of
@@ -283,6 +285,25 @@ async def _level_create(g: Given) -> Change:
 async def _level_update(g: Given) -> Change:
     level = await levels.create_level(brand_id=g.brand.id, name="e", rank=0, growth_threshold=0)
     return Change(f"/admin/levels/{level.id}", {"name": "Entry"})
+
+
+@change("POST", "/admin/payments/<payment_id:int>/refunds", "payment.refund")
+async def _payment_refund(g: Given) -> Change:
+    member = await make_member(brand=g.brand)
+    await wallet.recharge_wallet(
+        brand_id=g.brand.id, member_id=member.id, principal_fen=1_000, key="seed"
+    )
+    payment = await payments.create_payment(
+        brand_id=g.brand.id,
+        account=None,
+        method=PaymentMethod.WALLET,
+        purpose=PaymentPurpose.POS,
+        amount_fen=500,
+        description="stored value",
+        member_id=member.id,
+    )
+    await payments.pay_with_wallet(payment)
+    return Change(f"/admin/payments/{payment.id}/refunds", {"reason": "returned"})
 
 
 async def _given(api: Api) -> Given:
