@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     # platform every poll seconds, then reverses the trade
     till_code_wait_s: float = Field(default=30, ge=0, le=120)
     till_code_poll_s: float = Field(default=2, gt=0, le=10)
+    # Refunds still processing this long are asked about at the platform (recovery).
+    refund_recover_after_s: int = Field(default=600, ge=10, le=86400)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025

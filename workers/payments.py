@@ -1,6 +1,6 @@
-"""Payment jobs: recovery of payments whose notification never came (every minute), the till's
-unconfirmed member-code payments closed (every minute), the daily reconciliation of the
-platforms' bills, and franchise onboardings (queued by the admin API)."""
+"""Payment jobs: every minute, recovery of payments whose notification never came, of refunds
+left processing, and of the till's unconfirmed member-code payments; the daily reconciliation
+of the platforms' bills; franchise onboardings (queued by the admin API)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from api.payments import member_code_pay, onboarding, reconciliation, recovery
 from config.settings import Settings
 
 PAYMENTS_RECOVER = "payments.recover"
+PAYMENTS_RECOVER_REFUNDS = "payments.recover_refunds"
 PAYMENTS_RECONCILE = "payments.reconcile"
 POS_CLOSE_UNCONFIRMED = "pos.close_unconfirmed"
 
@@ -19,6 +20,12 @@ POS_CLOSE_UNCONFIRMED = "pos.close_unconfirmed"
 async def recover_payments() -> dict[str, int]:
     """Query stale unpaid payments at their platform; close the expired ones (safe to run twice)."""
     return await recovery.recover_payments()
+
+
+@job(PAYMENTS_RECOVER_REFUNDS, timeout_s=300)
+async def recover_refunds() -> dict[str, int]:
+    """Settle refunds still processing at their platform (safe to run twice)."""
+    return await recovery.recover_refunds()
 
 
 @job(PAYMENTS_RECONCILE, timeout_s=3600)
@@ -44,3 +51,4 @@ def register(settings: Settings) -> None:
     schedule(PAYMENTS_RECOVER, cron="* * * * *")
     schedule(POS_CLOSE_UNCONFIRMED, cron="* * * * *")
     schedule(PAYMENTS_RECONCILE, cron="0 10 * * *")
+    schedule(PAYMENTS_RECOVER_REFUNDS, cron="* * * * *")

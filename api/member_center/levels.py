@@ -24,7 +24,7 @@ from api.core.clock import to_shanghai
 from api.core.errors import Conflict, InvalidInput, NotFound
 from api.core.ports import clock
 
-from .error_codes import GrowthErrorCode, LevelErrorCode
+from .error_codes import GrowthErrorCode, LevelErrorCode, MemberErrorCode
 from .ledger import check_amount, check_key, lock_member, lock_members, once_per_key
 from .members import find_member
 from .models import GrowthEntry, GrowthEntryKind, Level, Member, MemberStatus
@@ -297,6 +297,73 @@ async def add_growth(
         operation=operation,
         connection=connection,
     )
+
+
+async def take_back_growth(
+    *,
+    brand_id: int,
+    member_id: int,
+    amount: int,
+    key: str,
+    connection: BaseDBAsyncClient | None = None,
+) -> GrowthEntry | None:
+    """Take back up to `amount` growth (a refund), lifetime and this year's, neither below zero.
+
+    The level is kept: levels are lowered by the yearly requalification only. One REVERSE
+    entry under `key` (None when there was no growth to take); a replay returns the first.
+    """
+    check_amount(amount, code=GrowthErrorCode.INVALID_AMOUNT)
+    check_key(key, code=GrowthErrorCode.INVALID_KEY)
+    now = clock().now()
+
+    async def operation(db: BaseDBAsyncClient) -> GrowthEntry:
+        member = await lock_member(db, brand_id=brand_id, member_id=member_id)
+        taken = min(amount, member.growth)
+        from_year = min(amount, member.year_growth)
+        if taken <= 0:
+            raise _NoGrowth
+        moved = await (
+            Member.filter(id=member_id, growth__gte=taken, year_growth__gte=from_year)
+            .using_db(db)
+            .update(growth=F("growth") - taken, year_growth=F("year_growth") - from_year)
+        )
+        if not moved:
+            raise Conflict(MemberErrorCode.BUSY, "The member's growth changed; try again.")
+        return await GrowthEntry.create(
+            using_db=db,
+            brand_id=brand_id,
+            member_id=member_id,
+            key=key,
+            kind=GrowthEntryKind.REVERSE,
+            delta=-taken,
+            growth_after=member.growth - taken,
+            year_growth_after=member.year_growth - from_year,
+            level_id=member.level_id,
+            created_at=now,
+        )
+
+    try:
+        return await once_per_key(
+            GrowthEntry,
+            brand_id=brand_id,
+            member_id=member_id,
+            key=key,
+            reused_code=GrowthErrorCode.KEY_REUSED,
+            replays=lambda entry: entry.kind == GrowthEntryKind.REVERSE,
+            operation=operation,
+            connection=connection,
+        )
+    except _NoGrowth:
+        # A concurrent call under the same key may have taken it all: that entry is this one's.
+        return (
+            await GrowthEntry.filter(brand_id=brand_id, key=key, kind=GrowthEntryKind.REVERSE)
+            .using_db(connection)
+            .first()
+        )
+
+
+class _NoGrowth(Exception):
+    pass
 
 
 async def move_growth_for_merge(

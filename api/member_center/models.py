@@ -377,6 +377,7 @@ class GrowthEntryKind(StrEnum):
     REQUALIFY = "requalify"  # the yearly check: level kept or lowered, year_growth reset
     MERGE_IN = "merge_in"
     MERGE_OUT = "merge_out"
+    REVERSE = "reverse"  # growth taken back (a payment refunded)
 
 
 class GrowthEntry(Model):

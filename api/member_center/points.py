@@ -169,12 +169,17 @@ async def _drain_lots(
     amount: int,
     now: datetime,
     spendable_only: bool,
+    first_entry_id: int | None = None,
 ) -> None:
-    """Take `amount` out of the member's lots, oldest-expiring first, or 409 if they cannot cover it."""
+    """Take `amount` out of the member's lots, oldest-expiring first (the lot of
+    `first_entry_id` before all others), or 409 if they cannot cover it."""
     query = PointsLot.filter(brand_id=brand_id, member_id=member_id, remaining__gt=0)
     if spendable_only:
         query = query.filter(_spendable(now))
-    lots = sorted(await query.using_db(db), key=_drain_order)
+    lots = sorted(
+        await query.using_db(db),
+        key=lambda lot: (lot.entry_id != first_entry_id, *_drain_order(lot)),
+    )
     need = amount
     for lot in lots:
         if need == 0:
@@ -378,6 +383,96 @@ async def adjust_points(
         operation=operation,
         connection=connection,
     )
+
+
+@dataclass(frozen=True)
+class PointsTakeBack:
+    """What a claw-back took: `taken` points (its REVERSE entry), `short` of those asked for."""
+
+    entry: PointsEntry | None
+    taken: int
+    short: int
+
+
+class _NothingToTake(Exception):
+    pass
+
+
+async def take_back_points(
+    *,
+    brand_id: int,
+    member_id: int,
+    amount: int,
+    key: str,
+    reason: str,
+    earned_key: str | None = None,
+    actor: str = "system",
+    connection: BaseDBAsyncClient | None = None,
+) -> PointsTakeBack:
+    """Take back up to `amount` points earned earlier (a refund's claw-back), never below zero.
+
+    Takes what the balance still holds, frozen points included, the lot earned under
+    `earned_key` first, then the oldest-expiring; what the member already spent is not owed:
+    it is returned as `short` and nothing else happens. One REVERSE entry under `key` (none
+    when nothing could be taken); a replay of the key returns the first take.
+    """
+    check_amount(amount, code=PointsErrorCode.INVALID_AMOUNT)
+    check_key(key, code=PointsErrorCode.INVALID_KEY)
+    await _brand(brand_id, connection)
+    now = clock().now()
+
+    async def operation(db: BaseDBAsyncClient) -> PointsEntry:
+        member = await lock_member(db, brand_id=brand_id, member_id=member_id)
+        taken = min(amount, member.points_balance)
+        if taken <= 0:
+            raise _NothingToTake
+        earned = None
+        if earned_key is not None:
+            earned = (
+                await PointsEntry.filter(brand_id=brand_id, key=earned_key, member_id=member_id)
+                .using_db(db)
+                .first()
+            )
+        await _move_balance(db, member_id=member_id, delta=-taken)
+        await _drain_lots(
+            db,
+            brand_id=brand_id,
+            member_id=member_id,
+            amount=taken,
+            now=now,
+            spendable_only=False,
+            first_entry_id=earned.id if earned is not None else None,
+        )
+        return await _append(
+            db,
+            brand_id=brand_id,
+            member_id=member_id,
+            key=key,
+            kind=PointsEntryKind.REVERSE,
+            delta=-taken,
+            reason=reason,
+            actor=actor,
+            now=now,
+        )
+
+    try:
+        entry = await once_per_key(
+            PointsEntry,
+            brand_id=brand_id,
+            member_id=member_id,
+            key=key,
+            reused_code=PointsErrorCode.KEY_REUSED,
+            replays=lambda entry: entry.kind == PointsEntryKind.REVERSE and -entry.delta <= amount,
+            operation=operation,
+            connection=connection,
+        )
+    except _NothingToTake:
+        # A concurrent call under the same key may have emptied the balance: it is this one.
+        first = await PointsEntry.filter(brand_id=brand_id, key=key).using_db(connection).first()
+        if first is None or first.kind != PointsEntryKind.REVERSE:
+            return PointsTakeBack(None, 0, amount)
+        entry = first
+    return PointsTakeBack(entry, -entry.delta, amount + entry.delta)
 
 
 async def expire_points(*, brand_id: int | None = None, now: datetime | None = None) -> int:

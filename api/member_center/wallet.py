@@ -430,6 +430,126 @@ async def withdraw_wallet(
     )
 
 
+async def take_back_recharge(
+    *,
+    brand_id: int,
+    member_id: int,
+    principal_fen: int,
+    bonus_fen: int,
+    key: str,
+    reason: str,
+    actor: str = "system",
+    connection: BaseDBAsyncClient | None = None,
+) -> WalletEntry:
+    """Take a refunded recharge back out of the wallet: its principal (a WITHDRAW entry under
+    `key`: the money the platform pays back) and the bonus it brought (an ADJUST entry,
+    `{key}:forfeit`). 409 `wallet.insufficient`, nothing changed, when the balances no longer
+    hold either part: the member has spent it."""
+    _check_fen(principal_fen)
+    _check_fen(bonus_fen, allow_zero=True)
+    check_key(key, code=WalletErrorCode.INVALID_KEY)
+    if len(key) > 120:
+        raise InvalidInput(WalletErrorCode.INVALID_KEY, "The key must fit in 120 characters.")
+    now = clock().now()
+
+    async def operation(db: BaseDBAsyncClient) -> WalletEntry:
+        member = await lock_member(db, brand_id=brand_id, member_id=member_id)
+        if member.wallet_principal_fen < principal_fen or member.wallet_bonus_fen < bonus_fen:
+            raise Conflict(
+                WalletErrorCode.INSUFFICIENT,
+                f"The wallet holds {member.wallet_principal_fen} fen of principal and "
+                f"{member.wallet_bonus_fen} fen of bonus; the recharge needs {principal_fen} "
+                f"and {bonus_fen} back: the member has spent it.",
+            )
+        if not await _move(
+            db, member_id=member_id, principal_fen=-principal_fen, bonus_fen=-bonus_fen
+        ):
+            raise Conflict(WalletErrorCode.CONCURRENT_CHANGE, "The wallet changed; try again.")
+        if bonus_fen:
+            await _append(
+                db,
+                brand_id=brand_id,
+                member_id=member_id,
+                key=f"{key}:forfeit",
+                kind=WalletEntryKind.ADJUST,
+                principal_fen=0,
+                bonus_fen=-bonus_fen,
+                reason=f"bonus of a refunded recharge: {reason}",
+                actor=actor,
+                now=now,
+            )
+        return await _append(
+            db,
+            brand_id=brand_id,
+            member_id=member_id,
+            key=key,
+            kind=WalletEntryKind.WITHDRAW,
+            principal_fen=-principal_fen,
+            bonus_fen=0,
+            reason=reason,
+            actor=actor,
+            now=now,
+        )
+
+    return await _once(
+        brand_id=brand_id,
+        member_id=member_id,
+        key=key,
+        replays=lambda entry: (
+            entry.kind == WalletEntryKind.WITHDRAW and entry.principal_delta_fen == -principal_fen
+        ),
+        operation=operation,
+        connection=connection,
+    )
+
+
+async def restore_taken_back(
+    *,
+    brand_id: int,
+    member_id: int,
+    principal_fen: int,
+    bonus_fen: int,
+    key: str,
+    reason: str,
+    actor: str = "system",
+    connection: BaseDBAsyncClient | None = None,
+) -> WalletEntry:
+    """Put back what `take_back_recharge` took when the refund it was for failed (one ADJUST
+    entry under `key`)."""
+    _check_fen(principal_fen, allow_zero=True)
+    _check_fen(bonus_fen, allow_zero=True)
+    check_key(key, code=WalletErrorCode.INVALID_KEY)
+    now = clock().now()
+
+    async def operation(db: BaseDBAsyncClient) -> WalletEntry:
+        await lock_member(db, brand_id=brand_id, member_id=member_id)
+        await _move(db, member_id=member_id, principal_fen=principal_fen, bonus_fen=bonus_fen)
+        return await _append(
+            db,
+            brand_id=brand_id,
+            member_id=member_id,
+            key=key,
+            kind=WalletEntryKind.ADJUST,
+            principal_fen=principal_fen,
+            bonus_fen=bonus_fen,
+            reason=reason,
+            actor=actor,
+            now=now,
+        )
+
+    return await _once(
+        brand_id=brand_id,
+        member_id=member_id,
+        key=key,
+        replays=lambda entry: (
+            entry.kind == WalletEntryKind.ADJUST
+            and (entry.principal_delta_fen, entry.bonus_delta_fen) == (principal_fen, bonus_fen)
+        ),
+        operation=operation,
+        connection=connection,
+    )
+
+
 async def move_wallet_for_merge(
     *,
     brand_id: int,

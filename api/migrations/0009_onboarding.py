@@ -8,7 +8,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('memberhub', '0007_pos_orders')]
+    dependencies = [('memberhub', '0008_refunds')]
 
     initial = False
 

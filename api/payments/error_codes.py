@@ -48,3 +48,14 @@ class PosOrderErrorCode(StrEnum):
     PAYMENT_FAILED = "pos_order.payment_failed"  # the platform declined the payment code
     PAYER_TIMEOUT = "pos_order.payer_timeout"  # the payer did not confirm: reversed
     CONFIRMATION_EXPIRED = "payment.confirmation_expired"
+
+
+class RefundErrorCode(StrEnum):
+    NOT_PAID = "refund.not_paid"  # the payment was never paid (created or closed)
+    EXCEEDS = "refund.exceeds"  # more than what is left of the payment (paid − refunded)
+    NUMBER_REUSED = "refund.number_reused"  # this refund number already names another refund
+    FAILED = "refund.failed"  # the refund under this number failed: use a new number
+    WALLET_SPENT = "refund.wallet_spent"  # a recharge whose stored value was already spent
+    INVALID_AMOUNT = "refund.invalid_amount"
+    INVALID_NUMBER = "refund.invalid_number"
+    INVALID_REASON = "refund.invalid_reason"

@@ -122,8 +122,9 @@ class PaymentRefund(Model):
 
     id = fields.IntField(primary_key=True)
     brand_id = fields.IntField()
+    # Goes with its payment, which goes only with its brand (nothing else deletes a payment).
     payment: fields.ForeignKeyRelation[Payment] = fields.ForeignKeyField(
-        "memberhub.Payment", related_name=False, on_delete=fields.RESTRICT
+        "memberhub.Payment", related_name=False, on_delete=fields.CASCADE
     )
     payment_id: int
     out_refund_no = fields.CharField(max_length=64)
@@ -131,6 +132,17 @@ class PaymentRefund(Model):
     reason = fields.CharField(max_length=80, default="")
     state = fields.CharEnumField(RefundState, max_length=16, default=RefundState.PROCESSING)
     refund_id = fields.CharField(max_length=64, null=True)  # the platform's
+    actor = fields.CharField(max_length=64, default="")  # who asked: "staff:12"
+    failure = fields.CharField(max_length=64, default="")  # why it failed: the platform's code
+    # Claw-back on success: points taken back, points the member had already spent (not owed),
+    # growth taken back.
+    points_clawed_back = fields.IntField(default=0)
+    points_unrecovered = fields.IntField(default=0)
+    growth_clawed_back = fields.IntField(default=0)
+    # Stored value this refund moved: given back (a wallet payment) or taken out (a recharge).
+    wallet_principal_fen = fields.BigIntField(default=0)
+    wallet_bonus_fen = fields.BigIntField(default=0)
+    checked_at = fields.DatetimeField(null=True)  # last asked at the platform (recovery)
     created_at = fields.DatetimeField()
     succeeded_at = fields.DatetimeField(null=True)
 

@@ -19,23 +19,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tortoise.transactions import in_transaction
-
 from api.core.context import request_id
 from api.core.ports import clock
 from api.org.models import MerchantAccount, PaymentProvider
 
-from .models import (
-    DeliveryOutcome,
-    Payment,
-    PaymentDelivery,
-    PaymentRefund,
-    RefundState,
-)
+from . import refunds
+from .models import DeliveryOutcome, Payment, PaymentDelivery
 from .payments import TradeMismatch, apply_trade
 from .providers import provider_for
 from .providers.base import Notice, NoticeKind, NotificationRefused
-from .providers.base import RefundState as PlatformRefundState
 
 log = logging.getLogger(__name__)
 
@@ -178,38 +170,8 @@ async def _apply(account: MerchantAccount, notice: Notice, entry: _Log) -> Deliv
 
 
 async def apply_refund_notice(payment: Payment, notice: Notice) -> DeliveryOutcome:
-    """A refund's final state, applied to the refund recorded under its number (once)."""
-    refund = notice.refund
-    assert refund is not None
-    recorded = await PaymentRefund.get_or_none(
-        payment_id=payment.id, out_refund_no=refund.out_refund_no
-    )
-    if recorded is None:
-        raise TradeMismatch("unknown_out_refund_no")
-    if refund.amount_fen != recorded.amount_fen:
-        raise TradeMismatch("refund_amount")
-    final = {
-        PlatformRefundState.SUCCESS: RefundState.SUCCEEDED,
-        PlatformRefundState.FAILED: RefundState.FAILED,
-    }.get(refund.state)
-    if final is None:
-        return DeliveryOutcome.DUPLICATE
-    async with in_transaction() as db:
-        moved = await (
-            PaymentRefund.filter(id=recorded.id, state=RefundState.PROCESSING)
-            .using_db(db)
-            .update(
-                state=final,
-                refund_id=refund.refund_id,
-                succeeded_at=clock().now() if final == RefundState.SUCCEEDED else None,
-            )
-        )
-        if moved and final == RefundState.SUCCEEDED:
-            await refund_succeeded(db, payment_id=payment.id, refund_id=recorded.id)
-    return DeliveryOutcome.APPLIED if moved else DeliveryOutcome.DUPLICATE
-
-
-async def refund_succeeded(db: object, *, payment_id: int, refund_id: int) -> None:
-    """Hook: what a refund that went through does to its payment (state, points clawed back,
-    the wallet) — the refunds service fills it; until refunds are built, nothing."""
-    return None
+    """A refund's state, applied once to the refund recorded under its number, with what the
+    refund does to the payment, points and growth (`refunds.apply_refund_notice`)."""
+    assert notice.refund is not None
+    changed = await refunds.apply_refund_notice(payment, notice.refund)
+    return DeliveryOutcome.APPLIED if changed else DeliveryOutcome.DUPLICATE

@@ -295,15 +295,25 @@ async def start_onboarding(*, brand_id: int, actor: str, csv_data: bytes) -> Onb
         wechat=any(_text(row.get("wechat_sub_mchid")) for _, row in rows),
         alipay=any(_text(row.get("alipay_app_auth_token")) for _, row in rows),
     )
-    job = await OnboardingJob.create(
-        brand_id=brand_id,
-        actor=actor,
-        csv_enc=encrypt(csv_data.decode("utf-8-sig")),
-        wechat_account_id=wechat_account.id if wechat_account else None,
-        alipay_account_id=alipay_account.id if alipay_account else None,
-        total=len(rows),
-        created_at=ports.clock().now(),
-    )
+    async with in_transaction() as db:
+        job = await OnboardingJob.create(
+            using_db=db,
+            brand_id=brand_id,
+            actor=actor,
+            csv_enc=encrypt(csv_data.decode("utf-8-sig")),
+            wechat_account_id=wechat_account.id if wechat_account else None,
+            alipay_account_id=alipay_account.id if alipay_account else None,
+            total=len(rows),
+            created_at=ports.clock().now(),
+        )
+        await audit.record(
+            brand_id=brand_id,
+            actor=actor,
+            action="payment_onboarding.submit",
+            target=f"payment_onboarding:{job.id}",
+            details={"lines": len(rows)},
+            connection=db,
+        )
     await ports.queue().enqueue(ONBOARDING_JOB, key=f"payment-onboarding:{job.id}", job_id=job.id)
     return job
 

@@ -1,4 +1,4 @@
-"""What crosses the wire for payments: recharge, head office's payment list and detail."""
+"""What crosses the wire for payments: recharge, head office's payment list and detail, refunds."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from api.core.pagination import Page
 from .models import PaymentMethod, PaymentPurpose, PaymentState
 from .payments import PaymentDetail
 from .recharge import Recharge
+from .refunds import RefundResult
 
 
 class RechargeIn(BaseModel):
@@ -108,6 +109,11 @@ class RefundOut(BaseModel):
     amount_fen: int
     state: str
     refund_id: str | None
+    reason: str
+    failure: str
+    points_clawed_back: int
+    points_unrecovered: int
+    growth_clawed_back: int
     created_at: datetime
     succeeded_at: datetime | None
 
@@ -125,4 +131,66 @@ class PaymentDetailOut(PaymentOut):
             account_key=detail.account_key,
             deliveries=[DeliveryOut.model_validate(d) for d in detail.deliveries],
             refunds=[RefundOut.model_validate(r) for r in detail.refunds],
+        )
+
+
+class RefundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    out_refund_no: str | None = Field(
+        default=None,
+        pattern=r"^[0-9A-Za-z_\-|*@]{1,64}$",
+        description="the refund's number: the same number again is the same refund (retry "
+        "safely); made up when left out",
+    )
+    amount_fen: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000_000,
+        description="how much to refund, in fen; left out: all that is left of the payment",
+    )
+    reason: str = Field(min_length=1, max_length=80, description="shown to the payer")
+
+
+class PaymentRefundOut(BaseModel):
+    """A refund: `processing` until the platform confirms it (WeChat Pay), then `succeeded`
+    (or `failed`), with the points and growth it clawed back and the stored value it moved."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    payment_id: int
+    out_refund_no: str
+    amount_fen: int
+    reason: str
+    state: str
+    refund_id: str | None = Field(description="the platform's refund id")
+    failure: str = Field(description="why it failed: the platform's code")
+    points_clawed_back: int
+    points_unrecovered: int = Field(
+        description="points due back that the member had already spent: not taken"
+    )
+    growth_clawed_back: int
+    wallet_principal_fen: int = Field(
+        description="stored value given back (a wallet payment) or taken out (a recharge)"
+    )
+    wallet_bonus_fen: int
+    payment_state: PaymentState
+    payment_refunded_fen: int = Field(description="refunds of the payment succeeded or in progress")
+    created_at: datetime
+    succeeded_at: datetime | None
+
+    @classmethod
+    def of(cls, result: RefundResult) -> PaymentRefundOut:
+        refund = result.refund
+        return cls.model_validate(
+            {
+                **{
+                    name: getattr(refund, name)
+                    for name in cls.model_fields
+                    if hasattr(refund, name)
+                },
+                "payment_state": result.payment.state,
+                "payment_refunded_fen": result.payment.refunded_fen,
+            }
         )

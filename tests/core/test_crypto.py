@@ -123,6 +123,7 @@ def test_every_encrypted_column_is_found(database: None) -> None:
         "org_alipay_app": ["aes_key_enc", "private_key_enc"],
         "org_merchant_account": ["secrets_enc"],
         "org_wechat_app": ["aes_key_enc", "secret_enc", "token_enc"],
+        "pay_onboarding_job": ["csv_enc"],
     }
 
 

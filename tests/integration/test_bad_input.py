@@ -326,6 +326,22 @@ ROWS = [
     Bad("GET", "/admin/coupon-templates", query={"state": "lost"}, field="state"),
     Bad("GET", "/me/coupons", query={"status": "lost"}, field="status"),
     Bad("GET", "/me/coupons", query={"limit": INT64_PAST}, field="limit"),
+    # Refunds: the body is checked before the payment is looked for.
+    not_found("POST", f"/admin/payments/{INT64_PAST}/refunds", {"reason": "r"}),
+    Bad(
+        "POST",
+        "/admin/payments/1/refunds",
+        {"reason": "r", "amount_fen": INT64_PAST},
+        field="amount_fen",
+    ),
+    Bad(
+        "POST",
+        "/admin/payments/1/refunds",
+        {"reason": "r", "out_refund_no": NUL},
+        field="out_refund_no",
+    ),
+    Bad("POST", "/admin/payments/1/refunds", {"reason": NUL * 30}, field="reason"),
+    Bad("POST", "/admin/payments/1/refunds", {"amount_fen": 100}, field="reason"),
 ]
 
 

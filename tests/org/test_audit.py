@@ -27,6 +27,8 @@ from api.org.models import (
     StaffRole,
     StorePaymentRoute,
 )
+from api.payments import payments
+from api.payments.models import PaymentMethod, PaymentPurpose
 from sandbox.keys import alipay_app_private_pem, alipay_platform_public_pem
 from tests.factories import make_brand, make_member, make_staff, make_store, make_wechat_app
 from tests.factories import member_token as member_token_of
@@ -71,6 +73,17 @@ def change(method: str, route: str, action: str) -> Callable[[Prepare], Prepare]
 
 async def _account(g: Given) -> MerchantAccount:
     created = await g.api.post("/admin/merchant-accounts", wechat_account(), token=g.token)
+    assert created.status == 201, created
+    return await MerchantAccount.get(id=created.json["id"])
+
+
+async def _partner_account(g: Given) -> MerchantAccount:
+    """The brand's WeChat Pay service-provider account, which onboards franchisees."""
+    created = await g.api.post(
+        "/admin/merchant-accounts",
+        wechat_account(mode="partner", sub_mchid="1900000003"),
+        token=g.token,
+    )
     assert created.status == 201, created
     return await MerchantAccount.get(id=created.json["id"])
 
@@ -196,6 +209,17 @@ async def _route_import(g: Given) -> Change:
     )
 
 
+@change("POST", "/admin/payment-onboarding", "payment_onboarding.submit")
+async def _payment_onboarding(g: Given) -> Change:
+    await _partner_account(g)
+    csv_text = (
+        "store_code,name,city,kind,wechat_sub_mchid\nHZ900,Franchise,杭州,franchise,1900000901\n"
+    )
+    return Change(
+        "/admin/payment-onboarding", content=csv_text, headers={"content-type": "text/csv"}
+    )
+
+
 @change("POST", "/admin/members/<member_id:int>/points-adjustments", "points.adjust")
 async def _points_adjust(g: Given) -> Change:
     member = await make_member(brand=g.brand)
@@ -312,6 +336,25 @@ async def _coupon_template_pause(g: Given) -> Change:
 @change("POST", "/admin/coupon-templates/<template_id:int>/end", "coupon_template.end")
 async def _coupon_template_end(g: Given) -> Change:
     return Change(f"/admin/coupon-templates/{await _coupon_template(g, 'activate')}/end")
+
+
+@change("POST", "/admin/payments/<payment_id:int>/refunds", "payment.refund")
+async def _payment_refund(g: Given) -> Change:
+    member = await make_member(brand=g.brand)
+    await wallet.recharge_wallet(
+        brand_id=g.brand.id, member_id=member.id, principal_fen=1_000, key="seed"
+    )
+    payment = await payments.create_payment(
+        brand_id=g.brand.id,
+        account=None,
+        method=PaymentMethod.WALLET,
+        purpose=PaymentPurpose.POS,
+        amount_fen=500,
+        description="stored value",
+        member_id=member.id,
+    )
+    await payments.pay_with_wallet(payment)
+    return Change(f"/admin/payments/{payment.id}/refunds", {"reason": "returned"})
 
 
 async def _given(api: Api) -> Given:
