@@ -105,11 +105,7 @@ async def receive_notification(
 ) -> Received:
     """Verify, apply and log one delivery to the URL of `account_key` (see the module doc);
     `account` is what `find_account` found for it."""
-    entry = _Log(
-        channel,
-        account_key.encode("utf-8", "replace")[:32].decode("utf-8", "ignore"),
-        hashlib.sha256(body).hexdigest(),
-    )
+    entry = _Log(channel, account_key, hashlib.sha256(body).hexdigest())
     if account is None:
         await entry.write(DeliveryOutcome.REFUSED, "unknown_account")
         return Received(False, DeliveryOutcome.REFUSED, "unknown_account")

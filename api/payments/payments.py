@@ -9,6 +9,7 @@ the payment and runs its effects, in the same transaction; the others find it do
 
 from __future__ import annotations
 
+import copy
 import logging
 import secrets
 from dataclasses import dataclass
@@ -212,25 +213,28 @@ async def _apply_paid(payment: Payment, trade: Trade) -> Applied:
             unionid=trade.payer.unionid,
         )
         member_id = member.id
-    now = clock().now()
+    changes = {
+        "state": PaymentState.PAID,
+        "paid_at": trade.paid_at or clock().now(),
+        "closed_at": None,
+        "transaction_id": trade.transaction_id,
+        "member_id": member_id,
+        "payer_kind": trade.payer.kind if trade.payer else "",
+        "payer_app_id": trade.payer.app_id if trade.payer else "",
+        "payer_id": trade.payer.value if trade.payer else "",
+    }
     try:
         async with in_transaction() as db:
             won = await (
                 Payment.filter(id=payment.id, state__in=[PaymentState.CREATED, PaymentState.CLOSED])
                 .using_db(db)
-                .update(
-                    state=PaymentState.PAID,
-                    paid_at=trade.paid_at or now,
-                    closed_at=None,
-                    transaction_id=trade.transaction_id,
-                    member_id=member_id,
-                    payer_kind=trade.payer.kind if trade.payer else "",
-                    payer_app_id=trade.payer.app_id if trade.payer else "",
-                    payer_id=trade.payer.value if trade.payer else "",
-                )
+                .update(**changes)
             )
             if won:
-                paid = await Payment.get(id=payment.id, using_db=db)
+                # The row as the update left it, without reading it back.
+                paid = copy.copy(payment)
+                for name, value in changes.items():
+                    setattr(paid, name, value)
                 await effects.on_paid(db, paid)
     except IntegrityError:
         # Another payment already carries this transaction id: not this payment's trade.
@@ -276,11 +280,14 @@ async def pay_with_wallet(payment: Payment) -> Applied:
     return Applied(fresh, changed=bool(won))
 
 
-async def refresh_from_platform(payment: Payment) -> Applied:
-    """Ask the platform about a payment still `created` and apply its answer."""
+async def refresh_from_platform(
+    payment: Payment, *, now: datetime | None = None
+) -> tuple[Trade, Applied]:
+    """Ask the platform about a payment still `created` and apply its answer; the platform's
+    trade and what applying it did."""
     trade = await (await provider_of(payment)).query(payment.out_trade_no)
-    await Payment.filter(id=payment.id).update(checked_at=clock().now())
-    return await apply_trade(payment, trade)
+    await Payment.filter(id=payment.id).update(checked_at=now or clock().now())
+    return trade, await apply_trade(payment, trade)
 
 
 # Head office --------------------------------------------------------------------------------

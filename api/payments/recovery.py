@@ -24,7 +24,7 @@ from api.core.ports import clock
 from config.settings import get_settings
 
 from .models import Payment, PaymentMethod, PaymentRefund, PaymentState, RefundState
-from .payments import TradeMismatch, apply_trade, provider_of
+from .payments import TradeMismatch, provider_of, refresh_from_platform
 from .providers.base import ProviderRefused, TradeState
 from .providers.base import RefundState as PlatformRefundState
 from .refunds import ask_platform, settle_refund
@@ -66,17 +66,13 @@ async def recover_payments(*, now: datetime | None = None, limit: int = BATCH) -
 
 
 async def _recover(payment: Payment, *, now: datetime) -> str | None:
-    provider = await provider_of(payment)
-    trade = await provider.query(payment.out_trade_no)
-    await Payment.filter(id=payment.id).update(checked_at=now)
+    trade, applied = await refresh_from_platform(payment, now=now)
     if trade.state == TradeState.PAID:
-        applied = await apply_trade(payment, trade)
         return "paid" if applied.changed else None
     if trade.state in (TradeState.CLOSED, TradeState.FAILED):
-        applied = await apply_trade(payment, trade)
         return "closed" if applied.changed else None
     if payment.expires_at <= now and trade.state in (TradeState.NOT_PAID, TradeState.UNKNOWN):
-        await provider.close(payment.out_trade_no)
+        await (await provider_of(payment)).close(payment.out_trade_no)
         closed = await Payment.filter(id=payment.id, state=PaymentState.CREATED).update(
             state=PaymentState.CLOSED, closed_at=now
         )
