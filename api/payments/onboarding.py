@@ -234,53 +234,36 @@ async def _service_providers(
 ) -> tuple[MerchantAccount | None, MerchantAccount | None]:
     """The brand's WeChat Pay service-provider account and Alipay ISV app account, when needed;
     InvalidInput `payment_onboarding.no_service_provider` naming what is missing."""
-    wechat_account = alipay_account = None
+    wanted = (
+        (wechat, PaymentProvider.WECHATPAY_V3, AccountMode.PARTNER,
+         "wechat_sub_mchid needs the brand's WeChat Pay service-provider account: an active "
+         "wechatpay_v3 account in partner mode"),
+        (alipay, PaymentProvider.ALIPAY, AccountMode.DIRECT,
+         "alipay_app_auth_token needs the brand's Alipay app: an active alipay account in "
+         "direct mode"),
+    )  # fmt: skip
+    found: list[MerchantAccount | None] = []
     missing: list[dict[str, str]] = []
-    if wechat:
-        wechat_account = (
-            await MerchantAccount.filter(
-                brand_id=brand_id,
-                provider=PaymentProvider.WECHATPAY_V3,
-                mode=AccountMode.PARTNER,
-                status=Status.ACTIVE,
+    for needed, provider, mode, message in wanted:
+        account = None
+        if needed:
+            account = (
+                await MerchantAccount.filter(
+                    brand_id=brand_id, provider=provider, mode=mode, status=Status.ACTIVE
+                )
+                .order_by("id")
+                .first()
             )
-            .order_by("id")
-            .first()
-        )
-        if wechat_account is None:
-            missing.append(
-                {
-                    "provider": PaymentProvider.WECHATPAY_V3.value,
-                    "message": "wechat_sub_mchid needs the brand's WeChat Pay service-provider "
-                    "account: an active wechatpay_v3 account in partner mode",
-                }
-            )
-    if alipay:
-        alipay_account = (
-            await MerchantAccount.filter(
-                brand_id=brand_id,
-                provider=PaymentProvider.ALIPAY,
-                mode=AccountMode.DIRECT,
-                status=Status.ACTIVE,
-            )
-            .order_by("id")
-            .first()
-        )
-        if alipay_account is None:
-            missing.append(
-                {
-                    "provider": PaymentProvider.ALIPAY.value,
-                    "message": "alipay_app_auth_token needs the brand's Alipay app: an active "
-                    "alipay account in direct mode",
-                }
-            )
+            if account is None:
+                missing.append({"provider": provider.value, "message": message})
+        found.append(account)
     if missing:
         raise InvalidInput(
             OnboardingErrorCode.NO_SERVICE_PROVIDER,
             "The brand lacks the service-provider accounts the file needs.",
             details=missing,
         )
-    return wechat_account, alipay_account
+    return found[0], found[1]
 
 
 # The request ----------------------------------------------------------------------------------
