@@ -183,6 +183,32 @@ async def recharge_wallet(
     """Credit a paid recharge (principal) and the brand's gift on top of it (bonus)."""
     _check_fen(principal_fen)
     _check_fen(bonus_fen, allow_zero=True)
+    return await _credit(
+        kind=WalletEntryKind.RECHARGE,
+        brand_id=brand_id,
+        member_id=member_id,
+        principal_fen=principal_fen,
+        bonus_fen=bonus_fen,
+        key=key,
+        reason=reason,
+        actor=actor,
+        connection=connection,
+    )
+
+
+async def _credit(
+    *,
+    kind: WalletEntryKind,
+    brand_id: int,
+    member_id: int,
+    principal_fen: int,
+    bonus_fen: int,
+    key: str,
+    reason: str,
+    actor: str,
+    connection: BaseDBAsyncClient | None,
+) -> WalletEntry:
+    """Add to both balances as one `kind` entry under `key` (once; a replay answers it)."""
     check_key(key, code=WalletErrorCode.INVALID_KEY)
     now = clock().now()
 
@@ -194,7 +220,7 @@ async def recharge_wallet(
             brand_id=brand_id,
             member_id=member_id,
             key=key,
-            kind=WalletEntryKind.RECHARGE,
+            kind=kind,
             principal_fen=principal_fen,
             bonus_fen=bonus_fen,
             reason=reason,
@@ -207,7 +233,7 @@ async def recharge_wallet(
         member_id=member_id,
         key=key,
         replays=lambda entry: (
-            entry.kind == WalletEntryKind.RECHARGE
+            entry.kind == kind
             and (entry.principal_delta_fen, entry.bonus_delta_fen) == (principal_fen, bonus_fen)
         ),
         operation=operation,
@@ -518,34 +544,15 @@ async def restore_taken_back(
     entry under `key`)."""
     _check_fen(principal_fen, allow_zero=True)
     _check_fen(bonus_fen, allow_zero=True)
-    check_key(key, code=WalletErrorCode.INVALID_KEY)
-    now = clock().now()
-
-    async def operation(db: BaseDBAsyncClient) -> WalletEntry:
-        await lock_member(db, brand_id=brand_id, member_id=member_id)
-        await _move(db, member_id=member_id, principal_fen=principal_fen, bonus_fen=bonus_fen)
-        return await _append(
-            db,
-            brand_id=brand_id,
-            member_id=member_id,
-            key=key,
-            kind=WalletEntryKind.ADJUST,
-            principal_fen=principal_fen,
-            bonus_fen=bonus_fen,
-            reason=reason,
-            actor=actor,
-            now=now,
-        )
-
-    return await _once(
+    return await _credit(
+        kind=WalletEntryKind.ADJUST,
         brand_id=brand_id,
         member_id=member_id,
+        principal_fen=principal_fen,
+        bonus_fen=bonus_fen,
         key=key,
-        replays=lambda entry: (
-            entry.kind == WalletEntryKind.ADJUST
-            and (entry.principal_delta_fen, entry.bonus_delta_fen) == (principal_fen, bonus_fen)
-        ),
-        operation=operation,
+        reason=reason,
+        actor=actor,
         connection=connection,
     )
 
