@@ -11,7 +11,7 @@ import asyncio
 import gzip
 import io
 import zipfile
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -32,7 +32,7 @@ from api.payments.models import (
 )
 from api.payments.providers.alipay import _bill_text as alipay_bill_text
 from api.payments.providers.alipay import parse_business_bill
-from api.payments.providers.base import BillLineKind
+from api.payments.providers.base import BillLineKind, Trade, TradeState
 from api.payments.providers.wechatpay import _bill_text as wechat_bill_text
 from api.payments.providers.wechatpay import parse_tradebill
 from sandbox import keys
@@ -424,3 +424,23 @@ async def test_a_disabled_account_is_not_reconciled(player: Player) -> None:
     runs = await reconciliation.reconcile_day(brand_id=chain.brand.id, day=reconciliation.today())
 
     assert chain.hq_alipay.id not in {r.account_id for r in runs} and len(runs) == 3
+
+
+@pytest.mark.parametrize("china_time", ["00:30", "23:30"])
+async def test_a_payment_paid_near_midnight_china_time_belongs_to_that_china_day(
+    player: Player, china_time: str
+) -> None:
+    # Given a payment whose platform says it was paid on 2 Dec, China time (17:30 or 15:30 UTC)
+    chain = await make_chain()
+    payment = await payment_on(chain.hq_wechat, appid=chain.appid, amount_fen=1_200)
+    paid_at = datetime.fromisoformat(f"2026-12-02T{china_time}:00+08:00")
+    trade = Trade(payment.out_trade_no, TradeState.PAID, 1_200, "4200001", paid_at=paid_at)
+
+    # When it is applied and the day is compared with a bill that has no lines
+    await payments.apply_trade(payment, trade)
+    result = await reconciliation.compare(account=chain.hq_wechat, day=date(2026, 12, 2), lines=[])
+
+    # Then it is ours on 2 Dec, whatever the hour of the machine that runs this
+    assert result.payments_ours == 1
+    assert [d["kind"] for d in result.differences] == [DifferenceKind.MISSING_THERE]
+    assert (await Payment.get(id=payment.id)).paid_at == paid_at
