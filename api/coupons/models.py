@@ -115,6 +115,13 @@ class Coupon(Model):
     order_ref = fields.CharField(max_length=64, null=True)
     locked_at = fields.DatetimeField(null=True)
     used_at = fields.DatetimeField(null=True)
+    # Where, by whom and through which channel it was used, and what it took off: the
+    # settlement of its cost (template.cost_bearer) is read from these.
+    used_store_id = fields.IntField(null=True)
+    used_staff_id = fields.IntField(null=True)
+    used_channel = fields.CharField(max_length=8, null=True)  # a Channel value
+    discount_fen = fields.IntField(default=0)
+    reminded_at = fields.DatetimeField(null=True)  # the expiry reminder was queued
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -125,4 +132,5 @@ class Coupon(Model):
             Index(fields=("member_id", "state")),
             Index(fields=("template_id", "member_id")),
             Index(fields=("state", "valid_until")),
+            Index(fields=("brand_id", "used_at")),
         )
