@@ -79,6 +79,11 @@ class CouponTemplate(Model):
     store_ids: list[int] = fields.JSONField(default=list)
     channels: list[str] = fields.JSONField(default=list)
     stacks_with_level_discount = fields.BooleanField(default=False)
+    stacks_with_coupons = fields.BooleanField(default=False)  # usable beside other coupons
+    gift_name = fields.CharField(max_length=64, default="")  # gift: what is handed over
+    # The mall's products and categories it applies to (empty: all); the till has no products.
+    product_ids: list[int] = fields.JSONField(default=list)
+    category_ids: list[int] = fields.JSONField(default=list)
     cost_bearer = fields.CharEnumField(CostBearer, max_length=16, default=CostBearer.BRAND)
     state = fields.CharEnumField(TemplateState, max_length=16, default=TemplateState.DRAFT)
     created_at = fields.DatetimeField(auto_now_add=True)

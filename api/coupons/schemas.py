@@ -33,6 +33,8 @@ Limit = Annotated[int, Field(ge=1, le=100)]
 Days = Annotated[int, Field(ge=1, le=3650)]
 StoreIds = Annotated[list[Id], Field(max_length=500)]
 Channels = Annotated[list[Channel], Field(min_length=1, max_length=2)]
+CatalogueIds = Annotated[list[Id], Field(max_length=500)]
+GiftName = Annotated[str, Line, StringConstraints(max_length=64)]
 
 
 class TemplateIn(BaseModel):
@@ -55,12 +57,16 @@ class TemplateIn(BaseModel):
     store_ids: StoreIds = Field(default_factory=list, description="empty: every store")
     channels: Channels = Field(default_factory=lambda: [Channel.MALL, Channel.TILL])
     stacks_with_level_discount: bool = False
+    stacks_with_coupons: bool = Field(default=False, description="usable beside other coupons")
+    gift_name: GiftName = Field(default="", description="gift: what is handed over")
+    product_ids: CatalogueIds = Field(default_factory=list, description="mall; empty: all")
+    category_ids: CatalogueIds = Field(default_factory=list, description="mall; empty: all")
     cost_bearer: CostBearer = CostBearer.BRAND
 
     def spec(self) -> TemplateSpec:
         values = self.model_dump()
-        values["store_ids"] = tuple(self.store_ids)
-        values["channels"] = tuple(self.channels)
+        for name in ("store_ids", "channels", "product_ids", "category_ids"):
+            values[name] = tuple(values[name])
         return TemplateSpec(**values)
 
 
@@ -82,6 +88,10 @@ class TemplateUpdate(Change):
     store_ids: Omittable[StoreIds] = None
     channels: Omittable[Channels] = None
     stacks_with_level_discount: Omittable[bool] = None
+    stacks_with_coupons: Omittable[bool] = None
+    gift_name: Omittable[GiftName] = None
+    product_ids: Omittable[CatalogueIds] = None
+    category_ids: Omittable[CatalogueIds] = None
     cost_bearer: Omittable[CostBearer] = None
 
 
@@ -103,6 +113,10 @@ class TemplateOut(BaseModel):
     store_ids: list[int]
     channels: list[Channel]
     stacks_with_level_discount: bool
+    stacks_with_coupons: bool
+    gift_name: str
+    product_ids: list[int]
+    category_ids: list[int]
     cost_bearer: CostBearer
     state: TemplateState
     created_at: datetime
@@ -127,6 +141,10 @@ class TemplateOut(BaseModel):
             store_ids=list(template.store_ids),
             channels=[Channel(c) for c in template.channels],
             stacks_with_level_discount=template.stacks_with_level_discount,
+            stacks_with_coupons=template.stacks_with_coupons,
+            gift_name=template.gift_name,
+            product_ids=list(template.product_ids),
+            category_ids=list(template.category_ids),
             cost_bearer=template.cost_bearer,
             state=template.state,
             created_at=template.created_at,

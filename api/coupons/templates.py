@@ -53,6 +53,10 @@ class TemplateSpec:
     store_ids: tuple[int, ...] = ()
     channels: tuple[Channel, ...] = (Channel.MALL, Channel.TILL)
     stacks_with_level_discount: bool = False
+    stacks_with_coupons: bool = False
+    gift_name: str = ""
+    product_ids: tuple[int, ...] = ()
+    category_ids: tuple[int, ...] = ()
     cost_bearer: CostBearer = CostBearer.BRAND
 
     @classmethod
@@ -73,12 +77,18 @@ class TemplateSpec:
             store_ids=tuple(template.store_ids),
             channels=tuple(Channel(c) for c in template.channels),
             stacks_with_level_discount=template.stacks_with_level_discount,
+            stacks_with_coupons=template.stacks_with_coupons,
+            gift_name=template.gift_name,
+            product_ids=tuple(template.product_ids),
+            category_ids=tuple(template.category_ids),
             cost_bearer=template.cost_bearer,
         )
 
     def columns(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values["store_ids"] = sorted(set(self.store_ids))
+        values["product_ids"] = sorted(set(self.product_ids))
+        values["category_ids"] = sorted(set(self.category_ids))
         values["channels"] = sorted({Channel(c).value for c in self.channels})
         return values
 
@@ -210,8 +220,9 @@ async def update_template(
         raise Conflict(CouponTemplateErrorCode.NOT_DRAFT, "Only a draft template can be changed.")
     if "store_ids" in changes:
         changes["store_ids"] = tuple(changes["store_ids"])
-    if "channels" in changes:
-        changes["channels"] = tuple(changes["channels"])
+    for name in ("channels", "product_ids", "category_ids"):
+        if name in changes:
+            changes[name] = tuple(changes[name])
     spec = replace(TemplateSpec.of(template), **changes)
     await check_spec(brand_id=brand_id, spec=spec)
     async with in_transaction() as db:

@@ -1,5 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
+import functools
+from json import dumps, loads
 from tortoise import fields
 from tortoise.indexes import Index
 
@@ -37,5 +39,25 @@ class Migration(migrations.Migration):
         ops.AddIndex(
             model_name='Coupon',
             index=Index(fields=['brand_id', 'used_at']),
+        ),
+        ops.AddField(
+            model_name='CouponTemplate',
+            name='category_ids',
+            field=fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads),
+        ),
+        ops.AddField(
+            model_name='CouponTemplate',
+            name='gift_name',
+            field=fields.CharField(default='', max_length=64),
+        ),
+        ops.AddField(
+            model_name='CouponTemplate',
+            name='product_ids',
+            field=fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads),
+        ),
+        ops.AddField(
+            model_name='CouponTemplate',
+            name='stacks_with_coupons',
+            field=fields.BooleanField(default=False),
         ),
     ]
