@@ -93,11 +93,11 @@ worker: venv
 
 # --- tests -----------------------------------------------------------------------------------
 # pytest exits 5 when it collects no tests; like every other non-zero status, that fails make.
-# The two suites are separate processes, run one after the other even under `make -j`.
+# The two suites are separate processes, run side by side by scripts/test-both (each to its own
+# log); `make test-sqlite` and `make test-services` run one of them with its output live.
 
 test: venv
-	$(PYTEST_EMBEDDED)
-	$(PYTEST_SERVICES)
+	scripts/test-both
 
 test-sqlite: venv
 	$(PYTEST_EMBEDDED)

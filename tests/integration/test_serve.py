@@ -15,7 +15,7 @@ import httpx
 from tests.conftest import _free_port
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], *, timeout_s: float = 30) -> None:
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], *, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         assert process.poll() is None, "the server exited while starting"
