@@ -72,11 +72,12 @@ async def start_issue(
     if tag_id is not None:
         if not await Tag.filter(id=tag_id, brand_id=brand_id).exists():
             raise NotFound(TagErrorCode.NOT_FOUND, "No such tag.")
-        targets = list(
+        rows = (
             await MemberTag.filter(brand_id=brand_id, tag_id=tag_id)
             .order_by("member_id")
             .values_list("member_id", flat=True)
         )
+        targets: list[int] = [int(m) for m in rows]  # type: ignore[call-overload]
     else:
         assert member_ids is not None
         targets = list(dict.fromkeys(member_ids))
@@ -119,7 +120,7 @@ async def _live_members(brand_id: int, member_ids: list[int]) -> set[int]:
             id__in=chunk,
             status__in=(MemberStatus.VISITOR, MemberStatus.MEMBER),
         ).values_list("id", flat=True)
-        live.update(int(m) for m in rows)
+        live.update(int(m) for m in rows)  # type: ignore[call-overload]
     return live
 
 
