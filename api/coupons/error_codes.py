@@ -20,6 +20,9 @@ class CouponTemplateErrorCode(StrEnum):
     STORE_NOT_FOUND = "coupon_template.store_not_found"
     NOT_DRAFT = "coupon_template.not_draft"
     INVALID_TRANSITION = "coupon_template.invalid_transition"
+    STORE_MANAGERS_NOT_ALLOWED = "coupon_template.store_managers_not_allowed"
+    STORES_REQUIRED = "coupon_template.stores_required"
+    STORE_OUT_OF_SCOPE = "coupon_template.store_out_of_scope"
 
 
 class CouponErrorCode(StrEnum):
@@ -38,3 +41,8 @@ class CouponErrorCode(StrEnum):
     ALREADY_USED = "coupon.already_used"
     LOCKED_BY_ANOTHER_ORDER = "coupon.locked_by_another_order"
     NOT_LOCKED = "coupon.not_locked"
+
+
+class CouponIssueErrorCode(StrEnum):
+    NOT_FOUND = "coupon_issue.not_found"
+    TARGET_INVALID = "coupon_issue.target_invalid"  # neither or both of member_ids and tag_id

@@ -139,3 +139,42 @@ class Coupon(Model):
             Index(fields=("state", "valid_until")),
             Index(fields=("brand_id", "used_at")),
         )
+
+
+class IssueState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+
+
+class CouponIssue(Model):
+    """Head office issuing one template to a list of members or to a tag, run as a job.
+
+    Every member is issued with the key `admin:<issue id>:<member id>`, so a rerun or a crashed
+    job picked up again issues nobody a second coupon. The counts are the job's progress.
+    """
+
+    id = fields.IntField(primary_key=True)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    template: fields.ForeignKeyRelation[CouponTemplate] = fields.ForeignKeyField(
+        "memberhub.CouponTemplate", related_name=False
+    )
+    template_id: int
+    actor = fields.CharField(max_length=64)
+    tag_id = fields.IntField(null=True)  # the tag the members were taken from, if any
+    member_ids: list[int] = fields.JSONField(default=list)  # fixed when the issue is asked for
+    state = fields.CharEnumField(IssueState, max_length=16, default=IssueState.QUEUED)
+    total = fields.IntField(default=0)
+    issued = fields.IntField(default=0)  # members who hold the issue's coupon
+    skipped = fields.IntField(default=0)
+    skipped_reasons: dict[str, int] = fields.JSONField(default=dict)  # reason: members
+    created_at = fields.DatetimeField(auto_now_add=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "cp_issue"
+        indexes = (Index(fields=("brand_id", "id")),)

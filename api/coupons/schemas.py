@@ -17,6 +17,7 @@ from .models import (
     Coupon,
     CouponKind,
     CouponTemplate,
+    IssueState,
     TemplateState,
 )
 from .templates import TemplateSpec
@@ -258,3 +259,32 @@ class WalletQuery(BaseModel):
     status: WalletFilter = WalletFilter.AVAILABLE
     cursor: Cursor | None = None
     limit: int = Field(default=20, ge=1, le=100)
+
+
+class IssueIn(BaseModel):
+    """To whom: a list of member ids, or every member with a tag (as they are now)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    member_ids: Annotated[list[Id], Field(min_length=1, max_length=10_000)] | None = None
+    tag_id: Id | None = None
+
+
+class IssueOut(BaseModel):
+    """An admin issue and its progress: issued + skipped reaches total when it is done."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    template_id: int
+    tag_id: int | None
+    state: IssueState = Field(description="queued, running or done")
+    total: int
+    issued: int
+    skipped: int
+    skipped_reasons: dict[str, int] = Field(
+        description="out_of_stock, limit_reached, member_gone, template_not_active: members"
+    )
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

@@ -4,6 +4,13 @@ A template is edited only while it is a draft, so the stock and limits the issui
 guards are fixed once the first coupon can be issued. Every state change is one guarded update
 (`WHERE state IN (…)`) with its audit row in the same transaction: of two admins pausing and
 ending at once, each sees the state the other left.
+
+Store managers draft and run templates for their own stores when the brand allows it (setting
+`store_manager_coupon_templates`): every service takes the caller's `StoreScope`, and a scope
+limited to some stores sees and acts only on templates whose `store_ids` are non-empty and all
+within it. Such a template's `cost_bearer` is not the manager's choice: it is the brand's
+setting `store_manager_coupon_cost_bearer` (default `franchisee`, the usual case of a
+franchise store running its own offer), whatever the request says.
 """
 
 from __future__ import annotations
@@ -16,9 +23,10 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from api.core import audit
-from api.core.errors import Conflict, InvalidInput, NotFound
+from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.core.pagination import paginate
-from api.org.models import Store
+from api.org.models import Brand, Store
+from api.org.scope import StoreScope
 
 from .error_codes import CouponTemplateErrorCode
 from .models import Channel, CostBearer, CouponKind, CouponTemplate, TemplateState
@@ -175,8 +183,58 @@ async def check_spec(*, brand_id: int, spec: TemplateSpec) -> None:
             )
 
 
-async def create_template(*, brand_id: int, actor: str, spec: TemplateSpec) -> CouponTemplate:
-    """A new template in `draft`, audited; 422 `coupon_template.*` when the fields clash."""
+BRAND = StoreScope.brand()
+
+
+async def allow_stores(*, brand_id: int) -> Brand:
+    """The brand, when it lets store managers run templates; 403
+    `coupon_template.store_managers_not_allowed` otherwise."""
+    brand = await Brand.get(id=brand_id)
+    if brand.setting("store_manager_coupon_templates") is not True:
+        raise Forbidden(
+            CouponTemplateErrorCode.STORE_MANAGERS_NOT_ALLOWED,
+            "Coupon templates are head office's in this brand.",
+        )
+    return brand
+
+
+async def scoped_spec(*, brand_id: int, scope: StoreScope, spec: TemplateSpec) -> TemplateSpec:
+    """The spec a caller of `scope` may write: a store scope needs the brand's permission,
+    stores named and all in scope, and takes the brand's cost bearer.
+
+    403 `coupon_template.store_managers_not_allowed`, `coupon_template.store_out_of_scope`;
+    422 `coupon_template.stores_required`.
+    """
+    if scope.store_ids is None:
+        return spec
+    brand = await allow_stores(brand_id=brand_id)
+    if not spec.store_ids:
+        raise InvalidInput(
+            CouponTemplateErrorCode.STORES_REQUIRED, "Name the stores this coupon is valid in."
+        )
+    if not set(spec.store_ids) <= scope.store_ids:
+        raise Forbidden(
+            CouponTemplateErrorCode.STORE_OUT_OF_SCOPE, "A store in store_ids is not yours."
+        )
+    bearer = CostBearer(str(brand.setting("store_manager_coupon_cost_bearer")))
+    return replace(spec, cost_bearer=bearer)
+
+
+def in_scope(template: CouponTemplate, scope: StoreScope) -> bool:
+    """Whether a caller of `scope` may see and act on the template."""
+    if scope.store_ids is None:
+        return True
+    return bool(template.store_ids) and set(template.store_ids) <= scope.store_ids
+
+
+async def create_template(
+    *, brand_id: int, actor: str, spec: TemplateSpec, scope: StoreScope = BRAND
+) -> CouponTemplate:
+    """A new template in `draft`, audited; 422 `coupon_template.*` when the fields clash.
+
+    403 as `scoped_spec` says for a store scope.
+    """
+    spec = await scoped_spec(brand_id=brand_id, scope=scope, spec=spec)
     await check_spec(brand_id=brand_id, spec=spec)
     async with in_transaction() as db:
         template = await CouponTemplate.create(
@@ -193,29 +251,54 @@ async def create_template(*, brand_id: int, actor: str, spec: TemplateSpec) -> C
     return template
 
 
-async def get_template(*, brand_id: int, template_id: int) -> CouponTemplate:
-    """The brand's template; 404 `coupon_template.not_found`."""
+async def get_template(
+    *, brand_id: int, template_id: int, scope: StoreScope = BRAND
+) -> CouponTemplate:
+    """The brand's template in scope; 404 `coupon_template.not_found` (a store scope: 403 when
+    the brand does not allow it)."""
+    if scope.store_ids is not None:
+        await allow_stores(brand_id=brand_id)
     template = await CouponTemplate.filter(id=template_id, brand_id=brand_id).first()
-    if template is None:
+    if template is None or not in_scope(template, scope):
         raise NotFound(CouponTemplateErrorCode.NOT_FOUND, "No such coupon template.")
     return template
 
 
 async def list_templates(
-    *, brand_id: int, state: TemplateState | None, cursor: str | None, limit: int
+    *,
+    brand_id: int,
+    state: TemplateState | None,
+    cursor: str | None,
+    limit: int,
+    scope: StoreScope = BRAND,
 ) -> tuple[list[CouponTemplate], str | None]:
-    """The brand's templates, newest first, optionally in one state."""
+    """The brand's templates in scope, newest first, optionally in one state."""
     queryset: QuerySet[CouponTemplate] = CouponTemplate.filter(brand_id=brand_id)
+    if scope.store_ids is not None:
+        await allow_stores(brand_id=brand_id)
+        # store_ids is a JSON list, filtered here rather than in SQL (the same on SQLite and
+        # PostgreSQL); a brand has hundreds of templates, not millions.
+        rows = await queryset.values_list("id", "store_ids")
+        mine = [i for i, stores in rows if stores and set(stores) <= scope.store_ids]
+        queryset = queryset.filter(id__in=mine)
     if state is not None:
         queryset = queryset.filter(state=state)
     return await paginate(queryset, cursor=cursor, limit=limit)
 
 
 async def update_template(
-    *, brand_id: int, actor: str, template_id: int, changes: dict[str, Any]
+    *,
+    brand_id: int,
+    actor: str,
+    template_id: int,
+    changes: dict[str, Any],
+    scope: StoreScope = BRAND,
 ) -> CouponTemplate:
-    """Change a draft's fields (None clears a nullable one); 409 `coupon_template.not_draft`."""
-    template = await get_template(brand_id=brand_id, template_id=template_id)
+    """Change a draft's fields (None clears a nullable one); 409 `coupon_template.not_draft`.
+
+    A store scope: 403 as `scoped_spec` says.
+    """
+    template = await get_template(brand_id=brand_id, template_id=template_id, scope=scope)
     if template.state is not TemplateState.DRAFT:
         raise Conflict(CouponTemplateErrorCode.NOT_DRAFT, "Only a draft template can be changed.")
     if "store_ids" in changes:
@@ -224,6 +307,7 @@ async def update_template(
         if name in changes:
             changes[name] = tuple(changes[name])
     spec = replace(TemplateSpec.of(template), **changes)
+    spec = await scoped_spec(brand_id=brand_id, scope=scope, spec=spec)
     await check_spec(brand_id=brand_id, spec=spec)
     async with in_transaction() as db:
         updated = (
@@ -247,14 +331,16 @@ async def update_template(
 
 
 async def change_state(
-    *, brand_id: int, actor: str, template_id: int, action: str
+    *, brand_id: int, actor: str, template_id: int, action: str, scope: StoreScope = BRAND
 ) -> CouponTemplate:
     """Apply `activate`, `pause` or `end`; 409 `coupon_template.invalid_transition` otherwise.
 
-    Repeating the action that led to the current state answers the template unchanged.
+    Repeating the action that led to the current state answers the template unchanged. A store
+    scope acts on its own templates only (404 otherwise), while the brand allows it (403).
     """
     sources, target = TRANSITIONS[action]
-    template = await get_template(brand_id=brand_id, template_id=template_id)
+    template = await get_template(brand_id=brand_id, template_id=template_id, scope=scope)
+
     async with in_transaction() as db:
         moved = (
             await CouponTemplate.filter(id=template_id, brand_id=brand_id, state__in=sources)

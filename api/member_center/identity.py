@@ -302,9 +302,16 @@ async def _bind_phone(
         "phone_enc": encrypt(phone),
         "phone_masked": mask_phone(phone),
     }
-    if member.status != MemberStatus.MEMBER:
+    joined = member.status != MemberStatus.MEMBER
+    if joined:
         changes |= await registration_changes(brand_id, member, db)
     await Member.filter(id=member.id).using_db(db).update(**changes)
+    if joined:
+        # Imported here: the coupon domain builds on the member center, not the other way.
+        from api.coupons.rewards import queue_new_member_gift
+
+        brand = await Brand.get(id=brand_id, using_db=db)
+        await queue_new_member_gift(db, brand=brand, member_id=member.id)
     return await Member.filter(id=member.id).using_db(db).get()
 
 

@@ -36,6 +36,14 @@ DEFAULT_BRAND_SETTINGS: dict[str, object] = {
     "report_emails": [],
     # A member-code payment above this waits for the member to confirm it in the mini-program.
     "member_code_pay_confirm_above_fen": 20_000,
+    # Coupon templates a visitor gets one coupon of each when they become a member.
+    "new_member_coupon_template_ids": [],
+    # [{threshold_fen, template_id}]: a paid payment reaching a threshold earns that coupon.
+    "payment_reward_rules": [],
+    # Store managers may draft and run coupon templates for their own stores.
+    "store_manager_coupon_templates": False,
+    # Who bears the cost of a store manager's template (the manager does not choose).
+    "store_manager_coupon_cost_bearer": "franchisee",
 }
 
 

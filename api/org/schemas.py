@@ -72,6 +72,13 @@ ReportEmail = Annotated[
 ]
 
 
+class PaymentRewardRule(Strict):
+    """A paid payment of at least `threshold_fen` earns one coupon of `template_id`."""
+
+    threshold_fen: Annotated[int, Field(ge=1, le=100_000_000)]
+    template_id: Id
+
+
 class BrandSettingsIn(Change):
     member_code_ttl_s: Omittable[Annotated[int, Field(ge=15, le=600)]] = None
     attribution_policy: Omittable[AttributionPolicy] = None
@@ -85,6 +92,14 @@ class BrandSettingsIn(Change):
         Annotated[list[ReportEmail], Field(max_length=20, description="where daily reports go")]
     ] = None
     member_code_pay_confirm_above_fen: Omittable[Annotated[int, Field(ge=0, le=100_000_000)]] = None
+    new_member_coupon_template_ids: Omittable[
+        Annotated[list[Id], Field(max_length=10, description="one coupon of each to a new member")]
+    ] = None
+    payment_reward_rules: Omittable[
+        Annotated[list[PaymentRewardRule], Field(max_length=10, description="every rule reached")]
+    ] = None
+    store_manager_coupon_templates: Omittable[bool] = None
+    store_manager_coupon_cost_bearer: Omittable[Literal["brand", "franchisee"]] = None
 
 
 class BrandUpdate(Change):

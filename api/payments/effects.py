@@ -9,14 +9,15 @@ In order:
    per yuan, which may lift the level). Recharges earn neither: the money earns them when it is
    spent. Every credit's key is `payment:<id>`, so it can never be applied twice.
 3. A member without a home store is bound to the paying store (source `payment`).
-4. A new member's welcome is queued through the outbox.
-5. `reward_paid_payment` — the hook the coupon wallet fills with payment-reward coupons.
+4. A new member's welcome and new-member coupons are queued through the outbox.
+5. `reward_paid_payment` queues the payment-reward coupons the brand's rules give.
 """
 
 from __future__ import annotations
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from api.coupons.rewards import queue_new_member_gift, queue_payment_reward
 from api.member_center.identity import registration_changes
 from api.member_center.levels import add_growth
 from api.member_center.models import Level, Member, MemberStatus, RelationSource
@@ -106,13 +107,13 @@ async def on_paid(db: BaseDBAsyncClient, payment: Payment) -> None:
         )
     if joined:
         await queue_welcome(db, brand_id=payment.brand_id, member_id=member.id, reason="payment")
-    await reward_paid_payment(db, payment=payment, member_id=member.id)
+        await queue_new_member_gift(db, brand=brand, member_id=member.id)
+    await reward_paid_payment(db, brand=brand, payment=payment, member_id=member.id)
 
 
-async def reward_paid_payment(db: BaseDBAsyncClient, *, payment: Payment, member_id: int) -> None:
-    """Hook: coupons a paid payment earns (the coupon wallet's payment rewards).
-
-    Called inside the paid transaction, once per payment. Nothing is rewarded until the coupon
-    wallet is built; it will issue here through its own service, keyed by the payment.
-    """
-    return None
+async def reward_paid_payment(
+    db: BaseDBAsyncClient, *, brand: Brand, payment: Payment, member_id: int
+) -> None:
+    """The coupons a paid payment earns, queued (at most one outbox insert) inside the paid
+    transaction and issued by the outbox handler with the key `payment:<id>`."""
+    await queue_payment_reward(db, brand=brand, payment=payment, member_id=member_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -14,6 +14,9 @@ from .models import PaymentMethod, PaymentPurpose, PaymentState
 from .payments import PaymentDetail
 from .recharge import Recharge
 from .refunds import RefundResult
+
+if TYPE_CHECKING:
+    from api.coupons.rewards import PaymentResult
 
 
 class RechargeIn(BaseModel):
@@ -193,4 +196,64 @@ class PaymentRefundOut(BaseModel):
                 "payment_state": result.payment.state,
                 "payment_refunded_fen": result.payment.refunded_fen,
             }
+        )
+
+
+class RewardCouponOut(BaseModel):
+    """A coupon the payment earned, as the wallet shows it."""
+
+    id: int
+    template_id: int
+    name: str
+    kind: str
+    value_fen: int | None
+    percent_off: int | None
+    cap_fen: int | None
+    threshold_fen: int
+    code: str
+    valid_until: datetime
+
+
+class MyPaymentOut(BaseModel):
+    """The payment result the mini-program shows: the payment and the coupons it earned."""
+
+    id: int
+    out_trade_no: str
+    purpose: PaymentPurpose
+    state: PaymentState
+    amount_fen: int
+    points_earned: int
+    paid_at: datetime | None
+    reward_coupons: list[RewardCouponOut]
+    rewards_pending: bool = Field(
+        description="reward coupons are still being issued: ask again in a moment"
+    )
+
+    @classmethod
+    def of(cls, result: PaymentResult) -> MyPaymentOut:
+        payment = result.payment
+        return cls(
+            id=payment.id,
+            out_trade_no=payment.out_trade_no,
+            purpose=payment.purpose,
+            state=payment.state,
+            amount_fen=payment.amount_fen,
+            points_earned=payment.points_earned,
+            paid_at=payment.paid_at,
+            reward_coupons=[
+                RewardCouponOut(
+                    id=coupon.id,
+                    template_id=template.id,
+                    name=template.name,
+                    kind=template.kind.value,
+                    value_fen=template.value_fen,
+                    percent_off=template.percent_off,
+                    cap_fen=template.cap_fen,
+                    threshold_fen=template.threshold_fen,
+                    code=coupon.code,
+                    valid_until=coupon.valid_until,
+                )
+                for coupon, template in result.coupons
+            ],
+            rewards_pending=result.pending,
         )

@@ -338,6 +338,13 @@ async def _coupon_template_end(g: Given) -> Change:
     return Change(f"/admin/coupon-templates/{await _coupon_template(g, 'activate')}/end")
 
 
+@change("POST", "/admin/coupon-templates/<template_id:int>/issue", "coupon_issue.start")
+async def _coupon_issue_start(g: Given) -> Change:
+    member = await make_member(brand=g.brand)
+    template_id = await _coupon_template(g, "activate")
+    return Change(f"/admin/coupon-templates/{template_id}/issue", {"member_ids": [member.id]})
+
+
 @change("POST", "/admin/payments/<payment_id:int>/refunds", "payment.refund")
 async def _payment_refund(g: Given) -> Change:
     member = await make_member(brand=g.brand)

@@ -1,4 +1,5 @@
-"""Head office's coupon templates: draft, change, activate, pause, end."""
+"""Coupon templates: draft, change, activate, pause, end (head office; store managers for their
+own stores when the brand allows it)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from api.coupons.schemas import (
     TemplateQuery,
     TemplateUpdate,
 )
-from api.org.access import HQ, staff_required
+from api.org.access import ADMINS, staff_required
 from api.web.http import body, doc, out, query
 
 bp = Blueprint("coupons_templates", url_prefix="/api/v1")
@@ -28,12 +29,16 @@ TEMPLATE = {"template_id": "The coupon template's id"}
     body=TemplateIn,
     response=TemplateOut,
     status=201,
+    errors=(403, 422),
 )
-@staff_required(*HQ)
+@staff_required(*ADMINS)
 async def create_coupon_template(request: Request) -> HTTPResponse:
     payload = body(request, TemplateIn)
     template = await service.create_template(
-        brand_id=request.ctx.brand_id, actor=request.ctx.staff.audit_name, spec=payload.spec()
+        brand_id=request.ctx.brand_id,
+        actor=request.ctx.staff.audit_name,
+        spec=payload.spec(),
+        scope=request.ctx.scope,
     )
     return out(TemplateOut.of(template), status=201)
 
@@ -45,12 +50,17 @@ async def create_coupon_template(request: Request) -> HTTPResponse:
     tag="coupons",
     query=TemplateQuery,
     response=TemplatePage,
+    errors=(403,),
 )
-@staff_required(*HQ)
+@staff_required(*ADMINS)
 async def list_coupon_templates(request: Request) -> HTTPResponse:
     params = query(request, TemplateQuery)
     templates, next_cursor = await service.list_templates(
-        brand_id=request.ctx.brand_id, state=params.state, cursor=params.cursor, limit=params.limit
+        brand_id=request.ctx.brand_id,
+        state=params.state,
+        cursor=params.cursor,
+        limit=params.limit,
+        scope=request.ctx.scope,
     )
     return out(TemplatePage(items=[TemplateOut.of(t) for t in templates], next_cursor=next_cursor))
 
@@ -60,12 +70,14 @@ async def list_coupon_templates(request: Request) -> HTTPResponse:
     summary="One coupon template",
     tag="coupons",
     response=TemplateOut,
-    errors=(404,),
+    errors=(403, 404),
     params=TEMPLATE,
 )
-@staff_required(*HQ)
+@staff_required(*ADMINS)
 async def get_coupon_template(request: Request, template_id: int) -> HTTPResponse:
-    template = await service.get_template(brand_id=request.ctx.brand_id, template_id=template_id)
+    template = await service.get_template(
+        brand_id=request.ctx.brand_id, template_id=template_id, scope=request.ctx.scope
+    )
     return out(TemplateOut.of(template))
 
 
@@ -76,10 +88,10 @@ async def get_coupon_template(request: Request, template_id: int) -> HTTPRespons
     tag="coupons",
     body=TemplateUpdate,
     response=TemplateOut,
-    errors=(404, 409),
+    errors=(403, 404, 409),
     params=TEMPLATE,
 )
-@staff_required(*HQ)
+@staff_required(*ADMINS)
 async def update_coupon_template(request: Request, template_id: int) -> HTTPResponse:
     payload = body(request, TemplateUpdate)
     template = await service.update_template(
@@ -87,6 +99,7 @@ async def update_coupon_template(request: Request, template_id: int) -> HTTPResp
         actor=request.ctx.staff.audit_name,
         template_id=template_id,
         changes=payload.model_dump(exclude_unset=True),
+        scope=request.ctx.scope,
     )
     return out(TemplateOut.of(template))
 
@@ -97,6 +110,7 @@ async def _change(request: Request, template_id: int, action: str) -> HTTPRespon
         actor=request.ctx.staff.audit_name,
         template_id=template_id,
         action=action,
+        scope=request.ctx.scope,
     )
     return out(TemplateOut.of(template))
 
@@ -107,10 +121,10 @@ async def _change(request: Request, template_id: int, action: str) -> HTTPRespon
     returns="The template, `active`",
     tag="coupons",
     response=TemplateOut,
-    errors=(404, 409),
+    errors=(403, 404, 409),
     params=TEMPLATE,
 )
-@staff_required(*HQ)
+@staff_required(*ADMINS)
 async def activate_coupon_template(request: Request, template_id: int) -> HTTPResponse:
     return await _change(request, template_id, "activate")
 
@@ -121,10 +135,10 @@ async def activate_coupon_template(request: Request, template_id: int) -> HTTPRe
     returns="The template, `paused`",
     tag="coupons",
     response=TemplateOut,
-    errors=(404, 409),
+    errors=(403, 404, 409),
     params=TEMPLATE,
 )
-@staff_required(*HQ)
+@staff_required(*ADMINS)
 async def pause_coupon_template(request: Request, template_id: int) -> HTTPResponse:
     return await _change(request, template_id, "pause")
 
@@ -135,9 +149,9 @@ async def pause_coupon_template(request: Request, template_id: int) -> HTTPRespo
     returns="The template, `ended`",
     tag="coupons",
     response=TemplateOut,
-    errors=(404, 409),
+    errors=(403, 404, 409),
     params=TEMPLATE,
 )
-@staff_required(*HQ)
+@staff_required(*ADMINS)
 async def end_coupon_template(request: Request, template_id: int) -> HTTPResponse:
     return await _change(request, template_id, "end")
