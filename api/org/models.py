@@ -36,6 +36,9 @@ DEFAULT_BRAND_SETTINGS: dict[str, object] = {
     "report_emails": [],
     # A member-code payment above this waits for the member to confirm it in the mini-program.
     "member_code_pay_confirm_above_fen": 20_000,
+    # The member center the official account links to (welcome replies, keyword replies);
+    # empty: memberhub's own H5 member center at the public base URL.
+    "member_center_url": "",
 }
 
 

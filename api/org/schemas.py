@@ -85,6 +85,9 @@ class BrandSettingsIn(Change):
         Annotated[list[ReportEmail], Field(max_length=20, description="where daily reports go")]
     ] = None
     member_code_pay_confirm_above_fen: Omittable[Annotated[int, Field(ge=0, le=100_000_000)]] = None
+    member_center_url: Omittable[
+        Annotated[str, Field(max_length=512, pattern=r"^(https?://[^\s]+)?$")]
+    ] = None
 
 
 class BrandUpdate(Change):
