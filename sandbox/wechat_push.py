@@ -38,9 +38,9 @@ HEAD_FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
 
 def push_token(appid: str) -> str:
     """The push token the sandbox signs appid's pushes with (32 characters)."""
-    return hmac.new(SANDBOX_SEED, b"wechat-push-token:" + appid.encode(), hashlib.sha256).hexdigest()[
-        :32
-    ]
+    return hmac.new(
+        SANDBOX_SEED, b"wechat-push-token:" + appid.encode(), hashlib.sha256
+    ).hexdigest()[:32]
 
 
 def push_aes_key(appid: str) -> str:
@@ -72,6 +72,29 @@ def build_xml(appid: str, message: dict[str, Any]) -> str:
         text = str(value) if isinstance(value, int) else _cdata(str(value))
         parts.append(f"<{name}>{text}</{name}>")
     return "<xml>" + "".join(parts) + "</xml>"
+
+
+def sign_push(appid: str, xml: str, openid: str, mode: str) -> tuple[dict[str, str], bytes]:
+    """The query string and body WeChat posts for xml in `mode` (plain, compatible or safe)."""
+    token = push_token(appid)
+    timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**10))
+    params = {
+        "signature": signature(token, timestamp, nonce),
+        "timestamp": timestamp,
+        "nonce": nonce,
+        "openid": openid,
+    }
+    if mode == "plain":
+        return params, xml.encode()
+    key = base64.b64decode(push_aes_key(appid) + "=")
+    ciphertext = PrpCrypto(key).encrypt(xml, appid).decode()
+    params.update(encrypt_type="aes", msg_signature=signature(token, timestamp, nonce, ciphertext))
+    if mode == "compatible":
+        inner = xml[len("<xml>") : -len("</xml>")]
+    else:
+        to_user = xmltodict.parse(xml)["xml"].get("ToUserName") or f"gh_{appid[2:14]}"
+        inner = f"<ToUserName>{_cdata(str(to_user))}</ToUserName>"
+    return params, f"<xml>{inner}<Encrypt>{_cdata(ciphertext)}</Encrypt></xml>".encode()
 
 
 def _decrypt_reply(appid: str, body: str) -> tuple[str, bool]:
@@ -109,40 +132,31 @@ async def push(request: Request) -> HTTPResponse:
     mode = data.get("mode") or "plain"
     if not isinstance(appid, str) or not is_wechat_appid(appid):
         return bad_player_request("appid must be `wx` and 16 hex digits")
-    if not isinstance(message, dict) or not message.get("MsgType") or not message.get(
-        "FromUserName"
+    if (
+        not isinstance(message, dict)
+        or not message.get("MsgType")
+        or not message.get("FromUserName")
     ):
         return bad_player_request("message needs MsgType and FromUserName")
     if mode not in MODES:
         return bad_player_request("mode must be plain, compatible or safe")
     xml = build_xml(appid, message)
-    token = push_token(appid)
-    timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**10))
-    params = {
-        "signature": signature(token, timestamp, nonce),
-        "timestamp": timestamp,
-        "nonce": nonce,
-        "openid": str(message["FromUserName"]),
-    }
-    body = xml
-    if mode != "plain":
-        key = base64.b64decode(push_aes_key(appid) + "=")
-        ciphertext = PrpCrypto(key).encrypt(xml, appid).decode()
-        params.update(encrypt_type="aes", msg_signature=signature(token, timestamp, nonce, ciphertext))
-        head = f"<ToUserName>{_cdata(str(message.get('ToUserName') or f'gh_{appid[2:14]}'))}</ToUserName>"
-        inner = xml[len("<xml>") : -len("</xml>")] if mode == "compatible" else head
-        body = f"<xml>{inner}<Encrypt>{_cdata(ciphertext)}</Encrypt></xml>"
+    params, body = sign_push(appid, xml, str(message["FromUserName"]), mode)
     url = f"{_base_url(request, data.get('url'))}/callbacks/wechat/{appid}"
     async with httpx.AsyncClient(timeout=PUSH_TIMEOUT_S) as http:
         try:
             answer = await http.post(
-                url, params=params, content=body.encode(), headers={"content-type": "text/xml"}
+                url, params=params, content=body, headers={"content-type": "text/xml"}
             )
         except httpx.HTTPError as exc:
             return json_response({"status": None, "error": type(exc).__name__, "pushed": xml})
-    reply, encrypted = _decrypt_reply(appid, answer.text) if answer.status_code == 200 else (
-        answer.text,
-        False,
+    reply, encrypted = (
+        _decrypt_reply(appid, answer.text)
+        if answer.status_code == 200
+        else (
+            answer.text,
+            False,
+        )
     )
     return json_response(
         {"status": answer.status_code, "reply": reply, "encrypted": encrypted, "pushed": xml},

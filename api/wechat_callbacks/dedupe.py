@@ -29,7 +29,9 @@ def push_key(appid: str, fields: dict[str, Any]) -> str:
     if msg_id:
         identity = f"m:{msg_id}"
     else:
-        identity = f"e:{fields.get('FromUserName')}:{fields.get('CreateTime')}:{fields.get('Event')}"
+        identity = (
+            f"e:{fields.get('FromUserName')}:{fields.get('CreateTime')}:{fields.get('Event')}"
+        )
     return f"wechat-push:{appid}:{identity}"[:250]
 
 

@@ -14,7 +14,9 @@ from .models import MatchKind, WechatAutoReply
 Keyword = Annotated[str, Line, Len(1, 32)]
 # WeChat cuts a passive text reply at 2048 bytes; 600 characters of Chinese stay under it.
 ReplyText = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$"), Len(1, 600)
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$"),
+    Len(1, 600),
 ]
 
 

@@ -66,7 +66,9 @@ def follow(openid: str, scene: str | None = None, **extra: Any) -> dict[str, Any
     return message
 
 
-def signed_params(token: str, *, timestamp: str | None = None, nonce: str = "12345") -> dict[str, str]:
+def signed_params(
+    token: str, *, timestamp: str | None = None, nonce: str = "12345"
+) -> dict[str, str]:
     timestamp = timestamp or str(int(time.time()))
     return {
         "signature": signature(token, timestamp, nonce),
@@ -77,6 +79,4 @@ def signed_params(token: str, *, timestamp: str | None = None, nonce: str = "123
 
 async def post_plain(api: Api, app: WechatApp, xml: str, params: dict[str, str]) -> Answer:
     """A push posted straight to the app's push URL, as given."""
-    return await api.request(
-        "POST", f"/callbacks/wechat/{app.appid}", content=xml, params=params
-    )
+    return await api.request("POST", f"/callbacks/wechat/{app.appid}", content=xml, params=params)

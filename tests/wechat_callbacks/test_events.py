@@ -26,11 +26,8 @@ def reply_of(result: dict) -> dict:
 
 
 async def members_of(openid: str) -> list[int]:
-    return list(
-        await MemberIdentity.filter(kind=IdentityKind.WECHAT_OPENID, value=openid).values_list(
-            "member_id", flat=True
-        )
-    )
+    rows = await MemberIdentity.filter(kind=IdentityKind.WECHAT_OPENID, value=openid)
+    return [row.member_id for row in rows]
 
 
 async def test_subscribe_through_a_store_qr_binds_a_new_visitor_and_welcomes_them(
@@ -161,7 +158,10 @@ async def test_text_messages_get_the_matching_keyword_reply(
     brand = await make_brand()
     app = await push_app(brand, mode)
     await WechatAutoReply.create(
-        brand_id=brand.id, keyword="会员", match=MatchKind.EXACT, reply_text="会员中心 {member_center_url}"
+        brand_id=brand.id,
+        keyword="会员",
+        match=MatchKind.EXACT,
+        reply_text="会员中心 {member_center_url}",
     )
     await WechatAutoReply.create(
         brand_id=brand.id, keyword="营业", match=MatchKind.CONTAINS, reply_text="9:00-22:00"
@@ -174,7 +174,10 @@ async def test_text_messages_get_the_matching_keyword_reply(
     hours = reply_of(await push(player, live_url, app, text("请问几点营业？")))
     nothing = await push(player, live_url, app, text("会员卡怎么办"))
 
-    assert member["Content"] == f"会员中心 http://127.0.0.1:{live_url.rsplit(':', 1)[1]}/h5/member?brand={brand.code}"
+    assert (
+        member["Content"]
+        == f"会员中心 http://127.0.0.1:{live_url.rsplit(':', 1)[1]}/h5/member?brand={brand.code}"
+    )
     assert hours["Content"] == "9:00-22:00"
     assert nothing["reply"] == "success"
 

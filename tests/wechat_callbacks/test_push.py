@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from datetime import UTC, datetime
 
 from wechatpy.crypto import PrpCrypto
-import base64
 
 from api.core.clock import FrozenClock
 from api.core.crypto import encrypt
