@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from datetime import UTC, datetime
 
-from wechatpy.crypto import PrpCrypto
+import xmltodict
+from wechatpy.crypto import PrpCrypto, WeChatCrypto
 
 from api.core.clock import FrozenClock
 from api.core.crypto import encrypt
 from api.member_center.models import Member, MemberIdentity, MemberRelation
 from api.org.models import MessageMode, WechatAppKind
-from api.wechat_callbacks.models import WechatMenuEvent
+from api.wechat_callbacks.models import MatchKind, WechatAutoReply, WechatMenuEvent
 from sandbox.wechat_push import build_xml, push_aes_key, push_token, signature
 from tests.factories import make_brand, make_store, make_wechat_app
 from tests.support.api import Api
@@ -228,8 +230,6 @@ async def test_wechats_published_safe_mode_sample_decrypts_through_the_endpoint(
         aes_key_enc=encrypt(SAMPLE_AES_KEY),
         message_mode=MessageMode.SAFE,
     )
-    from api.wechat_callbacks.models import MatchKind, WechatAutoReply
-
     await WechatAutoReply.create(
         brand_id=brand.id, keyword="abcdtet", match=MatchKind.EXACT, reply_text="sample seen"
     )
@@ -247,11 +247,7 @@ async def test_wechats_published_safe_mode_sample_decrypts_through_the_endpoint(
 
     # then it decrypted to the text "abcdteT", whose keyword reply comes back encrypted
     assert answer.status == 200, answer
-    from wechatpy.crypto import WeChatCrypto
-
     crypto = WeChatCrypto(SAMPLE_TOKEN, SAMPLE_AES_KEY, SAMPLE_APPID)
-    import xmltodict
-
     outer = xmltodict.parse(answer.text)["xml"]
     reply = crypto.decrypt_message(
         answer.text, outer["MsgSignature"], outer["TimeStamp"], outer["Nonce"]
@@ -267,3 +263,34 @@ async def test_wechats_published_safe_mode_sample_decrypts_through_the_endpoint(
         "POST", f"/callbacks/wechat/{SAMPLE_APPID}", content=tampered, params=params
     )
     assert refused.status == 403
+
+
+async def test_mini_program_json_pushes_are_read_and_answered_success(api: Api) -> None:
+    # given a mini-program whose push is configured as JSON, in safe mode
+    brand = await make_brand()
+    wxa = await push_app(brand, MessageMode.SAFE, kind=WechatAppKind.MINIPROGRAM)
+    fields = {
+        "ToUserName": "gh_wxa",
+        "FromUserName": "o-wxa-json",
+        "CreateTime": 1_700_000_100,
+        "MsgType": "event",
+        "Event": "user_enter_tempsession",
+        "SessionFrom": "",
+    }
+    params = signed_params(push_token(wxa.appid))
+    key = base64.b64decode(push_aes_key(wxa.appid) + "=")
+    ciphertext = PrpCrypto(key).encrypt(json.dumps(fields), wxa.appid).decode()
+    params.update(
+        encrypt_type="aes",
+        msg_signature=signature(
+            push_token(wxa.appid), params["timestamp"], params["nonce"], ciphertext
+        ),
+    )
+    body = json.dumps({"ToUserName": "gh_wxa", "Encrypt": ciphertext})
+
+    answer = await post_plain(api, wxa, body, params)
+    forged = await post_plain(api, wxa, body, {**params, "msg_signature": "1" * 40})
+
+    assert (answer.status, answer.text) == (200, "success")
+    assert forged.status == 403
+    assert await state_counts() == (0, 0, 0, 0)
