@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,8 @@ from api.org.models import Brand, MessageMode, Status, WechatApp, WechatAppKind
 from .error_codes import CallbackErrorCode
 
 TIMESTAMP_WINDOW_S = 300
+APP_TTL_S = 10.0
+APP_CACHE_MAX = 1000
 
 
 @dataclass(frozen=True)
@@ -85,8 +88,26 @@ def _push_keys(app: WechatApp) -> tuple[str, WeChatCrypto | None]:
     return token, crypto
 
 
+_apps: dict[str, tuple[float, PushApp]] = {}
+
+
 async def find_app(appid: str) -> PushApp:
-    """The active app with this appid and a push token; 404 `wechat_callback.unknown_app`."""
+    """The active app with this appid and a push token; 404 `wechat_callback.unknown_app`.
+
+    A found app is kept by this process for `APP_TTL_S`: an app disabled, a token rotated or a
+    brand setting changed is seen by every process within that time.
+    """
+    known = _apps.get(appid)
+    if known is not None and known[0] > time.monotonic():
+        return known[1]
+    found = await _load_app(appid)
+    if len(_apps) >= APP_CACHE_MAX:
+        _apps.clear()
+    _apps[appid] = (time.monotonic() + APP_TTL_S, found)
+    return found
+
+
+async def _load_app(appid: str) -> PushApp:
     app = await WechatApp.get_or_none(appid=appid[:32], status=Status.ACTIVE)
     brand = await Brand.get_or_none(id=app.brand_id, status=Status.ACTIVE) if app else None
     if app is None or brand is None or not app.token_enc:
