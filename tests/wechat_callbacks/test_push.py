@@ -173,30 +173,48 @@ async def test_the_same_push_three_times_is_handled_once_and_answered_the_same(
     assert await state_counts() == (1, 1, 1, 0)
 
 
-async def test_three_concurrent_deliveries_and_twenty_clicks_are_handled_once(
-    player: Player, live_url: str
-) -> None:
+async def test_three_concurrent_deliveries_are_handled_once(player: Player, live_url: str) -> None:
+    # given one safe-mode follow through a store's code, delivered three times at once
     brand = await make_brand()
     await make_store(brand=brand, code="SH002")
     app = await push_app(brand, MessageMode.SAFE)
     subscribe = follow("o-race", "s=SH002", CreateTime=1_700_000_001)
-    click = {
-        "MsgType": "event",
-        "Event": "CLICK",
-        "EventKey": "K",
-        "FromUserName": "o-race",
-        "CreateTime": 1_700_000_002,
-    }
 
-    results = await asyncio.gather(
-        *[push(player, live_url, app, subscribe) for _ in range(3)],
-        *[push(player, live_url, app, click) for _ in range(20)],
+    results = await asyncio.gather(*[push(player, live_url, app, subscribe) for _ in range(3)])
+
+    # then one visitor, one identity, one relation, and every delivery answered
+    assert {result["status"] for result in results} == {200}
+    assert await state_counts() == (1, 1, 1, 0)
+    welcomes = [result for result in results if result["reply"] != "success"]
+    assert welcomes, results
+
+
+async def test_twenty_concurrent_deliveries_of_a_follow_and_a_click_are_handled_once(
+    api: Api,
+) -> None:
+    brand = await make_brand()
+    await make_store(brand=brand, code="SH003")
+    app = await push_app(brand)
+    params = signed_params(push_token(app.appid))
+    subscribe = build_xml(app.appid, follow("o-herd", "s=SH003", CreateTime=1_700_000_003))
+    click = build_xml(
+        app.appid,
+        {
+            "MsgType": "event",
+            "Event": "CLICK",
+            "EventKey": "K",
+            "FromUserName": "o-herd",
+            "CreateTime": 1_700_000_004,
+        },
     )
 
-    assert {result["status"] for result in results} == {200}
+    answers = await asyncio.gather(
+        *[post_plain(api, app, subscribe, params) for _ in range(20)],
+        *[post_plain(api, app, click, params) for _ in range(20)],
+    )
+
+    assert {answer.status for answer in answers} == {200}
     assert await state_counts() == (1, 1, 1, 1)
-    welcomes = [result for result in results[:3] if result["reply"] != "success"]
-    assert welcomes, results[:3]
 
 
 async def test_text_messages_with_the_same_msgid_are_one_message(api: Api) -> None:
