@@ -86,16 +86,16 @@ async def _queue_unionid(app: PushApp, openid: str) -> None:
     )
 
 
-async def _follow(app: PushApp, openid: str, scene: str | None, *, subscribed: bool) -> str:
+async def _follow(app: PushApp, openid: str, scene: str | None) -> str:
     member_id = await _follower(app, openid)
-    if subscribed:
-        await MemberIdentity.filter(
-            brand_id=app.brand_id,
-            kind=IdentityKind.WECHAT_OPENID,
-            app_id=app.appid,
-            value=openid,
-            unsubscribed_at__isnull=False,
-        ).update(unsubscribed_at=None)
+    # Following (or scanning, which only followers can) ends an unfollow recorded earlier.
+    await MemberIdentity.filter(
+        brand_id=app.brand_id,
+        kind=IdentityKind.WECHAT_OPENID,
+        app_id=app.appid,
+        value=openid,
+        unsubscribed_at__isnull=False,
+    ).update(unsubscribed_at=None)
     store = await _scene_store(app, member_id, scene)
     await _queue_unionid(app, openid)
     return _welcome(app, store)
@@ -128,11 +128,11 @@ async def respond(app: PushApp, message: BaseMessage) -> str | None:
     if message.type == "event":
         event = str(getattr(message, "event", "")).lower()
         if event == "subscribe":
-            return await _follow(app, openid, None, subscribed=True)
+            return await _follow(app, openid, None)
         if event == "subscribe_scan":
-            return await _follow(app, openid, message.scene_id, subscribed=True)
+            return await _follow(app, openid, message.scene_id)
         if event == "scan":
-            return await _follow(app, openid, message.scene_id, subscribed=False)
+            return await _follow(app, openid, message.scene_id)
         if event == "unsubscribe":
             await _unfollow(app, openid)
         elif event == "click":
