@@ -123,6 +123,7 @@ def _register_blueprints(app: Sanic, settings: Settings) -> None:
     from .member_center.routes import bp as member_center_bp
     from .org.routes import bp as org_bp
     from .payments.routes import bp as payments_bp
+    from .wechat_callbacks.routes import bp as wechat_callbacks_bp
 
     app.blueprint(service_bp)
     app.blueprint(
@@ -138,6 +139,7 @@ def _register_blueprints(app: Sanic, settings: Settings) -> None:
     app.blueprint(member_center_bp)
     app.blueprint(payments_bp)
     app.blueprint(coupons_bp)
+    app.blueprint(wechat_callbacks_bp)
     if settings.sandbox:
         from sandbox.app import create_sandbox_blueprint
         from sandbox.state import SandboxState

@@ -14,6 +14,7 @@ from .payments import REGISTRY, create_payments_blueprint
 from .player import route_state
 from .state import SandboxState
 from .wechat import create_wechat_blueprint
+from .wechat_push import create_wechat_push_blueprint
 from .wechatpay import WECHATPAY_V2, WECHATPAY_V3, create_wechatpay_blueprint
 
 URL_PREFIX = "/sandbox"
@@ -49,6 +50,7 @@ def create_sandbox_blueprint(state: SandboxState | None = None) -> BlueprintGrou
     return Blueprint.group(
         root,
         create_wechat_blueprint(f"sandbox_wechat_{serial}", state),
+        create_wechat_push_blueprint(f"sandbox_wechat_push_{serial}", state),
         create_alipay_blueprint(f"sandbox_alipay_{serial}", state),
         create_payments_blueprint(f"sandbox_payments_{serial}", state),
         create_wechatpay_blueprint(f"sandbox_wechatpay_{serial}", state),

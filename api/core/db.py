@@ -15,6 +15,7 @@ MODEL_MODULES = [
     "api.member_center.models",
     "api.payments.models",
     "api.coupons.models",
+    "api.wechat_callbacks.models",
 ]
 
 

@@ -124,6 +124,8 @@ class MemberIdentity(Model):
     app_id = fields.CharField(max_length=64, default="")
     value = fields.CharField(max_length=128)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # An official-account OpenID whose user unfollowed: when (cleared when they follow again).
+    unsubscribed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "mc_identity"

@@ -243,8 +243,12 @@ async def _bind(
         )
 
 
-async def apply_scene(*, brand_id: int, member_id: int, scene: str | None) -> None:
-    """Bind the member to the store or guide a QR scene names, under the brand's attribution policy."""
+async def apply_scene(*, brand_id: int, member_id: int, scene: str | None) -> Target | None:
+    """Bind the member to the store or guide a QR scene names, under the brand's attribution policy.
+
+    Returns the store (and guide) the scene names, whether or not the policy moved the member
+    there; None when it names no active store or guide.
+    """
     parsed = parse_scene(scene)
     if parsed is None:
         return None
@@ -261,7 +265,7 @@ async def apply_scene(*, brand_id: int, member_id: int, scene: str | None) -> No
         source=source,
         scene=text.removeprefix(OA_SCENE_PREFIX),
     )
-    return None
+    return target
 
 
 async def bind_member(

@@ -44,6 +44,9 @@ DEFAULT_BRAND_SETTINGS: dict[str, object] = {
     "store_manager_coupon_templates": False,
     # Who bears the cost of a store manager's template (the manager does not choose).
     "store_manager_coupon_cost_bearer": "franchisee",
+    # The member center the official account links to (welcome replies, keyword replies);
+    # empty: memberhub's own H5 member center at the public base URL.
+    "member_center_url": "",
 }
 
 

@@ -100,6 +100,9 @@ class BrandSettingsIn(Change):
     ] = None
     store_manager_coupon_templates: Omittable[bool] = None
     store_manager_coupon_cost_bearer: Omittable[Literal["brand", "franchisee"]] = None
+    member_center_url: Omittable[
+        Annotated[str, Field(max_length=512, pattern=r"^(https?://[^\s]+)?$")]
+    ] = None
 
 
 class BrandUpdate(Change):

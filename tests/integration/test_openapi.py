@@ -370,8 +370,8 @@ async def test_path_parameters_are_described_integers(spec: dict[str, Any]) -> N
             assert [p["name"] for p in params] == names, path
             for param in params:
                 assert param["required"] is True
-                # Ids are integers; a callback URL names its merchant account by key.
-                kind = "string" if param["name"] == "account_key" else "integer"
+                # Ids are integers; a callback URL names its merchant account by key, or its app.
+                kind = "string" if param["name"] in ("account_key", "appid") else "integer"
                 assert param["schema"] == {"type": kind}, (path, param)
                 assert param["description"], (path, param)
                 seen += 1

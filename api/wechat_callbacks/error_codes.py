@@ -1,0 +1,22 @@
+"""The error codes WeChat callbacks and the auto-reply admin answer with, one enum per prefix.
+
+They are part of the HTTP contract (clients switch on them), so a value never changes once
+published. Callback refusals reach WeChat as a status and a short text, never as the envelope.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CallbackErrorCode(StrEnum):
+    UNKNOWN_APP = "wechat_callback.unknown_app"
+    BAD_SIGNATURE = "wechat_callback.bad_signature"
+    STALE = "wechat_callback.stale"
+    UNDECRYPTABLE = "wechat_callback.undecryptable"
+    MALFORMED = "wechat_callback.malformed"
+
+
+class AutoReplyErrorCode(StrEnum):
+    NOT_FOUND = "wechat_auto_reply.not_found"
+    KEYWORD_TAKEN = "wechat_auto_reply.keyword_taken"
