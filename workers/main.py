@@ -20,7 +20,13 @@ log = logging.getLogger("memberhub.worker")
 
 # Modules whose `@job` functions the worker runs; each has `register(settings)` for its
 # schedules and outbox handlers. Add a job family by adding its module here.
-JOB_MODULES = ["workers.jobs", "workers.member_center", "workers.payments", "workers.coupons"]
+JOB_MODULES = [
+    "workers.jobs",
+    "workers.member_center",
+    "workers.payments",
+    "workers.coupons",
+    "workers.wechat_callbacks",
+]
 
 
 def register_jobs(settings: Settings) -> None:

@@ -27,9 +27,12 @@ from api.member_center.models import IdentityKind, MemberIdentity
 from api.org.models import Store, WechatAppKind
 from config.settings import get_settings
 
-from . import auto_replies, jobs
+from . import auto_replies
 from .models import MenuEventKind, WechatMenuEvent
 from .push import PushApp
+
+# The job (workers/wechat_callbacks.py) that fetches a follower's UnionID after the reply.
+LINK_UNIONID = "wechat.link_unionid"
 
 MEMBER_CENTER_PATH = "/h5/member"
 
@@ -78,8 +81,8 @@ async def _scene_store(app: PushApp, member_id: int, scene: str | None) -> Store
 
 async def _queue_unionid(app: PushApp, openid: str) -> None:
     await queue().enqueue(
-        jobs.LINK_UNIONID,
-        key=f"{jobs.LINK_UNIONID}:{app.appid}:{openid}",
+        LINK_UNIONID,
+        key=f"{LINK_UNIONID}:{app.appid}:{openid}",
         brand_id=app.brand_id,
         appid=app.appid,
         openid=openid,

@@ -9,10 +9,10 @@ from api.core.ports import Ports
 from api.member_center.identity import login_wxa
 from api.member_center.models import IdentityKind, Member, MemberIdentity, MemberRelation
 from api.org.models import MessageMode, StaffRole, WechatAppKind
-from api.wechat_callbacks import jobs
 from api.wechat_callbacks.models import MatchKind, MenuEventKind, WechatAutoReply, WechatMenuEvent
 from tests.factories import make_brand, make_staff, make_store, make_wechat_app
 from tests.support.player import Player
+from workers import wechat_callbacks as jobs
 
 from .support import MODES, follow, push, push_app
 

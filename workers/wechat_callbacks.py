@@ -1,7 +1,7 @@
 """Slow work a push hands off, so that WeChat gets its answer well inside 5 seconds.
 
-The worker runs these once its `JOB_MODULES` lists this module; the in-process queue of the
-embedded stack runs them in the API's own process.
+The embedded stack's in-process queue runs these in the API's own process (`api.wiring` imports
+this module there).
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from api.core.queue import job
 from api.member_center.identity import IdentityKey, attach_identities
 from api.member_center.models import IdentityKind
 from api.org.models import Status, WechatApp
+from api.wechat_callbacks.events import LINK_UNIONID
 from config.settings import Settings
 
 log = logging.getLogger("memberhub.wechat_callbacks")
-
-LINK_UNIONID = "wechat.link_unionid"
 
 
 @job(LINK_UNIONID, timeout_s=60)
