@@ -14,8 +14,9 @@ from sanic import Sanic
 from api.core import audit
 from api.core.models import AuditLog
 from api.core.pagination import encode_cursor
+from api.coupons import points_mall
 from api.coupons import templates as coupon_templates
-from api.coupons.models import CouponKind
+from api.coupons.models import CouponKind, MallItemKind
 from api.member_center import levels, tags, wallet
 from api.member_center.models import TagKind
 from api.org.models import (
@@ -355,6 +356,19 @@ async def _payment_refund(g: Given) -> Change:
     )
     await payments.pay_with_wallet(payment)
     return Change(f"/admin/payments/{payment.id}/refunds", {"reason": "returned"})
+
+
+@change("POST", "/admin/points-mall/items", "points_mall_item.create")
+async def _points_mall_item_create(g: Given) -> Change:
+    return Change("/admin/points-mall/items", {"kind": "gift", "name": "mug", "points_price": 1})
+
+
+@change("PATCH", "/admin/points-mall/items/<item_id:int>", "points_mall_item.update")
+async def _points_mall_item_update(g: Given) -> Change:
+    item = await points_mall.create_item(
+        brand_id=g.brand.id, actor="staff:test", kind=MallItemKind.GIFT, name="mug", points_price=1
+    )
+    return Change(f"/admin/points-mall/items/{item.id}", {"on_shelf": True, "stock_delta": 2})
 
 
 async def _given(api: Api) -> Given:
