@@ -18,3 +18,14 @@ async def expire_coupons() -> dict[str, int]:
 def register(settings: Settings) -> None:
     """Cron times are Asia/Shanghai."""
     schedule(COUPONS_EXPIRE, cron="*/10 * * * *")
+
+
+POINTS_MALL_RESUME = "coupons.points_mall_resume"
+
+
+@job(POINTS_MALL_RESUME, timeout_s=300)
+async def resume_points_mall_exchanges() -> dict[str, int]:
+    """Finish coupon exchanges a crash left between the points spent and the coupon issued."""
+    from api.coupons import points_mall
+
+    return {"exchanges_resumed": await points_mall.resume_exchanges()}
