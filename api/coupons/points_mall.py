@@ -424,6 +424,8 @@ async def _give_back(exchange: MallExchange, item: MallItem, *, reason: str) -> 
         )
         return
     async with in_transaction() as db:
+        # The member first, as every other path here takes its locks.
+        await lock_member(db, brand_id=exchange.brand_id, member_id=exchange.member_id)
         failed = (
             await MallExchange.filter(id=exchange.id, state=ExchangeState.ISSUING)
             .using_db(db)
@@ -493,7 +495,7 @@ async def cancel_exchange(*, brand_id: int, member_id: int, exchange_id: int) ->
         )
     now = ports.clock().now()
     async with in_transaction() as db:
-        await lock_member(db, brand_id=brand_id, member_id=member_id, allow_merged=True)
+        await lock_member(db, brand_id=brand_id, member_id=member_id)
         cancelled = (
             await MallExchange.filter(id=exchange.id, state=ExchangeState.AWAITING_PICKUP)
             .using_db(db)
