@@ -28,6 +28,7 @@ from tests.factories import (
     staff_token,
 )
 from tests.support.api import Answer, Api
+from workers.coupons import resume_points_mall_exchanges as resume_job
 
 from .support import active_template
 
@@ -565,7 +566,7 @@ async def test_a_coupon_exchange_left_issuing_is_finished_by_the_resume_job(
 
     too_soon = await points_mall.resume_exchanges()
     clock.advance(minutes=5)
-    resumed = await points_mall.resume_exchanges()
+    resumed = (await resume_job())["exchanges_resumed"]
     again = await points_mall.resume_exchanges()
 
     assert stuck.state is ExchangeState.ISSUING
