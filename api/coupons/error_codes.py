@@ -46,3 +46,25 @@ class CouponErrorCode(StrEnum):
 class CouponIssueErrorCode(StrEnum):
     NOT_FOUND = "coupon_issue.not_found"
     TARGET_INVALID = "coupon_issue.target_invalid"  # neither or both of member_ids and tag_id
+
+
+class PointsMallErrorCode(StrEnum):
+    ITEM_NOT_FOUND = "points_mall.item_not_found"
+    TEMPLATE_REQUIRED = "points_mall.template_required"
+    TEMPLATE_NOT_ALLOWED = "points_mall.template_not_allowed"
+    STOCK_NOT_ALLOWED = "points_mall.stock_not_allowed"
+    STOCK_BELOW_ZERO = "points_mall.stock_below_zero"
+    OFF_SHELF = "points_mall.off_shelf"
+    OUT_OF_STOCK = "points_mall.out_of_stock"
+    LIMIT_REACHED = "points_mall.limit_reached"
+    STORE_REQUIRED = "points_mall.store_required"
+    STORE_NOT_ALLOWED = "points_mall.store_not_allowed"
+    STORE_NOT_FOUND = "points_mall.store_not_found"
+    KEY_REUSED = "points_mall.key_reused"
+    COUPON_NOT_ISSUED = "points_mall.coupon_not_issued"
+    EXCHANGE_NOT_FOUND = "points_mall.exchange_not_found"
+    NOT_CANCELLABLE = "points_mall.not_cancellable"
+    ALREADY_COLLECTED = "points_mall.already_collected"
+    PICKUP_NOT_FOUND = "points_mall.pickup_not_found"
+    WRONG_STORE = "points_mall.wrong_store"
+    EXCHANGE_CANCELLED = "points_mall.exchange_cancelled"

@@ -178,3 +178,82 @@ class CouponIssue(Model):
     class Meta:
         table = "cp_issue"
         indexes = (Index(fields=("brand_id", "id")),)
+
+
+class MallItemKind(StrEnum):
+    COUPON = "coupon"  # a coupon of `template`, issued on exchange
+    GIFT = "gift"  # a physical gift from the item's own stock, collected at a store
+
+
+class ExchangeState(StrEnum):
+    ISSUING = "issuing"  # coupon: points spent, the coupon being issued
+    ISSUED = "issued"  # coupon: in the member's wallet
+    FAILED = "failed"  # coupon: could not be issued, the points given back
+    AWAITING_PICKUP = "awaiting_pickup"  # gift: waiting at the chosen store
+    COLLECTED = "collected"  # gift: handed over at that store
+    CANCELLED = "cancelled"  # gift: cancelled uncollected, points and stock given back
+
+
+class MallItem(Model):
+    """Something a member can get for points: a coupon of a template, or a gift with stock."""
+
+    id = fields.IntField(primary_key=True)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    kind = fields.CharEnumField(MallItemKind, max_length=16)
+    name = fields.CharField(max_length=64)
+    description = fields.CharField(max_length=255, default="")
+    image_url = fields.CharField(max_length=512, default="")
+    points_price = fields.IntField()
+    template: fields.ForeignKeyNullableRelation[CouponTemplate] = fields.ForeignKeyField(
+        "memberhub.CouponTemplate", related_name=False, null=True
+    )
+    template_id: int | None
+    # Gifts only: units left, taken and given back by guarded updates (never below zero).
+    stock_left = fields.IntField(default=0)
+    per_member_limit = fields.IntField(null=True)  # exchanges a member may hold, None: any
+    on_shelf = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "pm_item"
+        indexes = (Index(fields=("brand_id", "on_shelf")),)
+
+
+class MallExchange(Model):
+    """One exchange of points for a mall item, once per (brand, key)."""
+
+    id = fields.IntField(primary_key=True)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "memberhub.Member", related_name=False
+    )
+    member_id: int
+    item: fields.ForeignKeyRelation[MallItem] = fields.ForeignKeyField(
+        "memberhub.MallItem", related_name=False
+    )
+    item_id: int
+    kind = fields.CharEnumField(MallItemKind, max_length=16)
+    key = fields.CharField(max_length=128)
+    points = fields.IntField()  # the price paid
+    state = fields.CharEnumField(ExchangeState, max_length=16)
+    coupon_id = fields.IntField(null=True)
+    failure_code = fields.CharField(max_length=64, null=True)  # why the coupon was not issued
+    store_id = fields.IntField(null=True)  # gift: where it is collected
+    pickup_code = fields.CharField(max_length=12, null=True, unique=True)
+    collected_at = fields.DatetimeField(null=True)
+    collected_staff_id = fields.IntField(null=True)
+    cancelled_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "pm_exchange"
+        unique_together = (("brand", "key"),)
+        indexes = (Index(fields=("member_id", "item_id")), Index(fields=("state", "updated_at")))

@@ -6,7 +6,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('memberhub', '0013_coupon_issue')]
+    dependencies = [('memberhub', '0014_points_mall')]
 
     initial = False
 

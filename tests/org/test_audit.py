@@ -14,8 +14,9 @@ from sanic import Sanic
 from api.core import audit
 from api.core.models import AuditLog
 from api.core.pagination import encode_cursor
+from api.coupons import points_mall
 from api.coupons import templates as coupon_templates
-from api.coupons.models import CouponKind
+from api.coupons.models import CouponKind, MallItemKind
 from api.member_center import levels, tags, wallet
 from api.member_center.models import TagKind
 from api.org.models import (
@@ -29,6 +30,8 @@ from api.org.models import (
 )
 from api.payments import payments
 from api.payments.models import PaymentMethod, PaymentPurpose
+from api.wechat_callbacks import auto_replies
+from api.wechat_callbacks.models import MatchKind
 from sandbox.keys import alipay_app_private_pem, alipay_platform_public_pem
 from tests.factories import make_brand, make_member, make_staff, make_store, make_wechat_app
 from tests.factories import member_token as member_token_of
@@ -362,6 +365,46 @@ async def _payment_refund(g: Given) -> Change:
     )
     await payments.pay_with_wallet(payment)
     return Change(f"/admin/payments/{payment.id}/refunds", {"reason": "returned"})
+
+
+@change("POST", "/admin/points-mall/items", "points_mall_item.create")
+async def _points_mall_item_create(g: Given) -> Change:
+    return Change("/admin/points-mall/items", {"kind": "gift", "name": "mug", "points_price": 1})
+
+
+@change("PATCH", "/admin/points-mall/items/<item_id:int>", "points_mall_item.update")
+async def _points_mall_item_update(g: Given) -> Change:
+    item = await points_mall.create_item(
+        brand_id=g.brand.id, actor="staff:test", kind=MallItemKind.GIFT, name="mug", points_price=1
+    )
+    return Change(f"/admin/points-mall/items/{item.id}", {"on_shelf": True, "stock_delta": 2})
+
+
+@change("POST", "/admin/wechat-auto-replies", "wechat_auto_reply.create")
+async def _wechat_auto_reply_create(g: Given) -> Change:
+    return Change("/admin/wechat-auto-replies", {"keyword": "会员", "reply_text": "hi"})
+
+
+async def _auto_reply(g: Given) -> int:
+    reply = await auto_replies.create_auto_reply(
+        brand_id=g.brand.id,
+        actor="staff:test",
+        keyword="会员",
+        match=MatchKind.EXACT,
+        reply_text="hi",
+        active=True,
+    )
+    return reply.id
+
+
+@change("PATCH", "/admin/wechat-auto-replies/<reply_id:int>", "wechat_auto_reply.update")
+async def _wechat_auto_reply_update(g: Given) -> Change:
+    return Change(f"/admin/wechat-auto-replies/{await _auto_reply(g)}", {"active": False})
+
+
+@change("DELETE", "/admin/wechat-auto-replies/<reply_id:int>", "wechat_auto_reply.delete")
+async def _wechat_auto_reply_delete(g: Given) -> Change:
+    return Change(f"/admin/wechat-auto-replies/{await _auto_reply(g)}")
 
 
 async def _given(api: Api) -> Given:
