@@ -18,3 +18,26 @@ async def expire_coupons() -> dict[str, int]:
 def register(settings: Settings) -> None:
     """Cron times are Asia/Shanghai."""
     schedule(COUPONS_EXPIRE, cron="*/10 * * * *")
+
+
+
+# Expiry reminders ------------------------------------------------------------------------------
+
+COUPONS_REMIND = "coupons.remind_expiry"
+
+
+@job(COUPONS_REMIND, timeout_s=600)
+async def remind_expiring_coupons() -> dict[str, int]:
+    """Queue the reminders of coupons expiring soon, in every brand (safe to run twice)."""
+    return {"reminders_queued": await expiry.queue_expiry_reminders()}
+
+
+_register_expiry = register
+
+
+def register(settings: Settings) -> None:  # noqa: F811  (extends the one above)
+    """Cron times are Asia/Shanghai: expiry as above; reminders hourly, so a coupon is reminded
+    of within the hour it enters its brand's reminder window."""
+    _register_expiry(settings)
+    expiry.register_reminder_handler()
+    schedule(COUPONS_REMIND, cron="17 * * * *")

@@ -36,6 +36,8 @@ DEFAULT_BRAND_SETTINGS: dict[str, object] = {
     "report_emails": [],
     # A member-code payment above this waits for the member to confirm it in the mini-program.
     "member_code_pay_confirm_above_fen": 20_000,
+    # An available coupon gets one reminder this many days before it expires (0: none).
+    "coupon_expiry_reminder_days": 3,
 }
 
 

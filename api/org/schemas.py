@@ -85,6 +85,7 @@ class BrandSettingsIn(Change):
         Annotated[list[ReportEmail], Field(max_length=20, description="where daily reports go")]
     ] = None
     member_code_pay_confirm_above_fen: Omittable[Annotated[int, Field(ge=0, le=100_000_000)]] = None
+    coupon_expiry_reminder_days: Omittable[Annotated[int, Field(ge=0, le=30)]] = None
 
 
 class BrandUpdate(Change):
