@@ -77,9 +77,7 @@ async def _queue_reminder(brand_id: int, coupon_id: int, now: datetime) -> int:
     """Mark the coupon reminded and queue its message, together; 0 when another run did."""
     async with in_transaction() as db:
         marked = (
-            await Coupon.filter(
-                id=coupon_id, state=CouponState.AVAILABLE, reminded_at__isnull=True
-            )
+            await Coupon.filter(id=coupon_id, state=CouponState.AVAILABLE, reminded_at__isnull=True)
             .using_db(db)
             .update(reminded_at=now)
         )

@@ -2,6 +2,6 @@
 
 from sanic import Blueprint
 
-from . import center, templates, wallet
+from . import center, reports, templates, wallet
 
-bp = Blueprint.group(templates.bp, center.bp, wallet.bp)
+bp = Blueprint.group(templates.bp, center.bp, wallet.bp, reports.bp)
