@@ -20,6 +20,7 @@ from api.core.errors import Conflict, InvalidInput, NotFound
 from api.core.pagination import paginate
 from api.org.models import Store
 
+from . import issuing
 from .error_codes import CouponTemplateErrorCode
 from .models import Channel, CostBearer, CouponKind, CouponTemplate, TemplateState
 
@@ -271,6 +272,7 @@ async def change_state(
                 connection=db,
             )
     current = await get_template(brand_id=brand_id, template_id=template_id)
+    await issuing.template_changed(current)
     if not moved and current.state is not target:
         raise Conflict(
             CouponTemplateErrorCode.INVALID_TRANSITION,
