@@ -18,7 +18,7 @@ async def expire_coupons() -> dict[str, int]:
 def register(settings: Settings) -> None:
     """Cron times are Asia/Shanghai."""
     schedule(COUPONS_EXPIRE, cron="*/10 * * * *")
-
+    register_reminders(settings)
 
 
 # Expiry reminders ------------------------------------------------------------------------------
@@ -32,12 +32,7 @@ async def remind_expiring_coupons() -> dict[str, int]:
     return {"reminders_queued": await expiry.queue_expiry_reminders()}
 
 
-_register_expiry = register
-
-
-def register(settings: Settings) -> None:  # noqa: F811  (extends the one above)
-    """Cron times are Asia/Shanghai: expiry as above; reminders hourly, so a coupon is reminded
-    of within the hour it enters its brand's reminder window."""
-    _register_expiry(settings)
+def register_reminders(settings: Settings) -> None:
+    """Hourly, so a coupon is reminded of within the hour it enters its brand's window."""
     expiry.register_reminder_handler()
     schedule(COUPONS_REMIND, cron="17 * * * *")

@@ -52,7 +52,7 @@ async def queue_expiry_reminders(now: datetime | None = None) -> int:
             continue
         after_id = 0
         while True:
-            ids = list(
+            rows = (
                 await Coupon.filter(
                     brand_id=brand.id,
                     state=CouponState.AVAILABLE,
@@ -63,8 +63,9 @@ async def queue_expiry_reminders(now: datetime | None = None) -> int:
                 )
                 .order_by("id")
                 .limit(_BATCH)
-                .values_list("id", flat=True)
+                .values("id")
             )
+            ids = [int(row["id"]) for row in rows]
             for coupon_id in ids:
                 queued += await _queue_reminder(brand.id, coupon_id, moment)
             if len(ids) < _BATCH:
