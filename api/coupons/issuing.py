@@ -26,6 +26,7 @@ with one key answers the first coupon.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -50,6 +51,8 @@ from .models import Coupon, CouponSource, CouponState, CouponTemplate, TemplateS
 # Coupon codes: "C" and 11 characters of a 32-letter alphabet without I, O, 0 and 1 (55 bits).
 # A member code is 18 digits, a WeChat payment code 18 digits and an Alipay one 28 digits, so a
 # till that routes scans by their first character can never take a coupon for either.
+log = logging.getLogger("memberhub.coupons")
+
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_PREFIX = "C"
 CODE_BODY_LENGTH = 11
@@ -210,10 +213,18 @@ async def cache_terms(template: CouponTemplate) -> None:
 
 async def template_changed(template: CouponTemplate) -> None:
     """Cache the template's new terms; an active one also gets its counters loaded now, so the
-    first burst of claims does not queue on the loading lock."""
-    await cache_terms(template)
-    if template.state is TemplateState.ACTIVE:
-        await load_counters(template.id)
+    first burst of claims does not queue on the loading lock.
+
+    Redis failing here does not fail the state change, already committed: claims load both on
+    a miss, and stale terms (at most TERMS_TTL_S old) only change which refusal a sold-out
+    template answers (out of stock rather than not active), never whether a coupon is issued.
+    """
+    try:
+        await cache_terms(template)
+        if template.state is TemplateState.ACTIVE:
+            await load_counters(template.id)
+    except Exception:
+        log.warning("coupon template %s: issuing terms not cached", template.id, exc_info=True)
 
 
 async def _sold_out(
