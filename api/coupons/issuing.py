@@ -9,6 +9,13 @@ No over-issue, ever, on either path:
   second fence. A unit taken in Redis whose database write fails is given back. The per-request
   reservation key `{ct:<id>}:r:<key>` makes a retry of the same key replay instead of taking a
   second unit. `reconcile_stock` puts Redis back in line with the database.
+  A sold-out template is answered from Redis alone, before any row is read: its issuing terms
+  (brand, state, stock, end of window) are cached under the same hash tag (`{ct:<id>}:terms`,
+  written when the template changes state and whenever a claim has read the row), and one script
+  compares them with the issued counter. Only "out of stock" is answered from the cache; any
+  other answer, and any doubt (no terms cached, not active there, window closed, this key's
+  reservation present), goes on to the rows. A replay whose reservation has expired (after
+  RESERVATION_TTL_MS) on a sold-out template is answered out of stock, not with its coupon.
 - Without Redis, one transaction locks the member row (PostgreSQL: `SELECT … FOR UPDATE`;
   SQLite serialises transactions), counts the member's coupons of the template, takes a unit by
   the guarded update and writes the row: the limits and the stock hold together.
@@ -19,6 +26,7 @@ with one key answers the first coupon.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -43,6 +51,8 @@ from .models import Coupon, CouponSource, CouponState, CouponTemplate, TemplateS
 # Coupon codes: "C" and 11 characters of a 32-letter alphabet without I, O, 0 and 1 (55 bits).
 # A member code is 18 digits, a WeChat payment code 18 digits and an Alipay one 28 digits, so a
 # till that routes scans by their first character can never take a coupon for either.
+log = logging.getLogger("memberhub.coupons")
+
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_PREFIX = "C"
 CODE_BODY_LENGTH = 11
@@ -50,6 +60,7 @@ KEY_MAX = 128
 _WRITE_ATTEMPTS = 3  # fresh codes drawn when one collides (1 in 2^55 per live coupon)
 DAY_KEY_TTL_MS = 2 * 86_400_000
 RESERVATION_TTL_MS = 86_400_000
+TERMS_TTL_S = 600  # bounds how long terms written by a claim that raced a state change live
 
 # KEYS: issued, member's count, member's count today, reservation.
 # ARGV: total stock, per-member limit, daily limit (0: none), day key ttl ms, reservation ttl ms.
@@ -81,6 +92,26 @@ redis.call('DECR', KEYS[2])
 if tonumber(ARGV[1]) > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('DECR', KEYS[3])
 end
+return 1
+"""
+
+# KEYS: terms, issued, member's count, member's count today, reservation.
+# ARGV: brand id, now (ms since the epoch).
+# Returns 1 sold out (answer it), 0 go on to the rows, -1 terms not cached. A member at a limit
+# goes on to the rows too, which answer the limit first.
+_SOLD_OUT = """
+if redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
+local terms = redis.call('GET', KEYS[1])
+if not terms then return -1 end
+local brand, state, total, limit, daily, ends =
+  string.match(terms, '^(%d+):(%a+):(%d+):(%d+):(%d+):(%d+)$')
+if brand ~= ARGV[1] or state ~= 'active' then return 0 end
+if tonumber(ends) > 0 and tonumber(ends) <= tonumber(ARGV[2]) then return 0 end
+local issued = redis.call('GET', KEYS[2])
+if not issued or tonumber(issued) < tonumber(total) then return 0 end
+if tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(limit) then return 0 end
+daily = tonumber(daily)
+if daily > 0 and tonumber(redis.call('GET', KEYS[4]) or '0') >= daily then return 0 end
 return 1
 """
 
@@ -150,6 +181,60 @@ def member_key(template_id: int, member_id: int) -> str:
 def day_key(template_id: int, member_id: int, day: date) -> str:
     """The Redis counter of one member's coupons of a template issued on one Shanghai day."""
     return f"{_tag(template_id)}:d:{day:%Y%m%d}:{member_id}"
+
+
+def terms_key(template_id: int) -> str:
+    """The Redis copy of a template's issuing terms (brand, state, stock, limits, end of window)."""
+    return f"{_tag(template_id)}:terms"
+
+
+def _terms(template: CouponTemplate) -> str:
+    until = template.valid_until
+    ends = 0 if until is None else int(until.timestamp() * 1000)
+    return ":".join(
+        str(part)
+        for part in (
+            template.brand_id,
+            template.state.value,
+            template.total_stock,
+            template.per_member_limit,
+            template.per_member_daily_limit or 0,
+            ends,
+        )
+    )
+
+
+async def cache_terms(template: CouponTemplate) -> None:
+    """Write the template's issuing terms to Redis (its state changed, or a claim read it)."""
+    cache = redis_cache()
+    if cache is not None:
+        await cache.set(terms_key(template.id), _terms(template), ttl_s=TERMS_TTL_S)
+
+
+async def template_changed(template: CouponTemplate) -> None:
+    """Cache the template's new terms; an active one also gets its counters loaded now, so the
+    first burst of claims does not queue on the loading lock.
+
+    Redis failing here does not fail the state change, already committed: claims load both on
+    a miss, and stale terms (at most TERMS_TTL_S old) only change which refusal a sold-out
+    template answers (out of stock rather than not active), never whether a coupon is issued.
+    """
+    try:
+        await cache_terms(template)
+        if template.state is TemplateState.ACTIVE:
+            await load_counters(template.id)
+    except Exception:
+        log.warning("coupon template %s: issuing terms not cached", template.id, exc_info=True)
+
+
+async def _sold_out(
+    cache: RedisCache, *, brand_id: int, template_id: int, member_id: int, key: str
+) -> int:
+    """1 when Redis alone knows the template is sold out, 0 when the rows must say, -1 no terms."""
+    now = ports.clock().now()
+    keys = [terms_key(template_id), *_keys(template_id, member_id, to_shanghai(now).date(), key)]
+    args = [brand_id, int(now.timestamp() * 1000)]
+    return int(await cache.eval_script(_SOLD_OUT, keys=keys, args=args))
 
 
 def _reservation_key(template_id: int, key: str) -> str:
@@ -253,15 +338,24 @@ async def issue_coupon(
     same key is being issued right now); 422 `coupon.invalid_key`, `coupon.invalid_source`.
     """
     kind = _check(source, key)
+    cache = redis_cache()
+    cached = 0
+    if cache is not None:
+        cached = await _sold_out(
+            cache, brand_id=brand_id, template_id=template_id, member_id=member_id, key=key
+        )
+        if cached == 1:
+            raise Conflict(CouponErrorCode.OUT_OF_STOCK, "This coupon is all gone.")
     template = await CouponTemplate.filter(id=template_id, brand_id=brand_id).first()
     if template is None:
         raise NotFound(CouponTemplateErrorCode.NOT_FOUND, "No such coupon template.")
+    if cached == -1:
+        await cache_terms(template)
     earlier = await _replay(template_id, member_id, key)
     if earlier is not None:
         return Issued(earlier, created=False)
     now = ports.clock().now()
     _refuse_inactive(template, now)
-    cache = redis_cache()
     if cache is None:
         return await _issue_in_database(template, member_id, kind, key, now)
     return await _issue_with_redis(cache, template, member_id, kind, key, now)
@@ -396,7 +490,7 @@ async def load_counters(template_id: int) -> None:
     member counters written here are complete before the first unit is taken.
     """
     cache = redis_cache()
-    if cache is None:
+    if cache is None or await cache.get(issued_key(template_id)) is not None:
         return
     async with cache.lock(f"coupon-counters:{template_id}", ttl_s=30, wait_s=10):
         if await cache.get(issued_key(template_id)) is not None:

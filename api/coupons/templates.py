@@ -28,6 +28,7 @@ from api.core.pagination import paginate
 from api.org.models import Brand, Store
 from api.org.scope import StoreScope
 
+from . import issuing
 from .error_codes import CouponTemplateErrorCode
 from .models import Channel, CostBearer, CouponKind, CouponTemplate, TemplateState
 
@@ -357,6 +358,7 @@ async def change_state(
                 connection=db,
             )
     current = await get_template(brand_id=brand_id, template_id=template_id)
+    await issuing.template_changed(current)
     if not moved and current.state is not target:
         raise Conflict(
             CouponTemplateErrorCode.INVALID_TRANSITION,

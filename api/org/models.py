@@ -47,6 +47,8 @@ DEFAULT_BRAND_SETTINGS: dict[str, object] = {
     # The member center the official account links to (welcome replies, keyword replies);
     # empty: memberhub's own H5 member center at the public base URL.
     "member_center_url": "",
+    # An available coupon gets one reminder this many days before it expires (0: none).
+    "coupon_expiry_reminder_days": 3,
 }
 
 

@@ -103,6 +103,7 @@ class BrandSettingsIn(Change):
     member_center_url: Omittable[
         Annotated[str, Field(max_length=512, pattern=r"^(https?://[^\s]+)?$")]
     ] = None
+    coupon_expiry_reminder_days: Omittable[Annotated[int, Field(ge=0, le=30)]] = None
 
 
 class BrandUpdate(Change):

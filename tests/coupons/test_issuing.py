@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import re
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -16,7 +19,7 @@ from tortoise.transactions import in_transaction
 
 from api.core.clock import FrozenClock
 from api.core.errors import Conflict
-from api.coupons import issuing
+from api.coupons import issuing, templates
 from api.coupons.issuing import issue_coupon, reconcile_stock, redis_cache
 from api.coupons.models import Coupon, CouponTemplate, TemplateState
 from api.coupons.wallet import claim_coupon
@@ -354,3 +357,123 @@ async def test_a_write_that_committed_before_failing_keeps_its_unit(
 
     assert await _redis_counts(template.id, [member.id]) == (1, {member.id: 1})
     assert await Coupon.filter(template_id=template.id).count() == 1
+
+
+# ---------------------------------------------------------------- sold out, from Redis alone
+
+
+class _Queries(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+@contextmanager
+def counted_queries() -> Iterator[_Queries]:
+    """Counts the statements the ORM sends (it logs each one at DEBUG)."""
+    logger = logging.getLogger("tortoise.db_client")
+    queries, level, propagate = _Queries(), logger.level, logger.propagate
+    logger.addHandler(queries)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    try:
+        yield queries
+    finally:
+        logger.removeHandler(queries)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+async def _claim(brand: Brand, template: CouponTemplate, member_id: int) -> str:
+    try:
+        await claim_coupon(
+            brand_id=brand.id, member_id=member_id, template_id=template.id, request_key=None
+        )
+        return "issued"
+    except Conflict as refusal:
+        return refusal.code
+
+
+@needs_redis
+async def test_a_sold_out_template_is_answered_without_a_database_query() -> None:
+    brand = await make_brand()
+    template = await active_template(brand, total_stock=2)
+    member_ids = await _members(brand, 22)
+    won = [await _claim(brand, template, m) for m in member_ids[:2]]
+
+    with counted_queries() as queries:
+        answers = await asyncio.gather(*(_claim(brand, template, m) for m in member_ids[2:]))
+
+    assert won == ["issued", "issued"]
+    assert answers == ["coupon.out_of_stock"] * 20
+    assert queries.count == 0
+    assert await Coupon.filter(template_id=template.id).count() == 2
+
+
+@needs_redis
+async def test_terms_lost_from_redis_are_read_from_the_row_and_cached_again() -> None:
+    brand = await make_brand()
+    template = await active_template(brand, total_stock=1)
+    first, second, third = await _members(brand, 3)
+    await _claim(brand, template, first)
+    cache = redis_cache()
+    assert cache is not None
+    await cache.delete(issuing.terms_key(template.id))
+
+    with counted_queries() as from_rows:
+        answer = await _claim(brand, template, second)
+    with counted_queries() as from_redis:
+        again = await _claim(brand, template, third)
+
+    assert (answer, again) == ("coupon.out_of_stock", "coupon.out_of_stock")
+    assert from_rows.count > 0 and from_redis.count == 0
+
+
+@needs_redis
+async def test_a_sold_out_template_paused_or_ended_says_so() -> None:
+    brand = await make_brand()
+    template = await active_template(brand, total_stock=1)
+    first, second = await _members(brand, 2)
+    await _claim(brand, template, first)
+
+    answers = []
+    for action in ("pause", "activate", "end"):
+        await templates.change_state(
+            brand_id=brand.id, actor="staff:test", template_id=template.id, action=action
+        )
+        answers.append(await _claim(brand, template, second))
+
+    assert answers == [
+        "coupon.template_not_active",
+        "coupon.out_of_stock",
+        "coupon.template_not_active",
+    ]
+
+
+@needs_redis
+async def test_on_a_sold_out_template_a_retry_still_answers_its_coupon() -> None:
+    brand = await make_brand()
+    member = await make_member(brand=brand)
+    template = await active_template(brand, total_stock=1)
+    other_brand = await make_brand()
+
+    first = await issue_coupon(
+        brand_id=brand.id, template_id=template.id, member_id=member.id, source="admin", key="k"
+    )
+    again = await issue_coupon(
+        brand_id=brand.id, template_id=template.id, member_id=member.id, source="admin", key="k"
+    )
+    with pytest.raises(Exception) as foreign:
+        await issue_coupon(
+            brand_id=other_brand.id,
+            template_id=template.id,
+            member_id=member.id,
+            source="admin",
+            key="k2",
+        )
+
+    assert again.created is False and again.coupon.id == first.coupon.id
+    assert getattr(foreign.value, "code", None) == "coupon_template.not_found"

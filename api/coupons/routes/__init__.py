@@ -2,6 +2,6 @@
 
 from sanic import Blueprint
 
-from . import center, issues, points_mall, templates, wallet
+from . import center, issues, points_mall, reports, templates, wallet
 
-bp = Blueprint.group(templates.bp, center.bp, wallet.bp, issues.bp, points_mall.bp)
+bp = Blueprint.group(templates.bp, center.bp, wallet.bp, issues.bp, points_mall.bp, reports.bp)
