@@ -252,7 +252,7 @@ async def cancel_order(*, brand_id: int, scope: StoreScope, order_id: int) -> Ti
             raise Conflict(
                 PosOrderErrorCode.NOT_OPEN, f"The order is {current.order.state}, not open."
             )
-    await coupon_wallet.release_order_coupons(brand_id=brand_id, order_ref=coupon_ref(order.id))
+    await _settle_coupons(order, PosOrderState.CANCELLED)
     return await _loaded(order.id)
 
 
@@ -299,13 +299,7 @@ async def finish_paid(order: PosOrder, payment: Payment) -> bool:
         last_error="",
     )
     if won:
-        await coupon_wallet.use_order_coupons(
-            brand_id=order.brand_id,
-            order_ref=coupon_ref(order.id),
-            store_id=order.store_id,
-            staff_id=order.staff_id,
-            channel=Channel.TILL,
-        )
+        await _settle_coupons(order, PosOrderState.PAID)
     return bool(won)
 
 
@@ -327,10 +321,27 @@ async def release(order: PosOrder, *, error: str, payment: Payment | None = None
     return bool(won)
 
 
+async def _settle_coupons(order: PosOrder, state: PosOrderState) -> None:
+    """A paid order's coupons used, a cancelled one's given back: the moves that follow the
+    order's own, made good here if a crash came between them (each is a no-op once done)."""
+    ref = coupon_ref(order.id)
+    if state == PosOrderState.PAID:
+        await coupon_wallet.use_order_coupons(
+            brand_id=order.brand_id,
+            order_ref=ref,
+            store_id=order.store_id,
+            staff_id=order.staff_id,
+            channel=Channel.TILL,
+        )
+    elif state == PosOrderState.CANCELLED:
+        await coupon_wallet.release_order_coupons(brand_id=order.brand_id, order_ref=ref)
+
+
 async def follow_payment(order: PosOrder) -> TillOrder:
     """Bring an order whose attempt is over up to date with its payment: paid, or open again
     (the payment closed, or a confirmation that expired)."""
     if order.state not in (PosOrderState.PAYING, PosOrderState.PENDING_CONFIRMATION):
+        await _settle_coupons(order, order.state)
         return await _loaded(order.id)
     payment = await Payment.get_or_none(id=order.payment_id) if order.payment_id else None
     if payment is None:

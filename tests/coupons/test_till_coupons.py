@@ -499,6 +499,25 @@ async def test_paying_twice_with_one_key_uses_the_coupon_once(api: Api, player: 
     assert await Payment.filter(state=PaymentState.PAID).count() == 1
 
 
+async def test_a_paid_order_whose_coupons_a_crash_left_held_uses_them_when_looked_at(
+    api: Api,
+) -> None:
+    # given an order moved to paid by a process that died before its coupons moved
+    t = await make_till()
+    member = await funded_member(t)
+    coupon = await _coupon(t, member)
+    order_id = (await _order(api, t, member, 20_000, coupon)).json["id"]
+    await PosOrder.filter(id=order_id).update(state=PosOrderState.PAID)
+
+    # when the till looks at the order
+    polled = await api.get(f"/pos/orders/{order_id}", token=t.direct_cashier)
+
+    # then the coupon is used, as the paid path would have left it
+    assert polled.status == 200, polled
+    used = await Coupon.get(id=coupon.id)
+    assert (used.state, used.used_channel, used.discount_fen) == (CouponState.USED, "till", 1_000)
+
+
 async def _paid_by_wallet(api: Api, till: Till, member: Member, coupon: Coupon) -> Payment:
     order_id = (await _order(api, till, member, 20_000, coupon)).json["id"]
     paid = await pay(
