@@ -563,6 +563,39 @@ async def test_a_full_refund_returns_the_coupon_once_and_a_partial_one_does_not(
     assert other.status == 201, other
 
 
+async def test_20_full_refunds_at_once_return_the_coupon_once(api: Api) -> None:
+    t = await make_till()
+    member = await funded_member(t, wallet_fen=100_000)
+    coupon = await _coupon(t, member)
+    payment = await _paid_by_wallet(api, t, member, coupon)
+
+    answers = await asyncio.gather(
+        *(_refund(api, t, payment, out_refund_no=f"R{i}") for i in range(20))
+    )
+
+    statuses = sorted(a.status for a in answers)
+    assert statuses == [201] + [409] * 19, statuses
+    assert await _state(coupon) == (CouponState.AVAILABLE, None)
+    assert (await Payment.get(id=payment.id)).state == PaymentState.REFUNDED
+
+
+async def test_20_pays_at_once_charge_once_and_use_the_coupon_once(api: Api) -> None:
+    t = await make_till()
+    member = await funded_member(t, wallet_fen=100_000)
+    coupon = await _coupon(t, member)
+    order_id = (await _order(api, t, member, 20_000, coupon)).json["id"]
+    codes = [await member_code(api, member) for _ in range(20)]
+
+    answers = await asyncio.gather(
+        *(pay(api, t.direct_cashier, order_id, "member_code", code) for code in codes)
+    )
+
+    assert sorted(a.status for a in answers) == [200] + [409] * 19
+    assert await Payment.filter(state=PaymentState.PAID).count() == 1
+    used = await Coupon.get(id=coupon.id)
+    assert (used.state, used.order_ref) == (CouponState.USED, f"pos:{order_id}")
+
+
 async def test_a_coupon_whose_window_closed_comes_back_from_a_refund_expired(api: Api) -> None:
     t = await make_till()
     member = await funded_member(t, wallet_fen=100_000)
