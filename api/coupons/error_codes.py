@@ -41,6 +41,12 @@ class CouponErrorCode(StrEnum):
     ALREADY_USED = "coupon.already_used"
     LOCKED_BY_ANOTHER_ORDER = "coupon.locked_by_another_order"
     NOT_LOCKED = "coupon.not_locked"
+    NOT_VALID_IN_STORE = "coupon.not_valid_in_store"
+    CHANNEL_NOT_ALLOWED = "coupon.channel_not_allowed"
+    BELOW_THRESHOLD = "coupon.below_threshold"
+    DOES_NOT_STACK = "coupon.does_not_stack"
+    MEMBER_REQUIRED = "coupon.member_required"
+    LISTED_TWICE = "coupon.listed_twice"
 
 
 class CouponIssueErrorCode(StrEnum):

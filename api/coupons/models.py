@@ -257,3 +257,23 @@ class MallExchange(Model):
         table = "pm_exchange"
         unique_together = (("brand", "key"),)
         indexes = (Index(fields=("member_id", "item_id")), Index(fields=("state", "updated_at")))
+
+
+class OrderCoupon(Model):
+    """A coupon an order was priced with, and what it takes off that order.
+
+    The order (`order_ref`, e.g. `pos:<till order id>`) holds the coupon while it is open and
+    uses it when it is paid. The row stays when the coupon is released, so a later attempt to
+    pay the same order can hold it again at the same price.
+    """
+
+    id = fields.IntField(primary_key=True)
+    brand_id = fields.IntField()
+    order_ref = fields.CharField(max_length=64)
+    coupon_id = fields.IntField()
+    discount_fen = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "cp_order_coupon"
+        unique_together = (("order_ref", "coupon_id"),)

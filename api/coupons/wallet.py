@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
@@ -22,7 +23,15 @@ from api.core.pagination import paginate
 
 from .error_codes import CouponErrorCode
 from .issuing import Issued, issue_coupon
-from .models import Coupon, CouponSource, CouponState, CouponTemplate, TemplateState
+from .models import (
+    Channel,
+    Coupon,
+    CouponSource,
+    CouponState,
+    CouponTemplate,
+    OrderCoupon,
+    TemplateState,
+)
 
 ORDER_REF_MAX = 64
 
@@ -195,8 +204,18 @@ async def release_coupon(*, brand_id: int, coupon_id: int, order_ref: str) -> Co
     return await _coupon(brand_id, coupon_id)
 
 
-async def use_coupon(*, brand_id: int, coupon_id: int, order_ref: str) -> Coupon:
-    """Mark a coupon held by `order_ref` used (its order was paid); again: no-op.
+async def use_coupon(
+    *,
+    brand_id: int,
+    coupon_id: int,
+    order_ref: str,
+    store_id: int | None = None,
+    staff_id: int | None = None,
+    channel: Channel | None = None,
+    discount_fen: int = 0,
+) -> Coupon:
+    """Mark a coupon held by `order_ref` used (its order was paid), recording where, by whom,
+    through which channel and what it took off; again: no-op.
 
     409 `coupon.not_locked` when the order does not hold it, `coupon.already_used` when
     another order used it.
@@ -205,7 +224,12 @@ async def use_coupon(*, brand_id: int, coupon_id: int, order_ref: str) -> Coupon
     await _coupon(brand_id, coupon_id)
     now = ports.clock().now()
     await Coupon.filter(id=coupon_id, state=CouponState.LOCKED, order_ref=order_ref).update(
-        state=CouponState.USED, used_at=now
+        state=CouponState.USED,
+        used_at=now,
+        used_store_id=store_id,
+        used_staff_id=staff_id,
+        used_channel=channel.value if channel else None,
+        discount_fen=max(0, discount_fen),
     )
     coupon = await _coupon(brand_id, coupon_id)
     if coupon.state is CouponState.USED:
@@ -213,3 +237,122 @@ async def use_coupon(*, brand_id: int, coupon_id: int, order_ref: str) -> Coupon
             return coupon
         raise Conflict(CouponErrorCode.ALREADY_USED, "This coupon was used by another order.")
     raise Conflict(CouponErrorCode.NOT_LOCKED, "This order does not hold the coupon.")
+
+
+# ---------------------------------------------------------------- an order's coupons
+#
+# An order priced with coupons records them (`OrderCoupon`: the coupon and what it takes off)
+# and holds them all, or none: of any number of orders choosing one coupon at once, one holds
+# it and the others are refused. The order uses them when it is paid, and gives them back when
+# it is cancelled or an attempt to pay it ends with nothing charged; a new attempt holds them
+# again (refused, with the coupon's code, when one was used or has expired meanwhile).
+
+
+async def hold_order_coupons(
+    *,
+    brand_id: int,
+    member_id: int,
+    order_ref: str,
+    discounts: dict[int, int] | None = None,
+) -> list[OrderCoupon]:
+    """Hold the order's coupons: `discounts` (coupon id → what it takes off) records them
+    first; without it, the ones recorded are held again. All or none (the lock refusals of
+    `lock_coupon`, the coupons already held by this order given back)."""
+    _check_order_ref(order_ref)
+    if discounts:
+        for coupon_id, discount_fen in discounts.items():
+            await OrderCoupon.get_or_create(
+                order_ref=order_ref,
+                coupon_id=coupon_id,
+                defaults={"brand_id": brand_id, "discount_fen": discount_fen},
+            )
+    rows = await order_coupons(order_ref=order_ref)
+    held: list[int] = []
+    try:
+        for row in rows:
+            await lock_coupon(
+                brand_id=brand_id, coupon_id=row.coupon_id, order_ref=order_ref, member_id=member_id
+            )
+            held.append(row.coupon_id)
+    except Exception:
+        for coupon_id in held:
+            await release_coupon(brand_id=brand_id, coupon_id=coupon_id, order_ref=order_ref)
+        raise
+    return rows
+
+
+async def order_coupons(*, order_ref: str) -> list[OrderCoupon]:
+    """The coupons an order was priced with, in the order they were chosen."""
+    return list(await OrderCoupon.filter(order_ref=order_ref).order_by("id"))
+
+
+async def release_order_coupons(*, brand_id: int, order_ref: str) -> int:
+    """Give back every coupon the order holds (cancelled, or nothing was charged); how many."""
+    now = ports.clock().now()
+    ids = [row.coupon_id for row in await order_coupons(order_ref=order_ref)]
+    if not ids:
+        return 0
+    held = Coupon.filter(
+        id__in=ids, brand_id=brand_id, state=CouponState.LOCKED, order_ref=order_ref
+    )
+    back = await held.filter(valid_until__gt=now).update(
+        state=CouponState.AVAILABLE, order_ref=None, locked_at=None
+    )
+    gone = await held.filter(valid_until__lte=now).update(
+        state=CouponState.EXPIRED, order_ref=None, locked_at=None
+    )
+    return back + gone
+
+
+async def use_order_coupons(
+    *, brand_id: int, order_ref: str, store_id: int, staff_id: int | None, channel: Channel
+) -> int:
+    """The order is paid: every coupon it holds is used, with where, by whom and what it took
+    off; how many moved now (0 when done before)."""
+    now = ports.clock().now()
+    used = 0
+    for row in await order_coupons(order_ref=order_ref):
+        used += await Coupon.filter(
+            id=row.coupon_id, brand_id=brand_id, state=CouponState.LOCKED, order_ref=order_ref
+        ).update(
+            state=CouponState.USED,
+            used_at=now,
+            used_store_id=store_id,
+            used_staff_id=staff_id,
+            used_channel=channel.value,
+            discount_fen=row.discount_fen,
+        )
+    return used
+
+
+async def return_order_coupons(
+    *, brand_id: int, order_ref: str, connection: BaseDBAsyncClient | None = None
+) -> int:
+    """The order's payment was refunded in full: its used coupons go back to the wallet, or
+    expire when their window has closed meanwhile; how many moved (0 when done before)."""
+    now = ports.clock().now()
+    rows = await OrderCoupon.filter(order_ref=order_ref).using_db(connection)
+    ids = [row.coupon_id for row in rows]
+    if not ids:
+        return 0
+    used = Coupon.filter(id__in=ids, brand_id=brand_id, state=CouponState.USED, order_ref=order_ref)
+    cleared = {
+        "order_ref": None,
+        "locked_at": None,
+        "used_at": None,
+        "used_store_id": None,
+        "used_staff_id": None,
+        "used_channel": None,
+        "discount_fen": 0,
+    }
+    back = await (
+        used.filter(valid_until__gt=now)
+        .using_db(connection)
+        .update(state=CouponState.AVAILABLE, **cleared)
+    )
+    gone = await (
+        used.filter(valid_until__lte=now)
+        .using_db(connection)
+        .update(state=CouponState.EXPIRED, **cleared)
+    )
+    return back + gone

@@ -36,6 +36,8 @@ refund's answer, a notification, a query). In one transaction, with the payment 
   `points_clawed_back`) for head office to see, and the money is refunded all the same.
 - Growth, the same way (one per yuan paid), never below zero; the level is kept (levels are
   lowered by the yearly requalification only).
+- Coupons. A till payment refunded in full gives its order's coupons back to the member (an
+  expired one stays expired); a partial refund leaves them used (see `till`).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ from api.org.accounts import notify_url
 from api.org.models import MerchantAccount
 from api.org.scope import StoreScope
 
-from . import effects
+from . import effects, till
 from .error_codes import RefundErrorCode
 from .models import (
     Payment,
@@ -436,6 +438,8 @@ async def _succeed(
     )
     await Payment.filter(id=payment_id, state__in=list(REFUNDABLE)).using_db(db).update(state=state)
     await _claw_back(db, payment, refund, before=before, after=after)
+    if state == PaymentState.REFUNDED:
+        await till.return_coupons_on_refund(db, payment)
     return True
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.core.fields import Id, Len, Line, Verbatim
+from api.coupons.pricing import MAX_COUPONS
 from api.member_center.schemas.member_code import Code
 
 from .models import PaymentState, PosOrderState
@@ -41,6 +42,12 @@ class PosOrderIn(BaseModel):
         description="the member's code scanned from their phone: prices the order at their "
         "level's discount and remembers them on it; the code is used up",
     )
+    coupon_ids: list[Id] | None = Field(
+        default=None,
+        max_length=MAX_COUPONS,
+        description="the member's coupons to use (needs member_code): each must apply, and "
+        "several only when all stack with other coupons; held by the order, used when it is paid",
+    )
 
 
 class PosPayIn(BaseModel):
@@ -56,6 +63,11 @@ class PosPayIn(BaseModel):
     )
 
 
+class PosOrderCouponOut(BaseModel):
+    coupon_id: int
+    discount_fen: int = Field(description="what this coupon takes off the order")
+
+
 class PosOrderOut(BaseModel):
     """The order as the till shows it, with the payment of its current or last attempt."""
 
@@ -65,8 +77,13 @@ class PosOrderOut(BaseModel):
     member_id: int | None
     items: list[PosItem]
     amount_fen: int
-    discount_pct: int = Field(description="the member's level discount applied (100: none)")
-    discount_fen: int
+    discount_pct: int = Field(
+        description="the member's level discount applied (100: none, or a coupon that does "
+        "not stack with it)"
+    )
+    discount_fen: int = Field(description="level and coupon discounts together")
+    coupon_discount_fen: int = Field(description="what the coupons take off")
+    coupons: list[PosOrderCouponOut] = Field(description="the coupons the order is priced with")
     payable_fen: int
     state: PosOrderState
     method: str = Field(description="how the current or last attempt pays ('' before any)")
@@ -91,6 +108,11 @@ class PosOrderOut(BaseModel):
             amount_fen=order.amount_fen,
             discount_pct=order.discount_pct,
             discount_fen=order.discount_fen,
+            coupon_discount_fen=sum(c.discount_fen for c in till_order.coupons),
+            coupons=[
+                PosOrderCouponOut(coupon_id=c.coupon_id, discount_fen=c.discount_fen)
+                for c in till_order.coupons
+            ],
             payable_fen=order.payable_fen,
             state=order.state,
             method=order.method,

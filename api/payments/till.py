@@ -2,9 +2,22 @@
 code (WeChat micropay, alipay.trade.pay) or by the member's own code from their stored value.
 
 Pricing: the list amount, less the member's level discount (`Level.discount_pct`, the payable
-rounded half up to a whole fen: 95 % of 1 999 fen is 1 899.05, paid as 1 899), less what
-`coupon_discount_fen` grants (the coupon wallet's hook; nothing yet). The price is fixed when
-the order is created; paying never re-prices it.
+rounded half up to a whole fen: 95 % of 1 999 fen is 1 899.05, paid as 1 899), less what the
+coupons the member chose take off (`coupons.pricing.price_order`, channel `till`: a coupon that
+does not stack with the level discount prices the order on its list amount instead). The price
+is fixed when the order is created; paying never re-prices it.
+
+Coupons (`coupon_ids`, the member known by their code): every one must apply, or the order is
+refused with the first one's code (`coupon.not_valid_in_store`, `coupon.below_threshold` …)
+and nothing is kept. They are held by the order (`pos:<order id>`) when it is created — of
+any number of orders choosing one coupon at once, one gets it — and used when it is paid
+(`finish_paid`, recording the store, the cashier, channel `till` and what each took off). They
+go back to the member when the order is cancelled or an attempt ends with nothing charged (the
+code declined, the payer timed out and the trade was reversed, a confirmation that expired); the
+next attempt holds them again before charging (409 with the coupon's code when one was used or
+expired meanwhile: cancel and ring up again). A full refund of the order's payment returns its
+coupons to the wallet, an expired one as expired; a partial refund leaves them used (the
+coupon priced the whole sale, and the part kept is still sold with it).
 
 Paying is one attempt at a time. An attempt claims the order by a guarded update (`open →
 paying`, attempt + 1, remembering its Idempotency-Key), creates ONE payment for itself and ends
@@ -31,10 +44,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 
 from api.core.errors import Conflict, DomainError, InvalidInput, NotFound, UpstreamError
 from api.core.ports import clock
+from api.coupons import pricing
+from api.coupons import wallet as coupon_wallet
+from api.coupons.error_codes import CouponErrorCode
+from api.coupons.models import Channel, OrderCoupon
 from api.member_center.member_code import resolve_member_code
 from api.org.models import Status, Store
 from api.org.scope import StoreScope
@@ -82,25 +100,58 @@ class TillOrder:
     order: PosOrder
     payment: Payment | None
     replayed: bool = False  # the answer to a repeated Idempotency-Key: nothing was charged now
+    coupons: tuple[OrderCoupon, ...] = ()  # what the order was priced with
 
 
 # Pricing ------------------------------------------------------------------------------------
 
 
-def level_price(amount_fen: int, discount_pct: int) -> int:
-    """The amount at the level's discount (95: pays 95 %), rounded half up to a whole fen."""
-    pct = min(100, max(0, discount_pct))
-    return (amount_fen * pct + 50) // 100
+level_price = pricing.level_price
 
 
-async def coupon_discount_fen(
-    *, brand_id: int, store_id: int, member_id: int | None, payable_fen: int, items: list[Any]
-) -> int:
-    """Hook: what the member's coupons take off the payable at this store (never above it).
+def coupon_ref(order_id: int) -> str:
+    """How a till order names itself on the coupons it holds."""
+    return f"pos:{order_id}"
 
-    The coupon wallet prices in here; until it is built nothing is taken off.
-    """
-    return 0
+
+def _check_coupon_ids(coupon_ids: list[int], *, member_known: bool) -> None:
+    if len(set(coupon_ids)) != len(coupon_ids):
+        raise InvalidInput(CouponErrorCode.LISTED_TWICE, "A coupon is listed twice.")
+    if coupon_ids and not member_known:
+        raise InvalidInput(
+            CouponErrorCode.MEMBER_REQUIRED, "Coupons need the member's code scanned."
+        )
+
+
+async def _price(
+    *,
+    brand_id: int,
+    store_id: int,
+    member_id: int | None,
+    amount_fen: int,
+    discount_pct: int,
+    coupon_ids: list[int],
+) -> pricing.Priced:
+    _check_coupon_ids(coupon_ids, member_known=member_id is not None)
+    priced = await pricing.price_order(
+        brand_id=brand_id,
+        store_id=store_id,
+        channel=Channel.TILL,
+        member_id=member_id,
+        amount_fen=amount_fen,
+        discount_pct=discount_pct,
+        coupon_ids=coupon_ids,
+    )
+    refusal = priced.refusal
+    if refusal is not None:
+        reason = str(refusal.reason)
+        error = NotFound if reason == CouponErrorCode.NOT_FOUND else Conflict
+        raise error(
+            reason,
+            f"Coupon {refusal.coupon_id} cannot be used on this order ({reason}).",
+            details={"coupon_id": refusal.coupon_id},
+        )
+    return priced
 
 
 # Orders -------------------------------------------------------------------------------------
@@ -115,8 +166,10 @@ async def create_order(
     amount_fen: int,
     items: list[dict[str, Any]] | None = None,
     member_code: str | None = None,
+    coupon_ids: list[int] | None = None,
 ) -> TillOrder:
-    """Ring up a sale at a store in scope, priced for the member behind `member_code` (burnt)."""
+    """Ring up a sale at a store in scope, priced for the member behind `member_code` (burnt)
+    with the coupons they chose, held by the order (see the module doc for the refusals)."""
     store = await get_store(brand_id=brand_id, scope=scope, store_id=store_id)
     if store.status != Status.ACTIVE:
         raise Conflict(PosOrderErrorCode.STORE_DISABLED, "This store is disabled.")
@@ -130,22 +183,21 @@ async def create_order(
         raise InvalidInput(
             PosOrderErrorCode.ITEMS_MISMATCH, "The items do not add up to amount_fen."
         )
+    coupon_ids = coupon_ids or []
+    _check_coupon_ids(coupon_ids, member_known=member_code is not None)
     member_id, discount_pct = None, 100
     if member_code is not None:
         _check_shape(MEMBER_CODE, member_code)
         card = await resolve_member_code(brand_id=brand_id, staff_id=staff_id, code=member_code)
         member_id = card.member_id
         discount_pct = card.level.discount_pct if card.level else 100
-    payable = level_price(amount_fen, discount_pct)
-    payable -= min(
-        payable,
-        await coupon_discount_fen(
-            brand_id=brand_id,
-            store_id=store.id,
-            member_id=member_id,
-            payable_fen=payable,
-            items=items,
-        ),
+    priced = await _price(
+        brand_id=brand_id,
+        store_id=store.id,
+        member_id=member_id,
+        amount_fen=amount_fen,
+        discount_pct=discount_pct,
+        coupon_ids=coupon_ids,
     )
     order = await PosOrder.create(
         brand_id=brand_id,
@@ -154,12 +206,25 @@ async def create_order(
         member_id=member_id,
         items=items,
         amount_fen=amount_fen,
-        discount_pct=discount_pct,
-        discount_fen=amount_fen - payable,
-        payable_fen=payable,
+        discount_pct=discount_pct if priced.level_applied else 100,
+        discount_fen=amount_fen - priced.payable_fen,
+        payable_fen=priced.payable_fen,
         created_at=clock().now(),
     )
-    return TillOrder(order, None)
+    if priced.lines and member_id is not None:
+        try:
+            await coupon_wallet.hold_order_coupons(
+                brand_id=brand_id,
+                member_id=member_id,
+                order_ref=coupon_ref(order.id),
+                discounts={line.coupon_id: line.discount_fen for line in priced.lines},
+            )
+        except DomainError:
+            # Another order holds one of them: this order never was.
+            await OrderCoupon.filter(order_ref=coupon_ref(order.id)).delete()
+            await PosOrder.filter(id=order.id).delete()
+            raise
+    return await _loaded(order.id)
 
 
 async def _order_in_scope(*, brand_id: int, scope: StoreScope, order_id: int) -> PosOrder:
@@ -187,13 +252,34 @@ async def cancel_order(*, brand_id: int, scope: StoreScope, order_id: int) -> Ti
             raise Conflict(
                 PosOrderErrorCode.NOT_OPEN, f"The order is {current.order.state}, not open."
             )
+    await _settle_coupons(order, PosOrderState.CANCELLED)
     return await _loaded(order.id)
 
 
 async def _loaded(order_id: int) -> TillOrder:
     order = await PosOrder.get(id=order_id)
     payment = await Payment.get_or_none(id=order.payment_id) if order.payment_id else None
-    return TillOrder(order, payment)
+    coupons = await coupon_wallet.order_coupons(order_ref=coupon_ref(order_id))
+    return TillOrder(order, payment, coupons=tuple(coupons))
+
+
+async def return_coupons_on_refund(db: BaseDBAsyncClient, payment: Payment) -> int:
+    """A till payment was refunded in full: its order's coupons go back to the member (an
+    expired one as expired); how many. Called in the refund's transaction."""
+    if payment.purpose != PaymentPurpose.POS:
+        return 0
+    order = (
+        await PosOrder.filter(
+            payment_id=payment.id, brand_id=payment.brand_id, state=PosOrderState.PAID
+        )
+        .using_db(db)
+        .first()
+    )
+    if order is None:
+        return 0
+    return await coupon_wallet.return_order_coupons(
+        brand_id=payment.brand_id, order_ref=coupon_ref(order.id), connection=db
+    )
 
 
 # Moving an attempt on, guarded by (state, attempt) ----------------------------------------
@@ -212,6 +298,8 @@ async def finish_paid(order: PosOrder, payment: Payment) -> bool:
         member_id=order.member_id or payment.member_id,
         last_error="",
     )
+    if won:
+        await _settle_coupons(order, PosOrderState.PAID)
     return bool(won)
 
 
@@ -226,13 +314,34 @@ async def release(order: PosOrder, *, error: str, payment: Payment | None = None
         attempt=order.attempt,
         state__in=[PosOrderState.PAYING, PosOrderState.PENDING_CONFIRMATION],
     ).update(state=PosOrderState.OPEN, last_error=error[:64])
+    if won:
+        await coupon_wallet.release_order_coupons(
+            brand_id=order.brand_id, order_ref=coupon_ref(order.id)
+        )
     return bool(won)
+
+
+async def _settle_coupons(order: PosOrder, state: PosOrderState) -> None:
+    """A paid order's coupons used, a cancelled one's given back: the moves that follow the
+    order's own, made good here if a crash came between them (each is a no-op once done)."""
+    ref = coupon_ref(order.id)
+    if state == PosOrderState.PAID:
+        await coupon_wallet.use_order_coupons(
+            brand_id=order.brand_id,
+            order_ref=ref,
+            store_id=order.store_id,
+            staff_id=order.staff_id,
+            channel=Channel.TILL,
+        )
+    elif state == PosOrderState.CANCELLED:
+        await coupon_wallet.release_order_coupons(brand_id=order.brand_id, order_ref=ref)
 
 
 async def follow_payment(order: PosOrder) -> TillOrder:
     """Bring an order whose attempt is over up to date with its payment: paid, or open again
     (the payment closed, or a confirmation that expired)."""
     if order.state not in (PosOrderState.PAYING, PosOrderState.PENDING_CONFIRMATION):
+        await _settle_coupons(order, order.state)
         return await _loaded(order.id)
     payment = await Payment.get_or_none(id=order.payment_id) if order.payment_id else None
     if payment is None:
@@ -356,6 +465,14 @@ async def pay_order(
     claimed = await _claim(order, method=method, key=key)
     if isinstance(claimed, TillOrder):
         return claimed
+    if claimed.member_id is not None:
+        try:  # an earlier attempt that charged nothing gave the coupons back
+            await coupon_wallet.hold_order_coupons(
+                brand_id=brand_id, member_id=claimed.member_id, order_ref=coupon_ref(claimed.id)
+            )
+        except DomainError as exc:
+            await release(claimed, error=exc.code)
+            raise
     if method == MEMBER_CODE:
         return await member_code_pay.pay_by_member_code(
             claimed, staff_id=staff_id, member_code=auth_code

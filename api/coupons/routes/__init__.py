@@ -2,6 +2,8 @@
 
 from sanic import Blueprint
 
-from . import center, issues, points_mall, reports, templates, wallet
+from . import center, issues, points_mall, pos, reports, templates, wallet
 
-bp = Blueprint.group(templates.bp, center.bp, wallet.bp, issues.bp, points_mall.bp, reports.bp)
+bp = Blueprint.group(
+    templates.bp, center.bp, wallet.bp, issues.bp, points_mall.bp, reports.bp, pos.bp
+)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import member_required
+from api.coupons.models import Channel
+from api.coupons.pricing import usable_coupons
+from api.coupons.schemas_pos import till_coupon
 from api.member_center import member_code as service
 from api.member_center.schemas.member_code import (
     MemberCodeOut,
@@ -35,7 +38,22 @@ MEMBER_SUMMARY_EXAMPLE = {
     "wallet_principal_fen": 10000,
     "wallet_bonus_fen": 500,
     "wallet_total_fen": 10500,
-    "coupons": [],
+    "coupons": [
+        {
+            "id": 77,
+            "code": "CK7M2QX9PZ4A",
+            "name": "10 off 100",
+            "kind": "cash_off",
+            "value_fen": 1000,
+            "percent_off": None,
+            "cap_fen": None,
+            "threshold_fen": 10000,
+            "gift_name": "",
+            "stacks_with_level_discount": False,
+            "stacks_with_coupons": False,
+            "valid_until": "2025-06-30T23:59:59+08:00",
+        }
+    ],
 }
 
 
@@ -58,7 +76,8 @@ async def issue_member_code(request: Request) -> HTTPResponse:
 
 @bp.post("/pos/member-code/resolve")
 @doc(
-    summary="Who is at the till: the member behind a scanned code (masked); burns the code",
+    summary="Who is at the till: the member behind a scanned code (masked), with their coupons "
+    "usable at the caller's store; burns the code",
     returns="The member behind the code, phone masked; the code cannot be used again",
     tag="member code",
     body=MemberCodeResolveIn,
@@ -73,4 +92,12 @@ async def resolve_member_code(request: Request) -> HTTPResponse:
     member = await service.resolve_member_code(
         brand_id=request.ctx.brand_id, staff_id=request.ctx.staff.id, code=payload.code
     )
-    return out(MemberSummaryOut.of(member))
+    coupons = await usable_coupons(
+        brand_id=request.ctx.brand_id,
+        member_id=member.member_id,
+        store_id=request.ctx.staff.store_id,
+        channel=Channel.TILL,
+    )
+    summary = MemberSummaryOut.of(member)
+    summary.coupons = [till_coupon(coupon) for coupon in coupons]
+    return out(summary)

@@ -64,7 +64,8 @@ class MemberSummaryOut(BaseModel):
     wallet_bonus_fen: int
     wallet_total_fen: int
     coupons: list[dict[str, object]] = Field(
-        default_factory=list, description="the member's usable coupons (not yet offered)"
+        default_factory=list,
+        description="the coupons usable now at the till of the caller's store, soonest to expire first",
     )
 
     @classmethod

@@ -48,6 +48,7 @@ async def create_pos_order(request: Request) -> HTTPResponse:
         amount_fen=payload.amount_fen,
         items=[item.model_dump() for item in payload.items] if payload.items else None,
         member_code=payload.member_code,
+        coupon_ids=payload.coupon_ids,
     )
     return out(PosOrderOut.of(order), status=201)
 

@@ -6,7 +6,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('memberhub', '0014_points_mall')]
+    dependencies = [('memberhub', '0015_order_coupons')]
 
     initial = False
 
