@@ -1,5 +1,6 @@
 """Payment jobs: every minute, recovery of payments whose notification never came, of refunds
-left processing, and of the till's unconfirmed member-code payments; the daily reconciliation
+left processing, and of the till's unconfirmed member-code payments, and the till's idle orders
+cancelled; the daily reconciliation
 of the platforms' bills; franchise onboardings (queued by the admin API)."""
 
 from __future__ import annotations
@@ -7,13 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from api.core.queue import job, schedule
-from api.payments import member_code_pay, onboarding, reconciliation, recovery
+from api.payments import member_code_pay, onboarding, reconciliation, recovery, till
 from config.settings import Settings
 
 PAYMENTS_RECOVER = "payments.recover"
 PAYMENTS_RECOVER_REFUNDS = "payments.recover_refunds"
 PAYMENTS_RECONCILE = "payments.reconcile"
 POS_CLOSE_UNCONFIRMED = "pos.close_unconfirmed"
+POS_CANCEL_IDLE = "pos.cancel_idle"
 
 
 @job(PAYMENTS_RECOVER, timeout_s=300)
@@ -40,6 +42,12 @@ async def close_unconfirmed_pos_payments() -> int:
     return await member_code_pay.close_unconfirmed()
 
 
+@job(POS_CANCEL_IDLE, timeout_s=120)
+async def cancel_idle_pos_orders() -> int:
+    """Cancel till orders left unpaid past their brand's payment timeout; their coupons go back."""
+    return await till.cancel_idle_orders()
+
+
 @job(onboarding.ONBOARDING_JOB, timeout_s=900)
 async def onboard_stores(*, job_id: int) -> dict[str, Any]:
     """Validate, check with the platforms and write one queued franchise onboarding."""
@@ -50,5 +58,6 @@ def register(settings: Settings) -> None:
     """Cron times are Asia/Shanghai. Bills of day D are ready from about 09:00 on D+1."""
     schedule(PAYMENTS_RECOVER, cron="* * * * *")
     schedule(POS_CLOSE_UNCONFIRMED, cron="* * * * *")
+    schedule(POS_CANCEL_IDLE, cron="* * * * *")
     schedule(PAYMENTS_RECONCILE, cron="0 10 * * *")
     schedule(PAYMENTS_RECOVER_REFUNDS, cron="* * * * *")

@@ -48,6 +48,7 @@ class PosOrderErrorCode(StrEnum):
     PAYMENT_FAILED = "pos_order.payment_failed"  # the platform declined the payment code
     PAYER_TIMEOUT = "pos_order.payer_timeout"  # the payer did not confirm: reversed
     CONFIRMATION_EXPIRED = "payment.confirmation_expired"
+    IDLE = "pos_order.idle"  # left unpaid past the brand's payment timeout: cancelled
 
 
 class RefundErrorCode(StrEnum):

@@ -54,7 +54,7 @@ from api.coupons import wallet as coupon_wallet
 from api.coupons.error_codes import CouponErrorCode
 from api.coupons.models import Channel, OrderCoupon
 from api.member_center.member_code import resolve_member_code
-from api.org.models import Status, Store
+from api.org.models import Brand, Status, Store
 from api.org.scope import StoreScope
 from api.org.stores import get_store
 from config.settings import get_settings
@@ -91,6 +91,10 @@ CODE_SHAPES = {
 DESCRIPTION = "门店消费"
 # An attempt this much older than the code wait has lost its request: the next pay takes over.
 TAKEOVER_GRACE_S = 60
+# The idle sweep looks at open orders at least this old (no brand's payment timeout is shorter),
+# a batch at a time.
+IDLE_MIN_MINUTES = 5
+IDLE_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -254,6 +258,33 @@ async def cancel_order(*, brand_id: int, scope: StoreScope, order_id: int) -> Ti
             )
     await _settle_coupons(order, PosOrderState.CANCELLED)
     return await _loaded(order.id)
+
+
+async def cancel_idle_orders(*, now: datetime | None = None, limit: int = IDLE_BATCH) -> int:
+    """Cancel open orders left unpaid longer than their brand's `payment_timeout_min` since they
+    were rung up or last tried, giving their coupons back; how many (safe to run twice, and
+    beside a pay: the guarded `open → cancelled` and the attempt's `open → paying` let one win)."""
+    now = now or clock().now()
+    idle = (
+        await PosOrder.filter(
+            state=PosOrderState.OPEN, created_at__lte=now - timedelta(minutes=IDLE_MIN_MINUTES)
+        )
+        .order_by("id")
+        .limit(limit)
+    )
+    brands = {b.id: b for b in await Brand.filter(id__in={o.brand_id for o in idle})}
+    cancelled = 0
+    for order in idle:
+        timeout = timedelta(minutes=int(brands[order.brand_id].setting("payment_timeout_min")))  # type: ignore[call-overload]
+        if (order.attempt_started_at or order.created_at) > now - timeout:
+            continue
+        moved = await PosOrder.filter(
+            id=order.id, state=PosOrderState.OPEN, attempt=order.attempt
+        ).update(state=PosOrderState.CANCELLED, last_error=PosOrderErrorCode.IDLE)
+        if moved:
+            cancelled += 1
+            await _settle_coupons(order, PosOrderState.CANCELLED)
+    return cancelled
 
 
 async def _loaded(order_id: int) -> TillOrder:

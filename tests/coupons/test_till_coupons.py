@@ -21,7 +21,7 @@ from api.coupons.models import (
 )
 from api.coupons.pricing import price_coupons
 from api.member_center.models import Member
-from api.payments import member_code_pay
+from api.payments import member_code_pay, till
 from api.payments.models import Payment, PaymentState, PosOrder, PosOrderState
 from config.settings import Settings
 from tests.factories import make_member
@@ -652,3 +652,32 @@ async def test_the_resolve_lists_the_coupons_usable_at_the_cashiers_store(api: A
         10_000,
     )
     assert sorted(c["name"] for c in head_office.json["coupons"]) == ["anywhere", "here", "there"]
+
+
+async def test_an_order_left_unpaid_past_the_payment_timeout_is_cancelled_and_its_coupon_freed(
+    api: Api, clock: FrozenClock
+) -> None:
+    # Given an order holding a coupon, rung up and never paid nor cancelled
+    t = await make_till()
+    member = await funded_member(t)
+    coupon = await _coupon(t, member)
+    fresh = await _order(api, t, member, 20_000, coupon)
+    stale_coupon = await _coupon(t, member, name="5 off 50", value_fen=500, threshold_fen=5_000)
+    stale = await _order(api, t, member, 20_000, stale_coupon)
+    assert fresh.status == 201 and stale.status == 201
+    await PosOrder.filter(id=stale.json["id"]).update(
+        created_at=clock.now() - timedelta(minutes=31)
+    )
+
+    # When the sweep runs (twice) with the brand's default 30-minute payment timeout
+    swept = [await till.cancel_idle_orders(), await till.cancel_idle_orders()]
+
+    # Then only the stale order is cancelled, and its coupon is back in the wallet
+    assert swept == [1, 0]
+    assert (await PosOrder.get(id=stale.json["id"])).state == PosOrderState.CANCELLED
+    assert (await PosOrder.get(id=fresh.json["id"])).state == PosOrderState.OPEN
+    assert await _state(stale_coupon) == (CouponState.AVAILABLE, None)
+    assert await _state(coupon) == (CouponState.LOCKED, f"pos:{fresh.json['id']}")
+    code = await member_code(api, member)
+    paid_late = await pay(api, t.direct_cashier, stale.json["id"], "member_code", code)
+    assert paid_late.status == 409 and paid_late.json["error"]["code"] == "pos_order.cancelled"

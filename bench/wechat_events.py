@@ -1,5 +1,5 @@
 """Official-account follows through a store's QR code under load: `python -m
-bench.bench_wechat_events [--runs 3] [--duration S] [--connections 50]`, on PostgreSQL + Redis.
+bench.wechat_events [--runs 3] [--duration S] [--connections 50]`, on PostgreSQL + Redis.
 
 A brand with a store and an official account in safe mode is seeded once. Before each run,
 one `subscribe` event with EventKey `qrscene_s=<store>` per request is built, encrypted and
@@ -115,7 +115,7 @@ def run_stack(env: dict[str, str], *, runs: int, duration_s: int, connections: i
     )
     seeded = work / "wechat.json"
     subprocess.run(
-        [PYTHON, "-m", "bench.bench_wechat_events", "--seed-out", str(seeded)],
+        [PYTHON, "-m", "bench.wechat_events", "--seed-out", str(seeded)],
         env=env,
         cwd=ROOT,
         check=True,
@@ -169,7 +169,7 @@ def run_stack(env: dict[str, str], *, runs: int, duration_s: int, connections: i
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_wechat_events")
+    parser = argparse.ArgumentParser(prog="python -m bench.wechat_events")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10, help="seconds per run")
     parser.add_argument("--connections", type=int, default=50)
@@ -184,7 +184,7 @@ def main() -> None:
     if not (database and redis):
         command = [str(ROOT / "scripts" / "test-services"), "run", "--", PYTHON, "-m"]
         raise SystemExit(
-            subprocess.call([*command, "bench.bench_wechat_events", *sys.argv[1:]], cwd=ROOT)
+            subprocess.call([*command, "bench.wechat_events", *sys.argv[1:]], cwd=ROOT)
         )
     print(
         f"memberhub bench: official-account follows through a store QR code (safe mode), "

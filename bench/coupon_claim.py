@@ -1,4 +1,4 @@
-"""The flash claim: `python -m bench.bench_coupon_claim [--runs 3] [--claims 10000]
+"""The flash claim: `python -m bench.coupon_claim [--runs 3] [--claims 10000]
 [--stock 1000] [--concurrency 200]`, on PostgreSQL + Redis (throwaway servers from
 scripts/test-services when MEMBERHUB_TEST_DATABASE_URL / _REDIS_URL are not set).
 
@@ -205,7 +205,7 @@ def _run_client(work: Path, job: dict[str, object]) -> tuple[list[Answer], float
     spec, out = work / "client-job.json", work / "client-out.json"
     spec.write_text(json.dumps(job))
     subprocess.run(
-        [PYTHON, "-m", "bench.bench_coupon_claim", "--client", str(spec), "--client-out", str(out)],
+        [PYTHON, "-m", "bench.coupon_claim", "--client", str(spec), "--client-out", str(out)],
         cwd=ROOT,
         check=True,
     )
@@ -278,7 +278,7 @@ def run_bench(
     seeded = work / "claim.json"
     seed = ["--seed", "--runs", str(runs), "--claims", str(claims), "--stock", str(stock)]
     subprocess.run(
-        [PYTHON, "-m", "bench.bench_coupon_claim", *seed, "--seed-out", str(seeded)],
+        [PYTHON, "-m", "bench.coupon_claim", *seed, "--seed-out", str(seeded)],
         env=env,
         cwd=ROOT,
         check=True,
@@ -334,7 +334,7 @@ def run_bench(
         ids = ",".join(str(run["template_id"]) for run in plan)
         count = ["--count", ids, "--seed-out", str(counted)]
         subprocess.run(
-            [PYTHON, "-m", "bench.bench_coupon_claim", *count],
+            [PYTHON, "-m", "bench.coupon_claim", *count],
             env=env,
             cwd=ROOT,
             check=True,
@@ -393,7 +393,7 @@ def report(results: list[Run], problems: list[str], *, claims: int, stock: int) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_coupon_claim")
+    parser = argparse.ArgumentParser(prog="python -m bench.coupon_claim")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--claims", type=int, default=10_000)
     parser.add_argument("--stock", type=int, default=1_000)
@@ -418,9 +418,7 @@ def main() -> None:
     redis = os.environ.get("MEMBERHUB_TEST_REDIS_URL")
     if not (database and redis):
         command = [str(ROOT / "scripts" / "test-services"), "run", "--", PYTHON, "-m"]
-        raise SystemExit(
-            subprocess.call([*command, "bench.bench_coupon_claim", *sys.argv[1:]], cwd=ROOT)
-        )
+        raise SystemExit(subprocess.call([*command, "bench.coupon_claim", *sys.argv[1:]], cwd=ROOT))
     print(
         f"memberhub bench: the flash claim, {os.cpu_count()} cores, {args.claims} claims for "
         f"{args.stock} coupons, {args.concurrency} at once, one API process, PostgreSQL + Redis, "
