@@ -147,7 +147,9 @@ def _register_blueprints(app: Sanic, settings: Settings) -> None:
         # With Redis, several API processes serve one sandbox: a code minted by one is taken by
         # another, so its state lives in the shared cache.
         shared = ports_module.cache if settings.redis_url else None
-        app.blueprint(create_sandbox_blueprint(SandboxState(shared)))
+        app.blueprint(
+            create_sandbox_blueprint(SandboxState(shared, app_url=settings.public_base_url))
+        )
 
 
 def _register_errors(app: Sanic) -> None:

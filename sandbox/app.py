@@ -58,9 +58,10 @@ def create_sandbox_blueprint(state: SandboxState | None = None) -> BlueprintGrou
     )
 
 
-def create_sandbox_app(name: str = "sandbox") -> Sanic:
-    """The sandbox as an app of its own (`python -m sandbox`)."""
+def create_sandbox_app(name: str = "sandbox", *, app_url: str | None = None) -> Sanic:
+    """The sandbox as an app of its own (`python -m sandbox`); `app_url`: memberhub's public
+    base URL, where message pushes go."""
     app = Sanic(name)
     app.config.ACCESS_LOG = False  # query strings carry (sandbox) secrets and codes
-    app.blueprint(create_sandbox_blueprint())
+    app.blueprint(create_sandbox_blueprint(SandboxState(app_url=app_url)))
     return app

@@ -116,8 +116,12 @@ class SandboxState:
     it follows the ports a test installs); without it the state is this process's alone.
     """
 
-    def __init__(self, shared: Callable[[], Store] | None = None) -> None:
+    def __init__(
+        self, shared: Callable[[], Store] | None = None, *, app_url: str | None = None
+    ) -> None:
         self._shared = shared
+        # memberhub's public base URL, where pushes go when a push names no `url`.
+        self.app_url = app_url.rstrip("/") if app_url else None
         self._memory = _platform_memory()
 
     async def _scope(self) -> tuple[Store, str]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 import time
 from typing import Any
@@ -28,7 +27,7 @@ from wechatpy.crypto import PrpCrypto
 from wechatpy.utils import to_text
 
 from .keys import SANDBOX_SEED, is_wechat_appid
-from .player import bad_player_request, player_body
+from .player import bad_player_request, player_body, route_state
 from .state import SandboxState
 
 MODES = ("plain", "compatible", "safe")
@@ -118,9 +117,9 @@ def _decrypt_reply(appid: str, body: str) -> tuple[str, bool]:
 def _base_url(request: Request, given: Any) -> str:
     if isinstance(given, str) and given.startswith(("http://", "https://")):
         return given.rstrip("/")
-    configured = os.environ.get("MEMBERHUB_PUBLIC_BASE_URL", "")
-    if configured:
-        return configured.rstrip("/")
+    app_url = route_state(request).app_url
+    if app_url:
+        return app_url
     return f"{request.scheme}://{request.host}"
 
 

@@ -86,7 +86,7 @@ def sandbox_url() -> Iterator[str]:
     """The WeChat/Alipay sandbox as its own process on loopback, for the whole run."""
     from .support.sandbox_server import run_sandbox
 
-    with run_sandbox(port=SANDBOX_PORT) as url:
+    with run_sandbox(port=SANDBOX_PORT, app_url=f"http://127.0.0.1:{APP_PORT}") as url:
         yield url
 
 

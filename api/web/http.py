@@ -140,6 +140,7 @@ class Operation:
     response_example: Any = None
     idempotent: bool = False
     responses: Mapping[int, type[BaseModel]] = field(default_factory=dict)
+    also: tuple[Raw, ...] = ()
 
 
 def doc(
@@ -159,6 +160,7 @@ def doc(
     response_example: Any = None,
     idempotent: bool = False,
     responses: Mapping[int, type[BaseModel]] | None = None,
+    also: tuple[Raw, ...] = (),
 ) -> Callable[[F], F]:
     """Describe a route for the OpenAPI document.
 
@@ -167,8 +169,9 @@ def doc(
     or a query, 401 and 403 from `secured`, which names the security scheme of the route's
     guard). `returns` describes the success answer (default: the response schema's docstring,
     else the summary); `params` describes path parameters (default: "The member's id" for
-    `member_id`); `idempotent` adds the required `Idempotency-Key` header; `responses` are other statuses answered with their own schema, not the
-    envelope.
+    `member_id`); `idempotent` adds the required `Idempotency-Key` header; `responses` are other
+    statuses answered with their own schema, not the envelope; `also` other media types the
+    success answer comes in (a report as CSV).
     """
     operation = Operation(
         summary=summary,
@@ -186,6 +189,7 @@ def doc(
         response_example=response_example,
         idempotent=idempotent,
         responses=dict(responses or {}),
+        also=tuple(also),
     )
 
     def decorate(handler: F) -> F:

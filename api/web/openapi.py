@@ -354,7 +354,10 @@ def _success(operation: Operation, refs: Refs) -> dict[str, Any]:
         content_type = "application/json"
     if operation.response_example is not None:
         media["example"] = operation.response_example
-    return {"description": description, "content": {content_type: media}}
+    content = {content_type: media}
+    for other in operation.also:
+        content[other.media_type] = {"schema": dict(other.schema)}
+    return {"description": description, "content": content}
 
 
 def _error_statuses(operation: Operation) -> set[int]:

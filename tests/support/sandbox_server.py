@@ -35,13 +35,23 @@ def _wait_until_answering(process: subprocess.Popen[bytes], url: str, log: IO[by
 
 
 @contextmanager
-def run_sandbox(port: int) -> Iterator[str]:
-    """Start `python -m sandbox --port port`, wait until it answers, yield its /sandbox URL."""
+def run_sandbox(port: int, app_url: str | None = None) -> Iterator[str]:
+    """Start `python -m sandbox --port port [--app-url app_url]`, wait until it answers, yield
+    its /sandbox URL."""
     url = f"http://127.0.0.1:{port}/sandbox"
     # Output goes to a file, not a pipe: a pipe nobody reads fills up and blocks the sandbox.
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "sandbox",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                *(["--app-url", app_url] if app_url else []),
+            ],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -7,7 +7,7 @@ from sanic import Blueprint, HTTPResponse, Request
 from api.coupons import reports as service
 from api.coupons.schemas_reports import CouponReportOut, CouponReportQuery
 from api.org.access import ADMINS, staff_required
-from api.web.http import doc, out, query
+from api.web.http import Raw, doc, out, query
 
 bp = Blueprint("coupons_reports", url_prefix="/api/v1")
 
@@ -22,6 +22,7 @@ bp = Blueprint("coupons_reports", url_prefix="/api/v1")
     query=CouponReportQuery,
     response=CouponReportOut,
     errors=(401, 403, 422),
+    also=(Raw("text/csv", "format=csv: the report as one CSV table"),),
 )
 @staff_required(*ADMINS)
 async def get_coupon_report(request: Request) -> HTTPResponse:
