@@ -27,7 +27,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from api.core import audit, ports
+from api.core import audit, outbox
 from api.core.errors import DomainError, NotFound
 from api.core.models import OutboxMessage, OutboxStatus
 from api.member_center.models import Member, MemberStatus
@@ -76,38 +76,17 @@ def rewarded_templates(brand: Brand, amount_fen: int) -> list[int]:
     return list(dict.fromkeys(earned))
 
 
-async def _enqueue(
-    db: BaseDBAsyncClient, *, topic: str, brand_id: int, dedupe_key: str, payload: dict[str, Any]
-) -> None:
-    # One INSERT … ON CONFLICT DO NOTHING and no read-back (`outbox.enqueue` reads the row
-    # again): the paid transaction this runs in is kept to the one statement.
-    await OutboxMessage.bulk_create(
-        [
-            OutboxMessage(
-                topic=topic,
-                payload=payload,
-                brand_id=brand_id,
-                dedupe_key=dedupe_key,
-                next_attempt_at=ports.clock().now(),
-                status=OutboxStatus.PENDING,
-            )
-        ],
-        ignore_conflicts=True,
-        using_db=db,
-    )
-
-
 async def queue_new_member_gift(db: BaseDBAsyncClient, *, brand: Brand, member_id: int) -> None:
     """Queue the brand's new-member coupons for the member, once per member (inside `db`)."""
     template_ids = _template_ids(brand.setting("new_member_coupon_template_ids"))
     if not template_ids:
         return
-    await _enqueue(
-        db,
+    await outbox.enqueue(
         topic=NEW_MEMBER_TOPIC,
         brand_id=brand.id,
         dedupe_key=f"{NEW_MEMBER_TOPIC}:{member_id}",
         payload={"brand_id": brand.id, "member_id": member_id, "template_ids": template_ids},
+        connection=db,
     )
 
 
@@ -120,8 +99,7 @@ async def queue_payment_reward(
     template_ids = rewarded_templates(brand, payment.amount_fen)
     if not template_ids:
         return
-    await _enqueue(
-        db,
+    await outbox.enqueue(
         topic=PAYMENT_REWARD_TOPIC,
         brand_id=brand.id,
         dedupe_key=f"{PAYMENT_REWARD_TOPIC}:{payment.id}",
@@ -131,6 +109,7 @@ async def queue_payment_reward(
             "payment_id": payment.id,
             "template_ids": template_ids,
         },
+        connection=db,
     )
 
 

@@ -114,6 +114,6 @@ async def on_paid(db: BaseDBAsyncClient, payment: Payment) -> None:
 async def reward_paid_payment(
     db: BaseDBAsyncClient, *, brand: Brand, payment: Payment, member_id: int
 ) -> None:
-    """The coupons a paid payment earns, queued (at most one outbox insert) inside the paid
+    """The coupons a paid payment earns, queued (at most one outbox message) inside the paid
     transaction and issued by the outbox handler with the key `payment:<id>`."""
     await queue_payment_reward(db, brand=brand, payment=payment, member_id=member_id)
