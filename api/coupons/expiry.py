@@ -17,9 +17,8 @@ from tortoise.transactions import in_transaction
 
 from api.core import outbox, ports, wechat
 from api.core.clock import to_shanghai
-from api.core.crypto import decrypt
-from api.member_center.models import IdentityKind, MemberIdentity
-from api.org.models import Brand, Status, WechatApp, WechatAppKind
+from api.member_center.welcome import mini_program_recipient
+from api.org.models import Brand, Status
 
 from .models import Coupon, CouponState
 
@@ -101,26 +100,14 @@ async def send_expiry_reminder(payload: dict[str, Any]) -> None:
     brand = await Brand.get_or_none(id=brand_id)
     if coupon is None or brand is None or coupon.state is not CouponState.AVAILABLE:
         return
-    apps = {
-        app.appid: app
-        for app in await WechatApp.filter(
-            brand_id=brand_id, kind=WechatAppKind.MINIPROGRAM, status=Status.ACTIVE
-        )
-    }
-    identity = (
-        await MemberIdentity.filter(
-            member_id=coupon.member_id, kind=IdentityKind.WECHAT_OPENID, app_id__in=list(apps)
-        )
-        .order_by("id")
-        .first()
-    )
-    if identity is None:
+    recipient = await mini_program_recipient(brand_id=brand_id, member_id=coupon.member_id)
+    if recipient is None:
         return
-    app = apps[identity.app_id]
+    creds, openid = recipient
     until = to_shanghai(coupon.valid_until)
     await wechat.send_subscribe(
-        wechat.WechatCredentials(appid=app.appid, secret=decrypt(app.secret_enc)),
-        openid=identity.value,
+        creds,
+        openid=openid,
         template_id=str(
             brand.settings.get("coupon_expiry_template_id") or DEFAULT_REMINDER_TEMPLATE_ID
         ),

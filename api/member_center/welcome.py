@@ -37,13 +37,11 @@ async def queue_welcome(
     )
 
 
-async def send_welcome(payload: dict[str, Any]) -> None:
-    """Outbox handler for `member.welcome`."""
-    brand_id, member_id = int(payload["brand_id"]), int(payload["member_id"])
-    member = await Member.get_or_none(id=member_id, brand_id=brand_id)
-    brand = await Brand.get_or_none(id=brand_id)
-    if member is None or brand is None:
-        return
+async def mini_program_recipient(
+    *, brand_id: int, member_id: int
+) -> tuple[wechat.WechatCredentials, str] | None:
+    """Where a subscribe message to the member goes: the credentials of the brand's active
+    mini-program they first signed in to, and their OpenID there; None when there is none."""
     apps = {
         app.appid: app
         for app in await WechatApp.filter(
@@ -58,11 +56,25 @@ async def send_welcome(payload: dict[str, Any]) -> None:
         .first()
     )
     if identity is None:
-        return
+        return None
     app = apps[identity.app_id]
+    return wechat.WechatCredentials(appid=app.appid, secret=decrypt(app.secret_enc)), identity.value
+
+
+async def send_welcome(payload: dict[str, Any]) -> None:
+    """Outbox handler for `member.welcome`."""
+    brand_id, member_id = int(payload["brand_id"]), int(payload["member_id"])
+    member = await Member.get_or_none(id=member_id, brand_id=brand_id)
+    brand = await Brand.get_or_none(id=brand_id)
+    if member is None or brand is None:
+        return
+    recipient = await mini_program_recipient(brand_id=brand_id, member_id=member_id)
+    if recipient is None:
+        return
+    creds, openid = recipient
     await wechat.send_subscribe(
-        wechat.WechatCredentials(appid=app.appid, secret=decrypt(app.secret_enc)),
-        openid=identity.value,
+        creds,
+        openid=openid,
         template_id=str(brand.settings.get("welcome_template_id") or DEFAULT_TEMPLATE_ID),
         data={
             "thing1": {"value": f"欢迎加入{brand.name}会员"[:20]},
