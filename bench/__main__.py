@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +70,34 @@ def _wait_ready(url: str, *, timeout_s: float = 180) -> None:
         except OSError:
             time.sleep(0.2)
     raise SystemExit(f"server did not become ready at {url}")
+
+
+@contextmanager
+def served(env: dict[str, str], work: Path, port: int) -> Iterator[str]:
+    """`python -m bench.server` on `port`, ready: its base URL. On a failure inside, the tail of
+    its log goes to stderr; it is stopped on the way out."""
+    server_log = work / "server.log"
+    server = subprocess.Popen(
+        [PYTHON, "-m", "bench.server", "--port", str(port), "--seed-out", str(work / "s.json")],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        # A file, not a pipe: a pipe nobody reads fills up and stalls the server mid-run.
+        stderr=server_log.open("wb"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(f"{base}/readyz")
+        yield base
+    except BaseException:
+        sys.stderr.write(server_log.read_text(errors="replace")[-4000:])
+        raise
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 def run_stack(name: str, env: dict[str, str], *, duration_s: int, connections: int) -> list[Result]:

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .__main__ import PAUSE_S, PYTHON, ROOT, _free_port, _wait_ready
+from .__main__ import PAUSE_S, PYTHON, ROOT, _free_port, served
 from .wrk import Figures, require_wrk, run_wrk
 
 BARE_S = 5
@@ -285,78 +285,62 @@ def run_bench(
     )
     plan = json.loads(seeded.read_text())["runs"]
     port = _free_port()
-    server_log = work / "server.log"
-    server = subprocess.Popen(
-        [PYTHON, "-m", "bench.server", "--port", str(port), "--seed-out", str(work / "s.json")],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=server_log.open("wb"),
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(f"{base}/readyz")
+        with served(env, work, port) as base:
 
-        def bare() -> Figures:
-            time.sleep(PAUSE_S)
-            return run_wrk(f"{base}/healthz", connections=64, duration_s=BARE_S)
+            def bare() -> Figures:
+                time.sleep(PAUSE_S)
+                return run_wrk(f"{base}/healthz", connections=64, duration_s=BARE_S)
 
-        bare()
-        results = []
-        for run in plan:
-            before = bare()
-            time.sleep(PAUSE_S)
-            client_bare = _run_client(
-                work, {"kind": "bare", "port": port, "count": claims, "concurrency": concurrency}
-            )
-            time.sleep(PAUSE_S)
-            answers, started, _ = _run_client(
-                work,
-                {
-                    "kind": "claim",
-                    "port": port,
-                    "template_id": run["template_id"],
-                    "tokens": run["tokens"],
-                    "concurrency": concurrency,
-                },
-            )
-            after = bare()
-            figures = _measure(answers, started)
-            _, bare_started, bare_ended = client_bare
-            results.append(
-                Run(
-                    **figures,  # type: ignore[arg-type]
-                    bare_per_s=Figures.merged([before, after]).requests_per_s,
-                    client_bare_per_s=claims / (bare_ended - bare_started),
+            bare()
+            results = []
+            for run in plan:
+                before = bare()
+                time.sleep(PAUSE_S)
+                client_bare = _run_client(
+                    work,
+                    {"kind": "bare", "port": port, "count": claims, "concurrency": concurrency},
                 )
+                time.sleep(PAUSE_S)
+                answers, started, _ = _run_client(
+                    work,
+                    {
+                        "kind": "claim",
+                        "port": port,
+                        "template_id": run["template_id"],
+                        "tokens": run["tokens"],
+                        "concurrency": concurrency,
+                    },
+                )
+                after = bare()
+                figures = _measure(answers, started)
+                _, bare_started, bare_ended = client_bare
+                results.append(
+                    Run(
+                        **figures,  # type: ignore[arg-type]
+                        bare_per_s=Figures.merged([before, after]).requests_per_s,
+                        client_bare_per_s=claims / (bare_ended - bare_started),
+                    )
+                )
+            counted = work / "counts.json"
+            ids = ",".join(str(run["template_id"]) for run in plan)
+            count = ["--count", ids, "--seed-out", str(counted)]
+            subprocess.run(
+                [PYTHON, "-m", "bench.coupon_claim", *count],
+                env=env,
+                cwd=ROOT,
+                check=True,
             )
-        counted = work / "counts.json"
-        ids = ",".join(str(run["template_id"]) for run in plan)
-        count = ["--count", ids, "--seed-out", str(counted)]
-        subprocess.run(
-            [PYTHON, "-m", "bench.coupon_claim", *count],
-            env=env,
-            cwd=ROOT,
-            check=True,
-        )
-        problems = [
-            f"template {tid}: {c}"
-            for tid, c in json.loads(counted.read_text()).items()
-            if not (c["rows"] == c["column"] == c["redis"] == stock)
-        ]
-        problems += [
-            f"run {n}: {r.claimed} claimed" for n, r in enumerate(results) if r.claimed != stock
-        ]
-        return results, problems
-    except BaseException:
-        sys.stderr.write(server_log.read_text(errors="replace")[-4000:])
-        raise
+            problems = [
+                f"template {tid}: {c}"
+                for tid, c in json.loads(counted.read_text()).items()
+                if not (c["rows"] == c["column"] == c["redis"] == stock)
+            ]
+            problems += [
+                f"run {n}: {r.claimed} claimed" for n, r in enumerate(results) if r.claimed != stock
+            ]
+            return results, problems
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from .__main__ import PAUSE_S, PYTHON, ROOT, WARMUP_S, Result, _free_port, _wait_ready, report
+from .__main__ import PAUSE_S, PYTHON, ROOT, WARMUP_S, Result, _free_port, report, served
 from .scenarios import Scenario
 from .wrk import NOTIFICATIONS_LUA, Figures, parse, require_wrk, run_wrk
 
@@ -122,49 +122,32 @@ def run_stack(env: dict[str, str], *, runs: int, duration_s: int, connections: i
     )
     appid = json.loads(seeded.read_text())["appid"]
     port = _free_port()
-    server_log = work / "server.log"
-    server = subprocess.Popen(
-        [PYTHON, "-m", "bench.server", "--port", str(port), "--seed-out", str(work / "s.json")],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=server_log.open("wb"),
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(f"{base}/readyz")
-        bare_s = max(1, duration_s // 2)
+        with served(env, work, port) as base:
+            bare_s = max(1, duration_s // 2)
 
-        def bare(seconds: int) -> Figures:
-            time.sleep(PAUSE_S)
-            return run_wrk(f"{base}/healthz", connections=64, duration_s=seconds)
+            def bare(seconds: int) -> Figures:
+                time.sleep(PAUSE_S)
+                return run_wrk(f"{base}/healthz", connections=64, duration_s=seconds)
 
-        def follows(seconds: int) -> Figures:
-            requests = work / "pushes.txt"
-            write_pushes(appid, REQUESTS_PER_S * seconds, requests)
-            time.sleep(PAUSE_S)
-            return _send(base, requests, connections=connections, seconds=seconds)
+            def follows(seconds: int) -> Figures:
+                requests = work / "pushes.txt"
+                write_pushes(appid, REQUESTS_PER_S * seconds, requests)
+                time.sleep(PAUSE_S)
+                return _send(base, requests, connections=connections, seconds=seconds)
 
-        bare(WARMUP_S)
-        results = []
-        for _ in range(runs):
-            before = bare(bare_s)
-            follows(WARMUP_S)
-            figures = follows(duration_s)
-            if figures.requests > REQUESTS_PER_S * duration_s:
-                print("warning: the run outgrew its prepared pushes; repeats were duplicates")
-            after = bare(bare_s)
-            results.append(Result(SCENARIO, figures, Figures.merged([before, after])))
-        return results
-    except BaseException:
-        sys.stderr.write(server_log.read_text(errors="replace")[-4000:])
-        raise
+            bare(WARMUP_S)
+            results = []
+            for _ in range(runs):
+                before = bare(bare_s)
+                follows(WARMUP_S)
+                figures = follows(duration_s)
+                if figures.requests > REQUESTS_PER_S * duration_s:
+                    print("warning: the run outgrew its prepared pushes; repeats were duplicates")
+                after = bare(bare_s)
+                results.append(Result(SCENARIO, figures, Figures.merged([before, after])))
+            return results
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
         shutil.rmtree(work, ignore_errors=True)
 
 
