@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import tortoise.backends.sqlite.executor  # noqa: F401  (registers the adapter replaced below)
 from tortoise import Tortoise
 
 from config.settings import Settings, get_settings
@@ -17,6 +20,19 @@ MODEL_MODULES = [
     "api.coupons.models",
     "api.wechat_callbacks.models",
 ]
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    """A datetime as SQLite stores it: text, so an aware one is written in UTC. Kept with its
+    own offset (China time from a platform or a client), it would compare as text against UTC
+    bounds and fall on the wrong side of them."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ")
+
+
+# Tortoise's SQLite backend registers `isoformat(" ")` for datetimes on import; this replaces it.
+sqlite3.register_adapter(datetime, _sqlite_datetime)
 
 
 def _db_url(url: str) -> str:

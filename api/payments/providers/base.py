@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -75,14 +75,8 @@ class Trade:
     amount_fen: int | None = None  # the total the platform charged (or will charge)
     transaction_id: str | None = None  # WeChat transaction_id / Alipay trade_no
     payer: Payer | None = None
-    paid_at: datetime | None = None  # timezone-aware, held in UTC
+    paid_at: datetime | None = None  # timezone-aware
     message: str = ""  # the platform's words when it failed
-
-    def __post_init__(self) -> None:
-        # Platforms write China time. Stored as given, SQLite would compare "+08:00" text with
-        # UTC bounds, so a day's payments are held in UTC from here on.
-        if self.paid_at is not None:
-            object.__setattr__(self, "paid_at", self.paid_at.astimezone(UTC))
 
 
 @dataclass(frozen=True)
