@@ -70,6 +70,17 @@ from .support.player import Player  # noqa: E402
 get_settings.cache_clear()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL + Redis suite leaves out the tests that would run exactly as they do in
+    the embedded suite (marked `stack_independent`): the same work twice buys nothing."""
+    if not os.environ.get("MEMBERHUB_TEST_DATABASE_URL"):
+        return
+    kept = [item for item in items if item.get_closest_marker("stack_independent") is None]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = get_settings()
     database = "postgresql" if settings.uses_postgres else "sqlite"

@@ -199,6 +199,7 @@ async def test_a_value_no_configured_key_opens_stops_the_rotation_and_names_it(
     assert f"org_wechat_app.secret_enc of row {wxa.id}" in refused.value.message
 
 
+@pytest.mark.stack_independent
 def test_the_rotate_data_key_command_rewrites_once_and_leaves_the_old_key_unneeded(
     tmp_path: Path,
 ) -> None:

@@ -10,6 +10,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.stack_independent
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("api", "config", "workers", "sandbox")
 SETTINGS = ROOT / "config" / "settings.py"

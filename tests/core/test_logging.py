@@ -139,6 +139,7 @@ async def test_the_access_log_line_is_one_object_with_its_fields_at_the_top(
     assert "msg" not in line
 
 
+@pytest.mark.stack_independent
 def test_a_command_prints_json_on_stdout_and_logs_on_stderr(tmp_path: Path) -> None:
     env = {
         **os.environ,

@@ -9,6 +9,8 @@ import pytest
 from api.core.cache import MemoryCache, hit_rate_limit
 from api.core.clock import FrozenClock
 
+pytestmark = pytest.mark.stack_independent
+
 
 @pytest.fixture
 def frozen() -> FrozenClock:

@@ -10,6 +10,8 @@ from pydantic import ValidationError
 
 from config.settings import Settings
 
+pytestmark = pytest.mark.stack_independent
+
 SECRET = "jwt-" + secrets.token_urlsafe(32)
 DATA_KEY = "data-" + secrets.token_urlsafe(32)
 LOOKUP_KEY = "lookup-" + secrets.token_urlsafe(32)

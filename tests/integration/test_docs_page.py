@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+import pytest
+
 from tests.support.api import Api
+
+pytestmark = pytest.mark.stack_independent
 
 
 class _Links(HTMLParser):

@@ -18,6 +18,8 @@ import pytest
 from api.member_center.schemas.profile import MemberOut
 from tests.support.api import Api
 
+pytestmark = pytest.mark.stack_independent
+
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "node_modules" / "openapi-typescript" / "bin" / "cli.js"
 TSC = ROOT / "node_modules" / "typescript" / "bin" / "tsc"

@@ -25,6 +25,8 @@ from tests.factories import (
 )
 from tests.support.api import Api
 
+pytestmark = pytest.mark.stack_independent
+
 UNDOCUMENTED_PREFIXES = ("/docs", "/sandbox")
 SCHEMAS = "#/components/schemas/"
 

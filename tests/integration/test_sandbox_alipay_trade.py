@@ -29,6 +29,8 @@ from tests.payments.alipay_support import (
 )
 from tests.support.player import Player
 
+pytestmark = pytest.mark.stack_independent
+
 CHINA = timezone(timedelta(hours=8))
 
 

@@ -40,6 +40,8 @@ from tests.payments.wechat_support import (
     v3_direct,
 )
 
+pytestmark = pytest.mark.stack_independent
+
 CHINA = timezone(timedelta(hours=8))
 
 

@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import _free_port
+
+pytestmark = pytest.mark.stack_independent
 
 DERIVED = (
     "MEMBERHUB_WECHAT_API_BASE",

@@ -9,7 +9,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from api.wiring import registrations, wire
+
+pytestmark = pytest.mark.stack_independent
 
 ROOT = Path(__file__).resolve().parents[2]
 

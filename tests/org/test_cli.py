@@ -19,6 +19,8 @@ import pytest
 
 from api.org.passwords import verify_password
 
+pytestmark = pytest.mark.stack_independent
+
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a long enough password"
 

@@ -12,6 +12,8 @@ from api.org import passwords
 from tests.factories import make_brand, make_staff
 from tests.support.api import Api
 
+pytestmark = pytest.mark.stack_independent
+
 LOGIN = "/auth/staff/login"
 
 
