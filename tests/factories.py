@@ -51,6 +51,18 @@ async def make_store(*, brand: Brand, **fields: Any) -> Store:
     )
 
 
+_password_hash: str | None = None
+
+
+async def password_hash() -> str:
+    """PASSWORD's argon2 hash, computed once per run and shared by every staff member made here:
+    argon2 costs a tenth of a second of CPU by design, and hundreds of tests make staff."""
+    global _password_hash
+    if _password_hash is None:
+        _password_hash = await hash_password(PASSWORD)
+    return _password_hash
+
+
 async def make_staff(
     *, brand: Brand, role: StaffRole = StaffRole.HQ_ADMIN, store: Store | None = None, **fields: Any
 ) -> Staff:
@@ -61,7 +73,7 @@ async def make_staff(
         name=fields.pop("name", f"Staff {number}"),
         role=role,
         store_id=store.id if store else None,
-        password_hash=fields.pop("password_hash", None) or await hash_password(PASSWORD),
+        password_hash=fields.pop("password_hash", None) or await password_hash(),
         **fields,
     )
 
