@@ -6,12 +6,12 @@ import json as jsonlib
 import logging
 import os
 import time
+from functools import partial
 from typing import Any
 
 from sanic import HTTPResponse, Request, Sanic, json
 from sanic.exceptions import SanicException
-from sanic_ext import Extend
-from sanic_ext.extensions.http.extension import HTTPExtension
+from sanic.response import empty
 
 from config.settings import Settings, get_settings
 
@@ -92,13 +92,10 @@ def create_app(
     app.config.PROXIES_COUNT = settings.proxies_count or None
     app.config.REAL_IP_HEADER = settings.real_ip_header or None
     app.ctx.settings = settings
-    # Automatic HEAD and OPTIONS routes (load balancers probe /healthz with HEAD). The other
-    # built-ins go unused; dependency injection would cost a signal on every request, and the
-    # OpenAPI document is api.web's.
-    Extend(app, extensions=[HTTPExtension], built_in_extensions=False)
 
     app.ctx.ports = ports_module.install(ports or build_ports(settings))
     _register_blueprints(app, settings)
+    _add_head_and_options(app)
     _register_errors(app)
     _register_middleware(app, settings)
 
@@ -116,6 +113,50 @@ def create_app(
             await app.ctx.ports.cache.close()
 
     return app
+
+
+async def _head(request: Request, *args: Any, get_handler: Any, **kwargs: Any) -> HTTPResponse:
+    # Sanic sends a HEAD answer's headers only.
+    response: HTTPResponse = await get_handler(request, *args, **kwargs)
+    return response
+
+
+async def _options(request: Request, *args: Any, allow: str, **kwargs: Any) -> HTTPResponse:
+    return empty(headers={"allow": allow})
+
+
+def _add_head_and_options(app: Sanic) -> None:
+    """HEAD beside every GET route (load balancers probe /healthz so) and OPTIONS on every path.
+
+    Added while the app is built, before it starts: added at start-up (as sanic-ext's HTTP
+    extension does) every route re-finalizes Sanic's routers, seconds of CPU per process start.
+    """
+    for group in list(app.router.groups.values()):
+        methods = set(group.methods)
+        routes = list(group)
+        for route in routes:
+            if "GET" not in route.methods or "HEAD" in methods:
+                continue
+            context = {f"ctx_{key}": value for key, value in vars(route.ctx).items()}
+            app.add_route(
+                partial(_head, get_handler=route.handler),
+                group.uri,
+                methods=["HEAD"],
+                name=f"{route.name}_head",
+                strict_slashes=group.strict,
+                unquote=group.unquote,
+                **context,
+            )
+        if "OPTIONS" not in methods:
+            allow = ",".join(sorted(methods | ({"HEAD"} if "GET" in methods else set())))
+            app.add_route(
+                partial(_options, allow=f"{allow},OPTIONS"),
+                group.uri,
+                methods=["OPTIONS"],
+                name=f"{routes[0].name}_options",
+                strict_slashes=group.strict,
+                unquote=group.unquote,
+            )
 
 
 def _register_blueprints(app: Sanic, settings: Settings) -> None:
