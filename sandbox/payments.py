@@ -57,6 +57,7 @@ from sanic import Blueprint, HTTPResponse, Request
 from sanic.response import json as json_response
 from sanic.response import raw
 
+from . import outbound
 from .player import bad_player_request, player_body, route_state
 from .state import SandboxState, new_alipay_user_id, new_openid
 
@@ -508,7 +509,7 @@ async def _record(
 
 async def post_once(url: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
     """POST one notification to url; (0, b"") when it could not be delivered."""
-    async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_S) as http:
+    async with outbound.client(timeout=DELIVERY_TIMEOUT_S) as http:
         return await _post(http, url, headers, body)
 
 
@@ -529,7 +530,7 @@ async def deliver(
     """
     url = (refund or {}).get("notify_url") or trade.notify_url
     headers, body = _notification(platform, trade, kind, refund)
-    async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_S) as http:
+    async with outbound.client(timeout=DELIVERY_TIMEOUT_S) as http:
         answers = await asyncio.gather(
             *(_post(http, url, headers, body) for _ in range(max(1, times)))
         )

@@ -26,6 +26,7 @@ from sanic.response import json as json_response
 from wechatpy.crypto import PrpCrypto
 from wechatpy.utils import to_text
 
+from . import outbound
 from .keys import SANDBOX_SEED, is_wechat_appid
 from .player import bad_player_request, player_body, route_state
 from .state import SandboxState
@@ -142,7 +143,7 @@ async def push(request: Request) -> HTTPResponse:
     xml = build_xml(appid, message)
     params, body = sign_push(appid, xml, str(message["FromUserName"]), mode)
     url = f"{_base_url(request, data.get('url'))}/callbacks/wechat/{appid}"
-    async with httpx.AsyncClient(timeout=PUSH_TIMEOUT_S) as http:
+    async with outbound.client(timeout=PUSH_TIMEOUT_S) as http:
         try:
             answer = await http.post(
                 url, params=params, content=body, headers={"content-type": "text/xml"}

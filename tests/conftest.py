@@ -64,7 +64,7 @@ from api.member_center.models import (  # noqa: E402
 )
 from config.settings import Settings, get_settings  # noqa: E402
 
-from .support.api import Api, serve_asgi  # noqa: E402
+from .support.api import TLS, Api, serve_asgi  # noqa: E402
 from .support.player import Player  # noqa: E402
 
 get_settings.cache_clear()
@@ -218,7 +218,7 @@ async def api(app: Sanic) -> AsyncIterator[Api]:
 @pytest.fixture
 async def player(sandbox_url: str) -> AsyncIterator[Player]:
     """The sandbox's player routes: login codes, phone codes, Alipay auth codes, sent messages."""
-    async with httpx.AsyncClient(base_url=sandbox_url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=10, verify=TLS) as http:
         yield Player(http)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -64,6 +65,11 @@ class Answer:
 
     def __repr__(self) -> str:
         return f"<Answer {self.status} {self.text[:300]}>"
+
+
+# One TLS context for every test client: building one reads the CA bundle, about a tenth of a
+# second of CPU, and the suite makes a client in most tests.
+TLS = ssl.create_default_context()
 
 
 @asynccontextmanager
