@@ -34,6 +34,10 @@ MYPY_TARGETS := $(wildcard config api/core api/web api/org api/member_center api
 # Root needs no sudo; anyone else uses it when present.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || ! command -v sudo >/dev/null 2>&1 || echo sudo)
 
+# Python writes its bytecode caches even where the environment asks it not to: without them
+# every process of the suite (servers, workers, commands) compiles everything it imports again.
+unexport PYTHONDONTWRITEBYTECODE
+
 # The embedded suite must not pick up service URLs from the caller's environment.
 PYTEST_EMBEDDED := env -u MEMBERHUB_TEST_DATABASE_URL -u MEMBERHUB_TEST_REDIS_URL \
 	$(BIN)/python -m pytest
