@@ -340,6 +340,7 @@ async def menu_get(request: Request) -> HTTPResponse:
 # The sandbox's WeChat user in this browser, remembered like WeChat remembers who is signed in.
 OPENID_COOKIE = "mh_sandbox_openid"
 UNIONID_COOKIE = "mh_sandbox_unionid"
+COOKIE_PATH = "/sandbox/wechat"
 OAUTH_SCOPES = ("snsapi_base", "snsapi_userinfo")
 
 
@@ -380,14 +381,17 @@ async def connect_oauth2_authorize(request: Request) -> HTTPResponse:
     query.append(("state", args.get("state") or ""))
     back = urlunsplit((target.scheme, target.netloc, target.path, urlencode(query), ""))
     answer = redirect(back, status=302)
-    # Not `Secure` (Sanic's default): the sandbox is served over plain HTTP.
-    cookie = {"path": "/sandbox/wechat", "httponly": True, "samesite": "Lax", "secure": False}
-    answer.add_cookie(OPENID_COOKIE, openid, **cookie)
+    _remember(answer, OPENID_COOKIE, openid)
     if unionid:
-        answer.add_cookie(UNIONID_COOKIE, unionid, **cookie)
+        _remember(answer, UNIONID_COOKIE, unionid)
     else:
-        answer.delete_cookie(UNIONID_COOKIE, path="/sandbox/wechat")
+        answer.delete_cookie(UNIONID_COOKIE, path=COOKIE_PATH)
     return answer
+
+
+def _remember(answer: HTTPResponse, name: str, value: str) -> None:
+    # Not `Secure` (Sanic's default): the sandbox is served over plain HTTP.
+    answer.add_cookie(name, value, path=COOKIE_PATH, httponly=True, samesite="Lax", secure=False)
 
 
 # --- player routes: a test or a person plays the platform's users --------------------------

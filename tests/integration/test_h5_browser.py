@@ -159,7 +159,9 @@ def test_a_member_walks_the_h5_member_center(server: tuple[str, dict[str, Any]])
 
             # when they claim the coupon in the coupon center
             tabbar.get_by_role("link", name="优惠券").click()
-            offer = page.get_by_test_id("coupon-center").locator("li", has_text=CENTER_COUPON["name"])
+            offer = page.get_by_test_id("coupon-center").locator(
+                "li", has_text=CENTER_COUPON["name"]
+            )
             expect(offer).to_contain_text("满50减10")
             expect(offer).to_contain_text("领取后 30 天内有效")
             page.screenshot(path=str(SCREENSHOTS / "h5-coupon-center.png"))
