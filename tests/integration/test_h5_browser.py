@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.member_center_demo import CENTER_COUPON, member_center_server
+from tests.support.member_center_demo import CENTER_COUPON
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -60,10 +59,10 @@ def _chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any]]]:
-    with member_center_server(tmp_path_factory.mktemp("h5")) as (process, demo):
-        yield process.url, demo
+@pytest.fixture
+def server(member_center_demo: tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """The server both client page tests share (tests/integration/conftest.py)."""
+    return member_center_demo
 
 
 def _registered_member(url: str, demo: dict[str, Any]) -> dict[str, Any]:

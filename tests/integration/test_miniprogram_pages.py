@@ -12,13 +12,12 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.member_center_demo import CENTER_COUPON, MALL_COUPON, member_center_server
+from tests.support.member_center_demo import CENTER_COUPON, MALL_COUPON
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE_TESTS = ROOT / "miniprogram_stub" / "tests"
@@ -48,10 +47,10 @@ def _node() -> str:
     return node
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any]]]:
-    with member_center_server(tmp_path_factory.mktemp("miniprogram")) as (process, demo):
-        yield process.url, demo
+@pytest.fixture
+def server(member_center_demo: tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """The server both client page tests share (tests/integration/conftest.py)."""
+    return member_center_demo
 
 
 def test_the_mini_program_pages_work_against_the_api(server: tuple[str, dict[str, Any]]) -> None:
