@@ -6,6 +6,7 @@
 #                       the sandbox and the demo's URLs follow them)
 #   make test           pytest on the embedded defaults (SQLite, in-process cache), then again
 #                       on PostgreSQL + Redis (scripts/test-services); stops at the first failure
+#   make browser        Debian's chromium (and a CJK font) for the H5 browser test, when missing
 #   make test-sqlite    the first suite alone
 #   make test-services  the second suite alone
 #   make lint           ruff check, ruff format --check, mypy
@@ -46,7 +47,7 @@ PYTEST_SERVICES := scripts/test-services run -- $(BIN)/python -m pytest
 # package-lock.json pins the npm packages the tests run; npm ci records them here.
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: help venv node-tools run test test-sqlite test-services lint fmt worker bench clean
+.PHONY: help venv node-tools browser run test test-sqlite test-services lint fmt worker bench clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -82,6 +83,23 @@ $(NODE_STAMP): package.json package-lock.json
 		echo "npm not found: the generated TypeScript client test will not run" >&2; \
 	fi
 
+# --- a browser for the H5 test ----------------------------------------------------------------
+# tests/integration/test_h5_browser.py drives Debian's chromium (never a downloaded build) with
+# Playwright; without it the test skips, except under CI=true, where it fails.
+
+CHROMIUM := /usr/bin/chromium
+
+browser:
+	@if [ ! -x $(CHROMIUM) ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		if command -v apt-get >/dev/null 2>&1; then \
+			echo "chromium or a CJK font not found: installing them with apt-get"; \
+			$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update; \
+			$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-wqy-microhei; \
+		else \
+			echo "chromium not found and no apt-get: the H5 browser test will not run" >&2; \
+		fi; \
+	fi
+
 # --- running ---------------------------------------------------------------------------------
 
 # Every step sees the address, so the demo's summary names the URLs the server answers on.
@@ -100,10 +118,10 @@ worker: venv
 # The two suites are separate processes, run side by side by scripts/test-both (each to its own
 # log); `make test-sqlite` and `make test-services` run one of them with its output live.
 
-test: venv
+test: venv browser
 	scripts/test-both
 
-test-sqlite: venv
+test-sqlite: venv browser
 	$(PYTEST_EMBEDDED)
 
 test-services: venv

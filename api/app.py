@@ -191,6 +191,9 @@ def _register_blueprints(app: Sanic, settings: Settings) -> None:
         app.blueprint(
             create_sandbox_blueprint(SandboxState(shared, app_url=settings.public_base_url))
         )
+        from .web.h5 import h5_blueprint
+
+        app.blueprint(h5_blueprint())
 
 
 def _register_errors(app: Sanic) -> None:

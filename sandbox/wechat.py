@@ -5,17 +5,20 @@ Like the real platform, every answer is HTTP 200 and errors are `{"errcode", "er
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import segno
 from sanic import Blueprint, HTTPResponse, Request
+from sanic.response import html as html_response
 from sanic.response import json as json_response
-from sanic.response import raw
+from sanic.response import raw, redirect
 
 from .keys import is_wechat_appid, wechat_app_secret
 from .player import bad_player_request, player_body, route_state
@@ -332,6 +335,65 @@ async def menu_get(request: Request) -> HTTPResponse:
     return json_response({"menu": menu}, ensure_ascii=False)
 
 
+# --- the official account's web authorization page (open.weixin.qq.com) --------------------
+
+# The sandbox's WeChat user in this browser, remembered like WeChat remembers who is signed in.
+OPENID_COOKIE = "mh_sandbox_openid"
+UNIONID_COOKIE = "mh_sandbox_unionid"
+COOKIE_PATH = "/sandbox/wechat"
+OAUTH_SCOPES = ("snsapi_base", "snsapi_userinfo")
+
+
+def _authorize_refused(message: str) -> HTTPResponse:
+    """WeChat's authorize page shows a page saying what is wrong, and goes nowhere."""
+    page = (
+        '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>微信授权（沙箱）</title>'
+        f"<body><h1>授权失败</h1><p>{html.escape(message)}</p></body></html>"
+    )
+    return html_response(page, status=400)
+
+
+async def connect_oauth2_authorize(request: Request) -> HTTPResponse:
+    """GET /connect/oauth2/authorize: the user agrees, and is sent back with a one-time code.
+
+    The user is the `openid` (and `unionid`) of the query string, else of this browser's sandbox
+    cookies, else a new one; the cookies remember them for the next visit.
+    """
+    args = request.args
+    appid = args.get("appid") or ""
+    redirect_uri = args.get("redirect_uri") or ""
+    if not is_wechat_appid(appid):
+        return _authorize_refused("appid 参数错误 (errcode 40013)")
+    target = urlsplit(redirect_uri)
+    if target.scheme not in ("http", "https") or not target.netloc:
+        return _authorize_refused("redirect_uri 参数错误 (errcode 10003)")
+    if args.get("response_type") != "code":
+        return _authorize_refused("response_type 参数错误 (errcode 10004)")
+    if args.get("scope") not in OAUTH_SCOPES:
+        return _authorize_refused("scope 参数错误 (errcode 10005)")
+    # The user named in the query, else the one this browser remembers, else a new one.
+    openid, unionid = args.get("openid"), args.get("unionid") or None
+    if not openid:
+        openid = request.cookies.get(OPENID_COOKIE) or new_openid()
+        unionid = request.cookies.get(UNIONID_COOKIE) or None
+    code = await route_state(request).add_login_code(appid, openid, unionid)
+    query = [*parse_qsl(target.query, keep_blank_values=True), ("code", code)]
+    query.append(("state", args.get("state") or ""))
+    back = urlunsplit((target.scheme, target.netloc, target.path, urlencode(query), ""))
+    answer = redirect(back, status=302)
+    _remember(answer, OPENID_COOKIE, openid)
+    if unionid:
+        _remember(answer, UNIONID_COOKIE, unionid)
+    else:
+        answer.delete_cookie(UNIONID_COOKIE, path=COOKIE_PATH)
+    return answer
+
+
+def _remember(answer: HTTPResponse, name: str, value: str) -> None:
+    # Not `Secure` (Sanic's default): the sandbox is served over plain HTTP.
+    answer.add_cookie(name, value, path=COOKIE_PATH, httponly=True, samesite="Lax", secure=False)
+
+
 # --- player routes: a test or a person plays the platform's users --------------------------
 
 
@@ -400,6 +462,7 @@ def create_wechat_blueprint(name: str, state: SandboxState) -> Blueprint:
         (player_sent, "/sent", ["GET"]),
         (player_expire_tokens, "/expire-tokens", ["POST"]),
         (player_menus, "/menus", ["GET"]),
+        (connect_oauth2_authorize, "/connect/oauth2/authorize", ["GET"]),
     ]
     for handler, uri, methods in routes:
         bp.add_route(handler, uri, methods=methods, name=handler.__name__, ctx_sandbox=state)

@@ -11,6 +11,7 @@ from api.core import audit
 from api.core.crypto import encrypt
 from api.core.errors import Conflict, NotFound
 
+from .brands import get_brand_by_code
 from .error_codes import AlipayAppErrorCode, WechatAppErrorCode
 from .models import AlipayApp, MessageMode, Status, WechatApp, WechatAppKind
 
@@ -129,6 +130,22 @@ async def find_wechat_app(*, brand_id: int, appid: str) -> WechatApp:
         raise NotFound(
             WechatAppErrorCode.NOT_FOUND, "This appid is not an active app of the brand."
         )
+    return app
+
+
+async def find_official_account(*, brand_code: str) -> WechatApp:
+    """The brand's active official account (the oldest, if several), by the brand's code; 404
+    `brand.not_found` or `wechat_app.not_found` otherwise."""
+    brand = await get_brand_by_code(code=brand_code)
+    app = (
+        await WechatApp.filter(
+            brand_id=brand.id, kind=WechatAppKind.OFFICIAL_ACCOUNT, status=Status.ACTIVE
+        )
+        .order_by("id")
+        .first()
+    )
+    if app is None:
+        raise NotFound(WechatAppErrorCode.NOT_FOUND, "The brand has no active official account.")
     return app
 
 

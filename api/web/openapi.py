@@ -27,8 +27,9 @@ from .http import IDEMPOTENCY_KEY_MAX, ErrorOut, Operation, Raw, operation_of
 
 OPENAPI_VERSION = "3.1.0"
 REF = "#/components/schemas/{model}"
-# The sandbox plays WeChat and Alipay; the docs describe the document itself.
-UNDOCUMENTED_PREFIXES = ("/docs", "/sandbox")
+# The sandbox plays WeChat and Alipay (/h5 is its page for people); the docs describe the
+# document itself.
+UNDOCUMENTED_PREFIXES = ("/docs", "/sandbox", "/h5")
 
 # The error statuses the services use, each described once in components/responses.
 ERROR_RESPONSES: dict[int, tuple[str, str]] = {

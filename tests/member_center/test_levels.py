@@ -284,3 +284,31 @@ async def test_levels_admin_is_head_office_only_and_brand_scoped(
     assert listed.json["items"] == []
     assert foreign.status == 404
     assert (await Level.get(id=ladder_b["银卡"].id)).name == "银卡"
+
+
+async def test_members_see_their_brands_active_ladder(api: Api, clock: FrozenClock) -> None:
+    # given two brands' ladders, one level of brand A retired, and a member of brand A
+    brand_a, brand_b = await make_brand(), await make_brand()
+    ladder_a = await make_ladder(brand_a)
+    await make_ladder(brand_b)
+    await levels.update_level(
+        brand_id=brand_a.id, actor="test", level_id=ladder_a["金卡"].id, active=False
+    )
+    member = await make_member(brand=brand_a)
+    staff = await make_staff(brand=brand_a, role=StaffRole.HQ_ADMIN)
+
+    # when the member (and a staff member) ask for the ladder
+    answer = await api.get("/levels", token=member_token(member))
+    as_staff = await api.get("/levels", token=staff_token(staff))
+
+    # then the member sees brand A's active levels, lowest first, with their thresholds
+    assert answer.status == 200, answer
+    assert [(step["name"], step["growth_threshold"]) for step in answer.json["items"]] == [
+        ("普卡", 0),
+        ("银卡", 1000),
+    ]
+    assert set(answer.json["items"][0]) == {
+        "id", "name", "rank", "growth_threshold", "points_rate_pct", "discount_pct",
+        "free_delivery", "benefits",
+    }  # fmt: skip
+    assert as_staff.status == 403

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from sanic import Blueprint, HTTPResponse, Request
 
+from api.core.auth import member_required
 from api.member_center import levels as service
-from api.member_center.schemas.levels import LevelIn, LevelList, LevelOut, LevelPatch
+from api.member_center.schemas.levels import (
+    LadderOut,
+    LadderStepOut,
+    LevelIn,
+    LevelList,
+    LevelOut,
+    LevelPatch,
+)
 from api.org.access import HQ, staff_required
 from api.web.http import body, doc, out
 
@@ -64,3 +72,18 @@ async def update_level(request: Request, level_id: int) -> HTTPResponse:
         **payload.model_dump(),
     )
     return out(LevelOut.of(level))
+
+
+@bp.get("/levels")
+@doc(
+    summary="The brand's active levels, lowest rank first, as members see them",
+    returns="Each active level with the growth it takes; the member center shows the progress "
+    "from the member's `growth` to the next level's `growth_threshold`",
+    tag="levels",
+    response=LadderOut,
+    errors=(401, 403),
+)
+@member_required()
+async def list_member_levels(request: Request) -> HTTPResponse:
+    levels = await service.list_levels(brand_id=request.ctx.brand_id, active_only=True)
+    return out(LadderOut(items=[LadderStepOut.of(level) for level in levels]))

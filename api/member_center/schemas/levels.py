@@ -52,6 +52,36 @@ class LevelList(BaseModel):
     items: list[LevelOut]
 
 
+class LadderStepOut(BaseModel):
+    """A level as members see it: what it takes and what it gives."""
+
+    id: int
+    name: str
+    rank: int
+    growth_threshold: int
+    points_rate_pct: int
+    discount_pct: int
+    free_delivery: bool
+    benefits: list[str]
+
+    @classmethod
+    def of(cls, level: Level) -> LadderStepOut:
+        return cls(
+            id=level.id,
+            name=level.name,
+            rank=level.rank,
+            growth_threshold=level.growth_threshold,
+            points_rate_pct=level.points_rate_pct,
+            discount_pct=level.discount_pct,
+            free_delivery=level.free_delivery,
+            benefits=list(level.benefits or []),
+        )
+
+
+class LadderOut(BaseModel):
+    items: list[LadderStepOut]
+
+
 class LevelIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
