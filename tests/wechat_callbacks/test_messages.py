@@ -33,7 +33,9 @@ _keys = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
-def _handler() -> None:
+def _handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The member messages' handler, registered for this test only."""
+    monkeypatch.setattr(outbox, "_HANDLERS", {**outbox._HANDLERS})
     outbox.register_handler(MESSAGE_TOPIC, messages.send_member_message)
 
 
