@@ -108,7 +108,7 @@ class QrCodeOut(BaseModel):
             staff_id=qrcode.staff_id,
             scene=qrcode.scene,
             appid=qrcode.appid,
-            image_url=f"/api/v1/admin/qrcodes/{qrcode.id}.png",
+            image_url=f"/api/v1/admin/qrcodes/{qrcode.id}/image.png",
             url=qrcode.url if official else None,
             ticket=qrcode.ticket if official else None,
             page=None if official else qrcode.page,

@@ -132,7 +132,7 @@ async def test_a_guides_code_carries_their_guide_code(api: Api, player: Player, 
     appid = account.appid if kind == "official_account" else mini.appid
     [call] = await _calls(player, appid)
     assert call["scene"] in ({"scene_str": "g=G0042"}, "g=G0042")
-    status, _, image = await _download(api, f"/admin/qrcodes/{made.json['id']}.png", token)
+    status, _, image = await _download(api, f"/admin/qrcodes/{made.json['id']}/image.png", token)
     assert status == 200 and image.startswith(PNG)
 
 
@@ -265,7 +265,9 @@ async def test_a_store_manager_makes_and_sees_their_own_stores_codes_only(api: A
 
     own = await _post(api, f"/admin/stores/{mine.id}/qrcodes", token, kind="miniprogram")
     other = await _post(api, f"/admin/stores/{theirs.id}/qrcodes", token, kind="miniprogram")
-    image_status, _, _ = await _download(api, f"/admin/qrcodes/{their_code.json['id']}.png", token)
+    image_status, _, _ = await _download(
+        api, f"/admin/qrcodes/{their_code.json['id']}/image.png", token
+    )
     _, _, archive = await _download(api, "/admin/qrcodes.zip", token, {"kind": "miniprogram"})
 
     assert own.status == 201, own

@@ -72,20 +72,18 @@ async def create_guide_qrcode(request: Request, staff_id: int) -> HTTPResponse:
     return _answer(made)
 
 
-@bp.get("/admin/qrcodes/<file_name:ext=png>")
+@bp.get("/admin/qrcodes/<qrcode_id:int>/image.png")
 @doc(
-    summary="A stored QR code's image",
+    summary="A stored QR code's image (its `image_url`)",
     tag="wechat",
     response=Raw("image/png", "the QR code"),
     errors=(403, 404),
-    params={"file_name": "`<id>.png`", "ext": "png"},
+    params={"qrcode_id": "The QR code's id"},
 )
 @staff_required(*ADMINS)
-async def get_qrcode_image(request: Request, file_name: str, ext: str) -> HTTPResponse:
+async def get_qrcode_image(request: Request, qrcode_id: int) -> HTTPResponse:
     qrcode = await service.get_qrcode(
-        brand_id=request.ctx.brand_id,
-        scope=request.ctx.scope,
-        qrcode_id=int(file_name) if file_name.isdigit() and len(file_name) < 10 else 0,
+        brand_id=request.ctx.brand_id, scope=request.ctx.scope, qrcode_id=qrcode_id
     )
     return HTTPResponse(
         qrcode.png,
