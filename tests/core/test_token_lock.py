@@ -14,7 +14,7 @@ from api.core import wechat
 from api.core.crypto import decrypt
 from api.core.ports import Ports
 from api.member_center.models import IdentityKind, MemberIdentity
-from api.org.models import WechatApp
+from api.org.models import Brand, WechatApp
 from api.wechat_callbacks import messages
 from api.wechat_callbacks.messages import MemberMessageEvent
 from api.wechat_callbacks.models import DeliveryStatus, WechatMessageDelivery
@@ -23,6 +23,7 @@ from sandbox.state import new_openid
 from tests.factories import make_brand, make_member, make_wechat_app
 from tests.support.player import Player
 from tests.support.worker_process import worker_process
+from workers.jobs import OUTBOX_DELIVER
 
 from .test_queue import eventually
 
@@ -98,6 +99,7 @@ async def test_the_sandbox_counts_grants_in_flight(player: Player) -> None:
 DATABASE_URL = os.environ.get("MEMBERHUB_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("MEMBERHUB_TEST_REDIS_URL")
 MESSAGES = 16
+WORKER_TOKEN_DELAY_MS = 2500
 
 
 @pytest.mark.skipif(
@@ -114,39 +116,34 @@ async def test_two_worker_processes_never_refresh_the_token_at_once(
     await _send(_creds(app), new_openid())
     # and then WeChat expired it, and grants a new one slowly
     await player.http.post("/wechat/expire-tokens", json={"appid": app.appid})
-    await _token_delay(player, app.appid, TOKEN_DELAY_MS)
-    # and a batch of messages to members of that mini-program waits in the outbox
-    for _ in range(MESSAGES):
-        member = await make_member(brand=brand)
-        await MemberIdentity.create(
-            brand_id=brand.id,
-            member_id=member.id,
-            kind=IdentityKind.WECHAT_OPENID,
-            app_id=app.appid,
-            value=new_openid(),
-        )
-        async with in_transaction() as db:
-            await messages.queue_member_message(
-                db,
-                brand_id=brand.id,
-                member_id=member.id,
-                event=MemberMessageEvent.POINTS_EARNED,
-                fields={"points": 1},
-                dedupe_key=f"lock-test:{member.id}",
-            )
-    env = os.environ | {"MEMBERHUB_OUTBOX_POLL_S": "1", "MEMBERHUB_WORKER_SHUTDOWN_GRACE_S": "1"}
+    await _token_delay(player, app.appid, WORKER_TOKEN_DELAY_MS)
+    # two workers running one job at a time each, the outbox's own schedule out of the way
+    # (saq runs one scheduled delivery at a time across processes)
+    env = os.environ | {
+        "MEMBERHUB_OUTBOX_POLL_S": "30",
+        "MEMBERHUB_WORKER_CONCURRENCY": "1",
+        "MEMBERHUB_WORKER_SHUTDOWN_GRACE_S": "1",
+    }
 
-    # when two worker processes deliver them
     try:
         with worker_process(env=env) as one, worker_process(env=env) as two:
 
-            async def all_sent() -> bool:
+            def started() -> bool:
                 assert one.alive(), one.output()[-3000:]
                 assert two.alive(), two.output()[-3000:]
-                return (
-                    await WechatMessageDelivery.filter(status=DeliveryStatus.SENT).count()
-                    == MESSAGES
-                )
+                return all("worker started" in w.output() for w in (one, two))
+
+            await eventually(started, timeout_s=120)
+            # when a batch of messages to members of that mini-program is queued, and two
+            # delivery jobs at once (one in each process) deliver it
+            await _queue_messages(brand, app.appid)
+            for number in range(2):
+                await ports.queue.enqueue(OUTBOX_DELIVER, key=f"lock-test-{app.appid}-{number}")
+
+            async def all_sent() -> bool:
+                assert one.alive() and two.alive()
+                sent = WechatMessageDelivery.filter(status=DeliveryStatus.SENT)
+                return await sent.count() == MESSAGES
 
             await eventually(all_sent, timeout_s=120)
     finally:
@@ -158,3 +155,26 @@ async def test_two_worker_processes_never_refresh_the_token_at_once(
     assert grants["max_in_flight"] == 1
     sent = await player.sent(app.appid)
     assert len([m for m in sent if m["kind"] == "subscribe"]) == MESSAGES + 1
+
+
+async def _queue_messages(brand: Brand, appid: str) -> None:
+    """MESSAGES new members of the brand, each with an OpenID in appid and a message queued."""
+    for _ in range(MESSAGES):
+        member = await make_member(brand=brand)
+        async with in_transaction() as db:
+            await MemberIdentity.create(
+                using_db=db,
+                brand_id=brand.id,
+                member_id=member.id,
+                kind=IdentityKind.WECHAT_OPENID,
+                app_id=appid,
+                value=new_openid(),
+            )
+            await messages.queue_member_message(
+                db,
+                brand_id=brand.id,
+                member_id=member.id,
+                event=MemberMessageEvent.POINTS_EARNED,
+                fields={"points": 1},
+                dedupe_key=f"lock-test:{member.id}",
+            )
