@@ -16,6 +16,7 @@ dead token, which it refreshes again, and so on. A refresh therefore
 
 WeChat's refusals keep their errcode (`WechatRefused.errcode`) so that a caller can tell a user's
 refusal (43101) from a failure worth retrying.
+
 The base URL is `settings.wechat_api_base`: the sandbox by default, api.weixin.qq.com for real.
 Secrets and session keys never reach a log line or an error message.
 """
@@ -51,8 +52,6 @@ TIMEOUT_S = 10.0
 # 40029: invalid code; 40163: code been used — both mean "ask the user to log in again".
 # invalid code, code already used, missing (empty) code
 INVALID_CODE_ERRCODES = frozenset({40029, 40163, 41008})
-# The access token WeChat refused: invalid credential, invalid token, expired token.
-TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 # A token this close to its expiry is refreshed rather than used.
 TOKEN_MARGIN_S = 60
 # How long a process may hold an app's token lock, and how long another waits for it.
@@ -153,12 +152,12 @@ class _Client(WeChatClient):
     def access_token(self) -> Any:
         """The stored token while it has more than TOKEN_MARGIN_S to live, else a fresh one."""
         token = self.session.get(self.access_token_key)
-        if token and self._lives(token):
+        if token and self._stored_token_lives():
             return token
         self.fetch_access_token()
         return self.session.get(self.access_token_key)
 
-    def _lives(self, token: Any) -> bool:
+    def _stored_token_lives(self) -> bool:
         # A token stored without an expiry (by an older process, or handed in) is trusted until
         # WeChat refuses it.
         expires_at = self.session.get(self.expires_at_key)
@@ -181,10 +180,7 @@ class _Client(WeChatClient):
         refused = getattr(_sent_token, "value", None)
         with _token_lock(self):
             stored = self.session.get(self.access_token_key)
-            if stored and stored != refused and self._lives(stored):
-                expires_at = self.session.get(self.expires_at_key)
-                if expires_at is not None:
-                    self.expires_at = int(float(expires_at))
+            if stored and stored != refused and self._stored_token_lives():
                 return {"access_token": stored}
             result = self._fetch_access_token(
                 url=f"{self.api_base}/cgi-bin/token",

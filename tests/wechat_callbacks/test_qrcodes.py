@@ -3,6 +3,7 @@ with their image, downloadable one by one and in bulk, within the caller's brand
 
 from __future__ import annotations
 
+import asyncio
 import io
 import zipfile
 from typing import Any
@@ -150,6 +151,21 @@ async def test_asking_twice_asks_wechat_once(api: Api, player: Player, kind: str
     assert len(await _calls(player, appid)) == 1
     assert await WechatQrCode.filter(brand_id=brand.id).count() == 1
     assert await AuditLog.filter(action="wechat_qrcode.create", brand_id=brand.id).count() == 1
+
+
+async def test_five_asking_at_once_ask_wechat_once(api: Api, player: Player) -> None:
+    brand, account, _, token = await _brand_with_apps()
+    store = await make_store(brand=brand)
+    path = f"/admin/stores/{store.id}/qrcodes"
+
+    answers = await asyncio.gather(
+        *(_post(api, path, token, kind="official_account") for _ in range(5))
+    )
+
+    assert sorted(a.status for a in answers) == [200, 200, 200, 200, 201]
+    assert len({a.json["id"] for a in answers}) == 1
+    assert len(await _calls(player, account.appid)) == 1
+    assert await WechatQrCode.filter(brand_id=brand.id).count() == 1
 
 
 async def test_the_zip_holds_one_code_per_active_store(api: Api, player: Player) -> None:
