@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     outbox_poll_s: int = 5  # how often the worker's `outbox.deliver` schedule runs
     outbox_lease_s: int = 120  # a claimed row is retried after this if its worker died mid-send
     outbox_backoff_max_s: int = 3600
+    # Template and subscribe messages each app may send per second (a count in the shared
+    # cache); a sender over it waits for the next second, at most wait seconds, then retries later.
+    wechat_send_per_app_per_s: int = Field(default=50, ge=1, le=10_000)
+    wechat_send_wait_max_s: float = Field(default=10.0, ge=0, le=120)
 
     queue_name: str = "memberhub"
     worker_concurrency: int = 10

@@ -372,3 +372,58 @@ class SandboxState:
     async def flag(self, key: str) -> Any:
         """A setting stored with `set_flag`, or None."""
         return await self._get_json(f"pay:flag:{key}")
+
+    # --- access-token grants, send failures (appended) -------------------------------------
+
+    async def set_token_delay(self, appid: str | None, ms: int) -> None:
+        """Make every cgi-bin/token grant (of appid, when given) take ms milliseconds."""
+        await self._set_json(f"wx:token-delay:{appid or '*'}", ms, ttl_s=KEEP_S)
+
+    async def token_delay_ms(self, appid: str) -> int:
+        delay = await self._get_json(f"wx:token-delay:{appid}")
+        if delay is None:
+            delay = await self._get_json("wx:token-delay:*")
+        return int(delay or 0)
+
+    async def record_token_grant(self, appid: str, started_at: float, ended_at: float) -> None:
+        """Remember one cgi-bin/token grant of appid and when it was being served."""
+        store, prefix = await self._scope()
+        async with store.lock(prefix + f"wx:token-grants:{appid}"):
+            grants = await self._get_json(f"wx:token-grants:{appid}") or []
+            grants.append({"started_at": started_at, "ended_at": ended_at})
+            await self._set_json(f"wx:token-grants:{appid}", grants[-SENT_KEPT:], ttl_s=KEEP_S)
+
+    async def token_grants(self, appid: str) -> list[dict[str, float]]:
+        """appid's cgi-bin/token grants, oldest first."""
+        grants: list[dict[str, float]] = await self._get_json(f"wx:token-grants:{appid}") or []
+        return grants
+
+    async def fail_sends(self, appid: str, errcode: int, times: int) -> None:
+        """The next `times` message sends of appid answer errcode."""
+        await self._set_json(
+            f"wx:fail-sends:{appid}", {"errcode": errcode, "times": times}, ttl_s=KEEP_S
+        )
+
+    async def take_send_failure(self, appid: str) -> int | None:
+        """The errcode this send of appid must answer, if a player asked for failures."""
+        store, prefix = await self._scope()
+        async with store.lock(prefix + f"wx:fail-sends:{appid}"):
+            failing = await self._get_json(f"wx:fail-sends:{appid}")
+            if not failing or failing["times"] <= 0:
+                return None
+            failing["times"] -= 1
+            await self._set_json(f"wx:fail-sends:{appid}", failing, ttl_s=KEEP_S)
+            return int(failing["errcode"])
+
+    async def record_qrcode_call(self, appid: str, call: dict[str, Any]) -> None:
+        """Remember a QR code or mini-program code appid asked for."""
+        store, prefix = await self._scope()
+        async with store.lock(prefix + f"wx:qrcode-calls:{appid}"):
+            calls = await self._get_json(f"wx:qrcode-calls:{appid}") or []
+            calls.append(call)
+            await self._set_json(f"wx:qrcode-calls:{appid}", calls[-SENT_KEPT:], ttl_s=KEEP_S)
+
+    async def qrcode_calls(self, appid: str) -> list[dict[str, Any]]:
+        """The QR codes and mini-program codes appid asked for, oldest first."""
+        calls: list[dict[str, Any]] = await self._get_json(f"wx:qrcode-calls:{appid}") or []
+        return calls

@@ -5,6 +5,7 @@ Like the real platform, every answer is HTTP 200 and errors are `{"errcode", "er
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
 import json
@@ -38,6 +39,7 @@ ERRORS = {
     41004: "appsecret missing",
     41008: "missing code",
     42001: "access_token expired",
+    43101: "user refuse to accept the msg",
     44002: "empty post data",
     47001: "data format error",
 }
@@ -47,7 +49,7 @@ NICKNAME = "沙箱用户"
 
 def wx_error(errcode: int) -> HTTPResponse:
     """WeChat's error answer: HTTP 200 with errcode and errmsg."""
-    return json_response({"errcode": errcode, "errmsg": ERRORS[errcode]})
+    return json_response({"errcode": errcode, "errmsg": ERRORS.get(errcode, "system error")})
 
 
 def wx_ok(**fields: Any) -> HTTPResponse:
@@ -106,7 +108,13 @@ async def cgi_token(request: Request) -> HTTPResponse:
     if problem is not None:
         return problem
     assert appid is not None
-    token, expires_in = await route_state(request).issue_access_token(appid)
+    state = route_state(request)
+    started_at = time.time()
+    delay_ms = await state.token_delay_ms(appid)
+    if delay_ms:
+        await asyncio.sleep(delay_ms / 1000)
+    token, expires_in = await state.issue_access_token(appid)
+    await state.record_token_grant(appid, started_at, time.time())
     return json_response({"access_token": token, "expires_in": expires_in})
 
 
@@ -256,6 +264,9 @@ def _sender(kind: str) -> Callable[[Request], Awaitable[HTTPResponse]]:
             return wx_error(40003)
         if kind != "custom" and not data.get("template_id"):
             return wx_error(40037)
+        failure = await route_state(request).take_send_failure(appid)
+        if failure is not None:
+            return wx_error(failure)
         msgid = await route_state(request).record_sent(kind, appid, touser, data)
         if kind == "custom":
             return wx_ok()
@@ -287,6 +298,10 @@ async def qrcode_create(request: Request) -> HTTPResponse:
     await route_state(request).add_qrcode(
         ticket, {"appid": appid, "scene": scene, "expire_seconds": expire_seconds}
     )
+    await route_state(request).record_qrcode_call(
+        appid,
+        {"kind": "qrcode", "scene": scene, "expire_seconds": expire_seconds, **answer},
+    )
     return json_response(answer)
 
 
@@ -302,6 +317,10 @@ async def getwxacodeunlimit(request: Request) -> HTTPResponse:
     if not isinstance(scene, str) or not 1 <= len(scene) <= 32:
         return wx_error(40169)
     page = data.get("page") or ""
+    assert appid is not None
+    await route_state(request).record_qrcode_call(
+        appid, {"kind": "wxacode", "scene": scene, "page": page}
+    )
     buffer = io.BytesIO()
     content = f"sandbox-wxacode:{appid}:{page}?scene={scene}"
     segno.make(content, error="m").save(buffer, kind="png", scale=8, border=2)
@@ -440,6 +459,62 @@ async def player_menus(request: Request) -> HTTPResponse:
     return json_response({"items": await route_state(request).menus()}, ensure_ascii=False)
 
 
+async def player_token_delay(request: Request) -> HTTPResponse:
+    """POST /token-delay {ms, appid?}: every cgi-bin/token grant (of appid) takes ms."""
+    data = player_body(request)
+    ms, appid = data.get("ms"), data.get("appid")
+    if not isinstance(ms, int) or not 0 <= ms <= 60_000:
+        return bad_player_request("ms must be an integer from 0 to 60000")
+    if appid is not None and (not isinstance(appid, str) or not is_wechat_appid(appid)):
+        return bad_player_request("appid must be `wx` and 16 hex digits")
+    await route_state(request).set_token_delay(appid, ms)
+    return json_response({"ms": ms, "appid": appid})
+
+
+def _most_in_flight(grants: list[dict[str, float]]) -> int:
+    """The most grants that were being served at one moment."""
+    # An end sorts before a start at the same instant: touching is not overlapping.
+    edges = sorted([(g["started_at"], 1) for g in grants] + [(g["ended_at"], -1) for g in grants])
+    most = current = 0
+    for _, step in edges:
+        current += step
+        most = max(most, current)
+    return most
+
+
+async def player_token_grants(request: Request) -> HTTPResponse:
+    """GET /token-grants?appid=: the app's cgi-bin/token grants and the most at once."""
+    appid = request.args.get("appid")
+    if not appid or not is_wechat_appid(appid):
+        return bad_player_request("appid must be `wx` and 16 hex digits")
+    grants = await route_state(request).token_grants(appid)
+    return json_response({"items": grants, "max_in_flight": _most_in_flight(grants)})
+
+
+async def player_fail_sends(request: Request) -> HTTPResponse:
+    """POST /fail-sends {appid, errcode, times}: the app's next sends answer errcode."""
+    data = player_body(request)
+    appid, errcode, times = data.get("appid"), data.get("errcode"), data.get("times", 1)
+    if not isinstance(appid, str) or not is_wechat_appid(appid):
+        return bad_player_request("appid must be `wx` and 16 hex digits")
+    if not isinstance(errcode, int) or errcode <= 0:
+        return bad_player_request("errcode must be a positive integer")
+    if not isinstance(times, int) or not 0 <= times <= 1000:
+        return bad_player_request("times must be an integer from 0 to 1000")
+    await route_state(request).fail_sends(appid, errcode, times)
+    return json_response({"appid": appid, "errcode": errcode, "times": times})
+
+
+async def player_qrcodes(request: Request) -> HTTPResponse:
+    """GET /qrcodes?appid=: the QR codes (qrcode/create) and mini-program codes
+    (getwxacodeunlimit) the app asked for, oldest first."""
+    appid = request.args.get("appid")
+    if not appid or not is_wechat_appid(appid):
+        return bad_player_request("appid must be `wx` and 16 hex digits")
+    calls = await route_state(request).qrcode_calls(appid)
+    return json_response({"items": calls}, ensure_ascii=False)
+
+
 def create_wechat_blueprint(name: str, state: SandboxState) -> Blueprint:
     """WeChat's API and the player routes, as a fresh blueprint named name, remembering in state."""
     bp = Blueprint(name, url_prefix="/wechat")
@@ -463,6 +538,10 @@ def create_wechat_blueprint(name: str, state: SandboxState) -> Blueprint:
         (player_expire_tokens, "/expire-tokens", ["POST"]),
         (player_menus, "/menus", ["GET"]),
         (connect_oauth2_authorize, "/connect/oauth2/authorize", ["GET"]),
+        (player_token_delay, "/token-delay", ["POST"]),
+        (player_token_grants, "/token-grants", ["GET"]),
+        (player_fail_sends, "/fail-sends", ["POST"]),
+        (player_qrcodes, "/qrcodes", ["GET"]),
     ]
     for handler, uri, methods in routes:
         bp.add_route(handler, uri, methods=methods, name=handler.__name__, ctx_sandbox=state)

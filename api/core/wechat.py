@@ -2,7 +2,21 @@
 
 Every call runs wechatpy in a worker thread. Access tokens live in wechatpy's session storage —
 Redis when configured, so all processes share one token instead of refreshing it against each
-other — and wechatpy's own retry (refetch the token, try again) handles 40001/42001.
+other — and wechatpy's own retry (refetch the token, try again, once) handles 40001/40014/42001.
+
+The access token behind a lock. Every grant of `cgi-bin/token` ends the app's previous token at
+WeChat (after a short overlap), so two processes refreshing at once leave one of them holding a
+dead token, which it refreshes again, and so on. A refresh therefore
+1. takes the app's token lock: a Redis lock (`redis.lock.Lock`, with a timeout, so a process
+   that dies holding it frees it) when Redis is configured, else a thread lock of this process;
+2. reads the stored token again: when another process has meanwhile stored a token that is not
+   the one WeChat just refused and is not about to expire, it is used as it is;
+3. only otherwise asks WeChat for a new one and stores it with its expiry time, which every
+   process reads (wechatpy alone keeps the expiry in the memory of the process that fetched).
+
+WeChat's refusals keep their errcode (`WechatRefused.errcode`) so that a caller can tell a user's
+refusal (43101) from a failure worth retrying.
+
 The base URL is `settings.wechat_api_base`: the sandbox by default, api.weixin.qq.com for real.
 Secrets and session keys never reach a log line or an error message.
 """
@@ -10,13 +24,15 @@ Secrets and session keys never reach a log line or an error message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import redis
 import requests
 from wechatpy import WeChatClient, WeChatOAuth
 from wechatpy.client.api.base import BaseWeChatAPI
@@ -36,6 +52,11 @@ TIMEOUT_S = 10.0
 # 40029: invalid code; 40163: code been used — both mean "ask the user to log in again".
 # invalid code, code already used, missing (empty) code
 INVALID_CODE_ERRCODES = frozenset({40029, 40163, 41008})
+# A token this close to its expiry is refreshed rather than used.
+TOKEN_MARGIN_S = 60
+# How long a process may hold an app's token lock, and how long another waits for it.
+TOKEN_LOCK_TTL_S = 30
+TOKEN_LOCK_WAIT_S = 30
 # urllib3 logs request lines at DEBUG, and token/jscode2session requests carry the secret.
 logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
@@ -77,6 +98,16 @@ class _TimeoutSession(requests.Session):
 
 
 _retry_depth = threading.local()
+# The token sent with the request whose answer is being handled (see _Client._handle_result).
+_sent_token = threading.local()
+
+
+class WechatRefused(UpstreamError):
+    """WeChat answered an errcode; `errcode` says which."""
+
+    def __init__(self, errcode: int, message: str) -> None:
+        super().__init__("wechat.upstream", message)
+        self.errcode = errcode
 
 
 class _Client(WeChatClient):
@@ -113,9 +144,45 @@ class _Client(WeChatClient):
         finally:
             _retry_depth.value = depth
 
+    @property
+    def expires_at_key(self) -> str:
+        return f"{self.access_token_key}_expires_at"
+
+    @property
+    def access_token(self) -> Any:
+        """The stored token while it has more than TOKEN_MARGIN_S to live, else a fresh one."""
+        token = self.session.get(self.access_token_key)
+        if token and self._stored_token_lives():
+            return token
+        self.fetch_access_token()
+        return self.session.get(self.access_token_key)
+
+    def _stored_token_lives(self) -> bool:
+        # A token stored without an expiry (by an older process, or handed in) is trusted until
+        # WeChat refuses it.
+        expires_at = self.session.get(self.expires_at_key)
+        return expires_at is None or float(expires_at) - time.time() > TOKEN_MARGIN_S
+
+    def _handle_result(
+        self, res: Any, method: Any = None, url: Any = None, result_processor: Any = None, **kw: Any
+    ) -> Any:
+        # wechatpy calls fetch_access_token() from here when WeChat refused the token; remember
+        # which token that was, so the refresh can tell a newer one stored meanwhile from it.
+        params = kw.get("params")
+        _sent_token.value = params.get("access_token") if isinstance(params, dict) else None
+        try:
+            return super()._handle_result(res, method, url, result_processor, **kw)
+        finally:
+            _sent_token.value = None
+
     def fetch_access_token(self) -> Any:
-        with self._fetch_lock:
-            return self._fetch_access_token(
+        """A token for this app: one another process stored meanwhile, else a new grant."""
+        refused = getattr(_sent_token, "value", None)
+        with _token_lock(self):
+            stored = self.session.get(self.access_token_key)
+            if stored and stored != refused and self._stored_token_lives():
+                return {"access_token": stored}
+            result = self._fetch_access_token(
                 url=f"{self.api_base}/cgi-bin/token",
                 params={
                     "grant_type": "client_credential",
@@ -123,6 +190,31 @@ class _Client(WeChatClient):
                     "secret": self.secret,
                 },
             )
+            expires_in = int(result.get("expires_in") or 7200)
+            self.session.set(self.expires_at_key, time.time() + expires_in, expires_in)
+            return result
+
+
+@contextlib.contextmanager
+def _token_lock(client: _Client) -> Iterator[None]:
+    """The app's token lock: across processes through Redis when tokens live there."""
+    redis_client = getattr(client.session, "redis", None)
+    if redis_client is None:
+        with client._fetch_lock:
+            yield
+        return
+    lock = redis_client.lock(
+        f"memberhub:wechat:token-lock:{client.appid}",
+        timeout=TOKEN_LOCK_TTL_S,
+        blocking_timeout=TOKEN_LOCK_WAIT_S,
+    )
+    if not lock.acquire():
+        raise requests.Timeout("the access token lock stayed taken")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(redis.exceptions.LockError):
+            lock.release()
 
 
 _clients: dict[str, _Client] = {}
@@ -136,7 +228,6 @@ def _session_storage() -> SessionStorage:
     if _storage is None:
         settings = get_settings()
         if settings.redis_url:
-            import redis
             from wechatpy.session.redisstorage import RedisStorage
 
             _storage = RedisStorage(
@@ -190,6 +281,8 @@ async def _call(appid: str, api: str, work: Callable[[], T]) -> T:
         outcome = "refused" if exc.errcode is not None else "unreachable"
         message = _upstream_message(exc)
         log.warning("wechat call failed", extra={"appid": appid, "errcode": exc.errcode})
+        if exc.errcode is not None:
+            raise WechatRefused(int(exc.errcode), message) from None
         raise UpstreamError("wechat.upstream", message) from None
     except (requests.RequestException, ValueError) as exc:
         outcome = "unreachable"

@@ -49,6 +49,12 @@ DEFAULT_BRAND_SETTINGS: dict[str, object] = {
     "member_center_url": "",
     # An available coupon gets one reminder this many days before it expires (0: none).
     "coupon_expiry_reminder_days": 3,
+    # The mini-program page a store's or guide's mini-program code opens (with its `scene`).
+    "miniprogram_qrcode_page": "pages/index/index",
+    # {event: {miniprogram: template id, official_account: template id}} for the member messages
+    # (payment_success, points_earned, coupon_expiring, pickup_ready); see
+    # api/wechat_callbacks/messages.py for the defaults and the data each template gets.
+    "message_templates": {},
 }
 
 

@@ -104,6 +104,18 @@ class BrandSettingsIn(Change):
         Annotated[str, Field(max_length=512, pattern=r"^(https?://[^\s]+)?$")]
     ] = None
     coupon_expiry_reminder_days: Omittable[Annotated[int, Field(ge=0, le=30)]] = None
+    miniprogram_qrcode_page: Omittable[
+        Annotated[str, Field(max_length=128, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_/-]*$")]
+    ] = None
+    message_templates: Omittable[
+        dict[
+            Literal["payment_success", "points_earned", "coupon_expiring", "pickup_ready"],
+            dict[
+                Literal["miniprogram", "official_account"],
+                Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")],
+            ],
+        ]
+    ] = None
 
 
 class BrandUpdate(Change):

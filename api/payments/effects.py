@@ -11,12 +11,15 @@ In order:
 3. A member without a home store is bound to the paying store (source `payment`).
 4. A new member's welcome and new-member coupons are queued through the outbox.
 5. `reward_paid_payment` queues the payment-reward coupons the brand's rules give.
+6. The member's WeChat messages are queued: payment success, and points earned when any.
 """
 
 from __future__ import annotations
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from api.core.clock import to_shanghai
+from api.core.ports import clock
 from api.coupons.rewards import queue_new_member_gift, queue_payment_reward
 from api.member_center.identity import registration_changes
 from api.member_center.levels import add_growth
@@ -25,7 +28,8 @@ from api.member_center.points import earn_points
 from api.member_center.relations import bind_member
 from api.member_center.wallet import recharge_wallet
 from api.member_center.welcome import queue_welcome
-from api.org.models import Brand
+from api.org.models import Brand, Store
+from api.wechat_callbacks.messages import MemberMessageEvent, queue_member_message
 
 from .models import Payment, PaymentPurpose
 
@@ -109,6 +113,7 @@ async def on_paid(db: BaseDBAsyncClient, payment: Payment) -> None:
         await queue_welcome(db, brand_id=payment.brand_id, member_id=member.id, reason="payment")
         await queue_new_member_gift(db, brand=brand, member_id=member.id)
     await reward_paid_payment(db, brand=brand, payment=payment, member_id=member.id)
+    await queue_paid_messages(db, payment_id=payment.id, member_id=member.id)
 
 
 async def reward_paid_payment(
@@ -117,3 +122,39 @@ async def reward_paid_payment(
     """The coupons a paid payment earns, queued (at most one outbox message) inside the paid
     transaction and issued by the outbox handler with the key `payment:<id>`."""
     await queue_payment_reward(db, brand=brand, payment=payment, member_id=member_id)
+
+
+async def queue_paid_messages(db: BaseDBAsyncClient, *, payment_id: int, member_id: int) -> None:
+    """Queue the member's payment-success message, and points-earned when the payment earned
+    points, inside the paid transaction (each once per payment)."""
+    paid = await Payment.get(id=payment_id, using_db=db)
+    store = await Store.get_or_none(id=paid.store_id, using_db=db) if paid.store_id else None
+    paid_at = to_shanghai(paid.paid_at or clock().now())
+    key = payment_key(paid)
+    await queue_member_message(
+        db,
+        brand_id=paid.brand_id,
+        member_id=member_id,
+        event=MemberMessageEvent.PAYMENT_SUCCESS,
+        fields={
+            "amount": f"{paid.amount_fen // 100}.{paid.amount_fen % 100:02d}元",
+            "store": store.name if store else "",
+            "paid_at": paid_at.strftime("%Y-%m-%d %H:%M"),
+            "out_trade_no": paid.out_trade_no,
+        },
+        dedupe_key=key,
+    )
+    if paid.points_earned > 0:
+        member = await Member.get(id=member_id, using_db=db)
+        await queue_member_message(
+            db,
+            brand_id=paid.brand_id,
+            member_id=member_id,
+            event=MemberMessageEvent.POINTS_EARNED,
+            fields={
+                "points": paid.points_earned,
+                "balance": member.points_balance,
+                "reason": store.name if store else "消费积分",
+            },
+            dedupe_key=key,
+        )

@@ -20,3 +20,9 @@ class CallbackErrorCode(StrEnum):
 class AutoReplyErrorCode(StrEnum):
     NOT_FOUND = "wechat_auto_reply.not_found"
     KEYWORD_TAKEN = "wechat_auto_reply.keyword_taken"
+
+
+class QrCodeErrorCode(StrEnum):
+    NOT_FOUND = "wechat_qrcode.not_found"
+    NO_APP = "wechat_qrcode.no_app"  # the brand has no active app of the kind asked for
+    UNKNOWN_APP = "wechat_qrcode.unknown_app"  # the appid named is not an active app of the kind

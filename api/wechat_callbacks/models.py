@@ -1,4 +1,5 @@
-"""Official-account menu events (for reports) and head office's keyword auto-replies."""
+"""Official-account menu events (for reports), head office's keyword auto-replies, the store and
+guide QR codes, and the record of each message sent to a member."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 if TYPE_CHECKING:
-    from api.org.models import Brand
+    from api.org.models import Brand, Staff, Store
 
 
 class MenuEventKind(StrEnum):
@@ -60,3 +61,80 @@ class WechatAutoReply(Model):
     class Meta:
         table = "wx_auto_reply"
         unique_together = (("brand", "keyword", "match"),)
+
+
+class QrTarget(StrEnum):
+    STORE = "store"
+    GUIDE = "guide"
+
+
+class WechatQrCode(Model):
+    """A store's or a guide's QR code in one app: what WeChat answered, and the image.
+
+    One row per app and scene (and mini-program page): WeChat caps an official account's
+    permanent QR codes at 100,000, so a code asked for again is answered from here.
+    """
+
+    id = fields.IntField(primary_key=True)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    kind = fields.CharField(max_length=24)  # WechatAppKind of the app
+    target = fields.CharEnumField(QrTarget, max_length=8)
+    store: fields.ForeignKeyNullableRelation[Store] = fields.ForeignKeyField(
+        "memberhub.Store", related_name=False, null=True
+    )
+    store_id: int | None
+    staff: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "memberhub.Staff", related_name=False, null=True
+    )
+    staff_id: int | None
+    appid = fields.CharField(max_length=32)
+    scene = fields.CharField(max_length=64)
+    ticket = fields.CharField(max_length=255, default="")  # official account
+    url = fields.CharField(max_length=255, default="")  # official account: what the QR encodes
+    page = fields.CharField(max_length=128, default="")  # mini-program
+    png = fields.BinaryField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "wx_qrcode"
+        unique_together = (("appid", "scene", "page"),)
+
+
+class DeliveryStatus(StrEnum):
+    SENDING = "sending"  # claimed by a sender; a stale claim is taken over
+    SENT = "sent"
+    REFUSED = "refused"  # WeChat said the user does not accept it (43101): not retried
+    NO_RECIPIENT = "no_recipient"  # neither the mini-program nor the official account reaches them
+
+
+class WechatMessageDelivery(Model):
+    """What became of one member message: the channel it took and WeChat's answer.
+
+    Its unique key is the outbox message's dedupe key, so a message the outbox hands over twice
+    is sent once.
+    """
+
+    id = fields.IntField(primary_key=True)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "memberhub.Brand", related_name=False
+    )
+    brand_id: int
+    key = fields.CharField(max_length=191, unique=True)
+    member_id = fields.IntField()
+    event = fields.CharField(max_length=32)
+    status = fields.CharEnumField(DeliveryStatus, max_length=16, default=DeliveryStatus.SENDING)
+    channel = fields.CharField(max_length=24, default="")  # WechatAppKind, or "" for none
+    appid = fields.CharField(max_length=32, default="")
+    errcode = fields.IntField(null=True)
+    msgid = fields.BigIntField(null=True)
+    # While a sender holds the message (status `sending`); a claim past it is taken over.
+    claimed_until = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "wx_message_delivery"
+        indexes = (("brand_id", "member_id"),)

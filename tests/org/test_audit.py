@@ -407,6 +407,21 @@ async def _wechat_auto_reply_delete(g: Given) -> Change:
     return Change(f"/admin/wechat-auto-replies/{await _auto_reply(g)}")
 
 
+@change("POST", "/admin/stores/<store_id:int>/qrcodes", "wechat_qrcode.create")
+async def _store_qrcode(g: Given) -> Change:
+    await make_wechat_app(brand=g.brand)
+    store = await make_store(brand=g.brand)
+    return Change(f"/admin/stores/{store.id}/qrcodes", {"kind": "miniprogram"})
+
+
+@change("POST", "/admin/staff/<staff_id:int>/qrcodes", "wechat_qrcode.create")
+async def _guide_qrcode(g: Given) -> Change:
+    await make_wechat_app(brand=g.brand)
+    store = await make_store(brand=g.brand)
+    guide = await make_staff(brand=g.brand, role=StaffRole.GUIDE, store=store, guide_code="G1")
+    return Change(f"/admin/staff/{guide.id}/qrcodes", {"kind": "miniprogram"})
+
+
 async def _given(api: Api) -> Given:
     brand = await make_brand()
     admin = await make_staff(brand=brand, role=StaffRole.HQ_ADMIN)
@@ -437,6 +452,7 @@ def test_every_admin_write_route_is_in_the_table_below(app: Sanic) -> None:
 
 
 @pytest.mark.parametrize(("method", "route"), sorted(CHANGES))
+@pytest.mark.usefixtures("sandbox_url")  # some changes call WeChat (QR codes)
 async def test_every_admin_change_writes_an_audit_row_with_its_request_id(
     api: Api, method: str, route: str
 ) -> None:
