@@ -49,6 +49,8 @@ DEFAULT_BRAND_SETTINGS: dict[str, object] = {
     "member_center_url": "",
     # An available coupon gets one reminder this many days before it expires (0: none).
     "coupon_expiry_reminder_days": 3,
+    # The member list the official account's "my members" staff command links to (empty: none).
+    "staff_members_url": "",
 }
 
 

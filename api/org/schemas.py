@@ -104,6 +104,9 @@ class BrandSettingsIn(Change):
         Annotated[str, Field(max_length=512, pattern=r"^(https?://[^\s]+)?$")]
     ] = None
     coupon_expiry_reminder_days: Omittable[Annotated[int, Field(ge=0, le=30)]] = None
+    staff_members_url: Omittable[
+        Annotated[str, Field(max_length=512, pattern=r"^(https?://[^\s]+)?$")]
+    ] = None
 
 
 class BrandUpdate(Change):

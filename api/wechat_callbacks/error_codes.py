@@ -20,3 +20,14 @@ class CallbackErrorCode(StrEnum):
 class AutoReplyErrorCode(StrEnum):
     NOT_FOUND = "wechat_auto_reply.not_found"
     KEYWORD_TAKEN = "wechat_auto_reply.keyword_taken"
+
+
+class StaffWechatErrorCode(StrEnum):
+    NO_OFFICIAL_ACCOUNT = "wechat_staff.no_official_account"
+    STAFF_INACTIVE = "wechat_staff.staff_inactive"
+
+
+class MenuErrorCode(StrEnum):
+    NO_CONSUMER_MENU = "wechat_menu.no_consumer_menu"
+    BUSY = "wechat_menu.busy"
+    UNKNOWN_KIND = "wechat_menu.unknown_kind"

@@ -2,6 +2,6 @@
 
 from sanic import Blueprint
 
-from . import auto_replies, callbacks
+from . import auto_replies, callbacks, menus, staff_wechat
 
-bp = Blueprint.group(callbacks.bp, auto_replies.bp)
+bp = Blueprint.group(callbacks.bp, auto_replies.bp, menus.bp, staff_wechat.bp)
