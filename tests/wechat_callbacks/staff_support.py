@@ -18,7 +18,6 @@ from tests.support.player import Player
 
 from .support import push
 
-
 # Events are told apart by sender, CreateTime and event (WeChat's retries repeat all three): each
 # event here gets a CreateTime of its own, so two presses within a second are two presses.
 _times = itertools.count(int(time.time()) - 100_000)
