@@ -30,4 +30,3 @@ class StaffWechatErrorCode(StrEnum):
 class MenuErrorCode(StrEnum):
     NO_CONSUMER_MENU = "wechat_menu.no_consumer_menu"
     BUSY = "wechat_menu.busy"
-    UNKNOWN_KIND = "wechat_menu.unknown_kind"

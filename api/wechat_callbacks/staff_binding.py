@@ -90,9 +90,11 @@ async def official_account(*, brand_id: int, appid: str | None = None) -> Wechat
     apps = WechatApp.filter(
         brand_id=brand_id, kind=WechatAppKind.OFFICIAL_ACCOUNT, status=Status.ACTIVE
     )
-    if appid is not None:
-        apps = apps.filter(appid=appid)
-    app = await apps.order_by("id").first()
+    app = None
+    if appid is None:
+        app = await apps.order_by("id").first()
+    elif len(appid) <= 32:  # longer is no appid (and no longer than the column)
+        app = await apps.filter(appid=appid).first()
     if app is None:
         raise NotFound(
             StaffWechatErrorCode.NO_OFFICIAL_ACCOUNT,

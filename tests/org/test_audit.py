@@ -433,10 +433,16 @@ async def _staff_wechat_unbind(g: Given) -> Change:
 CONSUMER_MENU = [{"type": "click", "name": "会员", "key": "member"}]
 
 
-@change("PUT", "/admin/wechat-menus/<appid:str>/<kind:str>", "wechat_menu.save")
-async def _wechat_menu_save(g: Given) -> Change:
+@change("PUT", "/admin/wechat-menus/<appid:str>/consumer", "wechat_menu.save")
+async def _wechat_consumer_menu_save(g: Given) -> Change:
     appid = await _official_account(g)
     return Change(f"/admin/wechat-menus/{appid}/consumer", {"button": CONSUMER_MENU})
+
+
+@change("PUT", "/admin/wechat-menus/<appid:str>/staff", "wechat_menu.save")
+async def _wechat_staff_menu_save(g: Given) -> Change:
+    appid = await _official_account(g)
+    return Change(f"/admin/wechat-menus/{appid}/staff", {"button": CONSUMER_MENU})
 
 
 @change("POST", "/admin/wechat-menus/<appid:str>/publish", "wechat_menu.publish")

@@ -169,13 +169,11 @@ async def test_publishing_needs_a_consumer_menu_and_menus_are_head_offices_own(
     unpublishable = await api.post(path(app.appid, "/publish"), token=token)
     by_manager = await api.put(path(app.appid, "/consumer"), CONSUMER_MENU, token=manager)
     foreign = await api.put(path(app.appid, "/consumer"), CONSUMER_MENU, token=stranger)
-    odd_kind = await api.put(path(app.appid, "/vip"), CONSUMER_MENU, token=token)
 
     assert (
         unpublishable.status == 409 and unpublishable.error_code == "wechat_menu.no_consumer_menu"
     )
     assert by_manager.status == 403
     assert foreign.status == 404 and foreign.error_code == "wechat_staff.no_official_account"
-    assert odd_kind.status == 404 and odd_kind.error_code == "wechat_menu.unknown_kind"
     assert not await WechatMenu.exists()
     assert app.appid not in (await player.http.get("/wechat/menus")).json()["items"]

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from sanic import Blueprint, HTTPResponse, Request
 
-from api.core.errors import NotFound
 from api.org.access import HQ, staff_required
 from api.web.http import body, doc, out
 from api.wechat_callbacks import menus as service
-from api.wechat_callbacks.error_codes import MenuErrorCode
 from api.wechat_callbacks.models import MenuKind
 from api.wechat_callbacks.schemas import MenuIn, MenuOut, MenusOut
 
 bp = Blueprint("wechat_menus", url_prefix="/api/v1")
 
 APPID_DOC = "The official account's appid"
-KIND_DOC = "`consumer` (the default menu) or `staff` (shown to followers tagged as staff)"
 
 
 def _out(menus: service.Menus) -> MenusOut:
@@ -24,13 +21,6 @@ def _out(menus: service.Menus) -> MenusOut:
         staff_tag_id=menus.staff_tag_id,
         items=[MenuOut(**vars(item)) for item in menus.items],
     )
-
-
-def _kind(kind: str) -> MenuKind:
-    try:
-        return MenuKind(kind)
-    except ValueError:
-        raise NotFound(MenuErrorCode.UNKNOWN_KIND, "Menus are `consumer` or `staff`.") from None
 
 
 @bp.get("/admin/wechat-menus/<appid:str>")
@@ -48,31 +38,55 @@ async def get_wechat_menus(request: Request, appid: str) -> HTTPResponse:
     return out(_out(menus))
 
 
-@bp.put("/admin/wechat-menus/<appid:str>/<kind:str>")
+MENU_RULES = (
+    "At most 3 buttons, at most 5 under each; each button's type decides what it needs "
+    "(`click` and the scan/photo/location types a `key`, `view` a `url`, `miniprogram` `url`, "
+    "`appid` and `pagepath` …). Names: 16 bytes on the bar, 60 below."
+)
+
+
+async def _save(request: Request, appid: str, kind: MenuKind, payload: MenuIn) -> HTTPResponse:
+    menus = await service.save_menu(
+        brand_id=request.ctx.brand_id,
+        actor=request.ctx.staff.audit_name,
+        appid=appid,
+        kind=kind,
+        buttons=payload.wechat(),
+    )
+    return out(_out(menus))
+
+
+@bp.put("/admin/wechat-menus/<appid:str>/consumer")
 @doc(
-    summary="Define the consumer or the staff menu (WeChat's `button` form, checked)",
+    summary="Define the consumer menu (the default menu; WeChat's `button` form, checked)",
     returns="Both menus as they now are (publish to show them)",
     tag="wechat",
     body=MenuIn,
     response=MenusOut,
     errors=(403, 404, 422),
-    params={"appid": APPID_DOC, "kind": KIND_DOC},
-    description="At most 3 buttons, at most 5 under each; each button's type decides what it "
-    "needs (`click` and the scan/photo/location types a `key`, `view` a `url`, `miniprogram` "
-    "`url`, `appid` and `pagepath` …). Names: 16 bytes on the bar, 60 below.",
+    params={"appid": APPID_DOC},
+    description=MENU_RULES,
 )
 @staff_required(*HQ)
-async def put_wechat_menu(request: Request, appid: str, kind: str) -> HTTPResponse:
-    menu_kind = _kind(kind)
-    payload = body(request, MenuIn)
-    menus = await service.save_menu(
-        brand_id=request.ctx.brand_id,
-        actor=request.ctx.staff.audit_name,
-        appid=appid,
-        kind=menu_kind,
-        buttons=payload.wechat(),
-    )
-    return out(_out(menus))
+async def put_wechat_consumer_menu(request: Request, appid: str) -> HTTPResponse:
+    return await _save(request, appid, MenuKind.CONSUMER, body(request, MenuIn))
+
+
+@bp.put("/admin/wechat-menus/<appid:str>/staff")
+@doc(
+    summary="Define the staff menu (shown to followers tagged as staff; WeChat's `button` form)",
+    returns="Both menus as they now are (publish to show them)",
+    tag="wechat",
+    body=MenuIn,
+    response=MenusOut,
+    errors=(403, 404, 422),
+    params={"appid": APPID_DOC},
+    description=MENU_RULES + " Until one is defined, the default staff menu is published: "
+    "今日数据 (`staff_today`), 核销 (`staff_redeem`), 我的会员 (`staff_members`).",
+)
+@staff_required(*HQ)
+async def put_wechat_staff_menu(request: Request, appid: str) -> HTTPResponse:
+    return await _save(request, appid, MenuKind.STAFF, body(request, MenuIn))
 
 
 @bp.post("/admin/wechat-menus/<appid:str>/publish")
