@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 
 from api.core import outbox
+from api.core.crypto import encrypt
 from api.core.models import AuditLog, OutboxMessage
 from api.core.ports import clock
 from api.member_center.models import MemberIdentity
-from api.org.models import MessageMode, StaffRole, Status
+from api.org.models import MessageMode, StaffRole, Status, WechatApp
 from api.wechat_callbacks import staff_binding
 from api.wechat_callbacks.models import StaffInvite, StaffWechatBinding
 from api.wechat_callbacks.staff_commands import STAFF_ONLY
@@ -203,3 +204,31 @@ async def test_an_invite_needs_an_official_account(api: Api) -> None:
 
     assert answer.status == 404 and answer.error_code == "wechat_staff.no_official_account"
     assert not await StaffInvite.exists()
+
+
+async def test_a_scan_while_wechat_refuses_binds_at_once_and_tags_through_the_outbox(
+    api: Api, player: Player, live_url: str
+) -> None:
+    # given an invite, then WeChat refusing the account's calls (its secret no longer matches)
+    brand = await make_brand(name="茶饮")
+    admin = await make_staff(brand=brand)
+    cashier = await make_staff(
+        brand=brand, role=StaffRole.CASHIER, store=await make_store(brand=brand), name="陈收银"
+    )
+    app = await push_app(brand)
+    made = await invite(api, admin, cashier)
+    real_secret = app.secret_enc
+    await WechatApp.filter(id=app.id).update(secret_enc=encrypt("not-the-secret"))
+    await player.http.post("/wechat/expire-tokens", json={"appid": app.appid})
+
+    # when the cashier scans it
+    reply = await say(player, live_url, app, scan_event("o-cash", made["scene"], subscribe=True))
+
+    # then they are bound at once, and the tag waits in the outbox until WeChat takes it
+    assert reply == "已绑定为茶饮员工 陈收银"
+    assert await StaffWechatBinding.filter(staff_id=cashier.id, openid="o-cash").exists()
+    assert (await tagged(player, app)).get(staff_binding.STAFF_TAG_NAME, []) == []
+    await WechatApp.filter(id=app.id).update(secret_enc=real_secret)
+    report = await outbox.deliver_due()
+    assert report.sent == 1
+    assert (await tagged(player, app))[staff_binding.STAFF_TAG_NAME] == ["o-cash"]
