@@ -50,6 +50,13 @@ LISTED = 10
 # A payment counts towards sales once paid, refunds taken off again.
 PAID_STATES = (PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED)
 
+ROLE_NAMES = {
+    StaffRole.HQ_ADMIN: "总部",
+    StaffRole.STORE_MANAGER: "店长",
+    StaffRole.GUIDE: "导购",
+    StaffRole.CASHIER: "收银",
+}
+
 REASONS = {
     CouponErrorCode.NOT_FOUND: "没有这张券",
     CouponErrorCode.NOT_VALID_IN_STORE: "此券不能在本店使用",
@@ -116,8 +123,7 @@ async def _who(staff: Staff) -> str:
     if staff.role == StaffRole.HQ_ADMIN or staff.store_id is None:
         return f"总部 {staff.name}"
     store = await Store.get_or_none(id=staff.store_id)
-    label = "导购" if staff.role == StaffRole.GUIDE else "门店"
-    return f"{store.name if store else ''}{label} {staff.name}".strip()
+    return f"{store.name if store else ''}{ROLE_NAMES[staff.role]} {staff.name}"
 
 
 def _looked_after(app: PushApp, staff: Staff) -> QuerySet[Member]:

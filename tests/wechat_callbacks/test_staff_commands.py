@@ -54,7 +54,7 @@ async def _shop(api: Api, player: Player, live_url: str, **settings: object) -> 
         app=await push_app(brand),
         store=store,
         elsewhere=elsewhere,
-        admin=await make_staff(brand=brand, name="总部"),
+        admin=await make_staff(brand=brand, name="周总"),
         manager=await make_staff(
             brand=brand, role=StaffRole.STORE_MANAGER, store=store, name="李店长"
         ),
@@ -111,10 +111,10 @@ async def test_today_gives_each_staff_member_the_figures_of_their_own_scope(
     # then the guide sees theirs, the manager the store's, head office the brand's
     assert "静安店导购 王导购" in guide
     assert "新增会员：1" in guide and "业绩：¥120.00（1笔）" in guide and "核销券：1张" in guide
-    assert "静安店门店 李店长" in manager
+    assert "静安店店长 李店长" in manager
     assert "新增会员：2" in manager and "业绩：¥150.50（2笔）" in manager
     assert "核销券：1张" in manager
-    assert "总部" in hq
+    assert "总部 周总" in hq
     assert "新增会员：3" in hq and "业绩：¥200.50（3笔）" in hq and "核销券：1张" in hq
 
 
