@@ -427,3 +427,79 @@ class SandboxState:
         """The QR codes and mini-program codes appid asked for, oldest first."""
         calls: list[dict[str, Any]] = await self._get_json(f"wx:qrcode-calls:{appid}") or []
         return calls
+
+    # --- official-account user tags and personalised menus -----------------------------------
+
+    async def _tags_locked(self, appid: str) -> AbstractAsyncContextManager[None]:
+        store, prefix = await self._scope()
+        return store.lock(f"{prefix}wx:tags-lock:{appid}")
+
+    async def _tag_table(self, appid: str) -> dict[str, Any]:
+        table: dict[str, Any] = await self._get_json(f"wx:tags:{appid}") or {
+            "next": 100,
+            "tags": {},
+        }
+        return table
+
+    async def create_tag(self, appid: str, name: str) -> int | None:
+        """A new tag's id; None when the account already has a tag of that name."""
+        async with await self._tags_locked(appid):
+            table = await self._tag_table(appid)
+            if any(tag["name"] == name for tag in table["tags"].values()):
+                return None
+            tag_id = table["next"]
+            table["next"] = tag_id + 1
+            table["tags"][str(tag_id)] = {"name": name, "openids": []}
+            await self._set_json(f"wx:tags:{appid}", table, ttl_s=KEEP_S)
+            return int(tag_id)
+
+    async def tags(self, appid: str) -> list[dict[str, Any]]:
+        """The account's tags: [{id, name, count, openids}]."""
+        table = await self._tag_table(appid)
+        return [
+            {"id": int(tag_id), "name": tag["name"], "count": len(tag["openids"]), **tag}
+            for tag_id, tag in table["tags"].items()
+        ]
+
+    async def tag_members(self, appid: str, tag_id: int, openids: list[str], *, on: bool) -> bool:
+        """Put the tag on (or take it off) the users; False when the tag does not exist."""
+        async with await self._tags_locked(appid):
+            table = await self._tag_table(appid)
+            tag = table["tags"].get(str(tag_id))
+            if tag is None:
+                return False
+            members = [openid for openid in tag["openids"] if openid not in openids]
+            tag["openids"] = members + list(dict.fromkeys(openids)) if on else members
+            await self._set_json(f"wx:tags:{appid}", table, ttl_s=KEEP_S)
+            return True
+
+    async def user_tags(self, appid: str, openid: str) -> list[int]:
+        """The ids of the tags a user carries."""
+        return [tag["id"] for tag in await self.tags(appid) if openid in tag["openids"]]
+
+    async def add_conditional_menu(self, appid: str, menu: dict[str, Any]) -> str:
+        """Remember a personalised menu; its menuid."""
+        store, prefix = await self._scope()
+        menuid = str(400000000 + await self._count("wx:menuid"))
+        async with store.lock(prefix + "wx:conditional-menus"):
+            menus = await self._get_json("wx:conditional-menus") or {}
+            menus.setdefault(appid, []).append({**menu, "menuid": menuid})
+            await self._set_json("wx:conditional-menus", menus, ttl_s=KEEP_S)
+        return menuid
+
+    async def delete_conditional_menu(self, appid: str, menuid: str) -> bool:
+        """Forget a personalised menu; False when the account has none with that id."""
+        store, prefix = await self._scope()
+        async with store.lock(prefix + "wx:conditional-menus"):
+            menus = await self._get_json("wx:conditional-menus") or {}
+            kept = [menu for menu in menus.get(appid, []) if menu["menuid"] != menuid]
+            if len(kept) == len(menus.get(appid, [])):
+                return False
+            menus[appid] = kept
+            await self._set_json("wx:conditional-menus", menus, ttl_s=KEEP_S)
+        return True
+
+    async def conditional_menus(self) -> dict[str, list[dict[str, Any]]]:
+        """The personalised menus, oldest first, by appid."""
+        menus: dict[str, list[dict[str, Any]]] = await self._get_json("wx:conditional-menus") or {}
+        return menus

@@ -42,6 +42,12 @@ ERRORS = {
     43101: "user refuse to accept the msg",
     44002: "empty post data",
     47001: "data format error",
+    40032: "invalid openid list size",
+    45157: "invalid tag name: the name already exists",
+    45159: "invalid tag id",
+    65301: "this menuid does not exist",
+    65303: "there is no selfmenu, please create selfmenu first",
+    65304: "match rule empty",
 }
 
 NICKNAME = "沙箱用户"
@@ -455,8 +461,152 @@ async def player_expire_tokens(request: Request) -> HTTPResponse:
 
 
 async def player_menus(request: Request) -> HTTPResponse:
-    """GET /menus: the menus memberhub created, by appid."""
-    return json_response({"items": await route_state(request).menus()}, ensure_ascii=False)
+    """GET /menus: the menus memberhub created, by appid (`conditional`: personalised ones)."""
+    state = route_state(request)
+    return json_response(
+        {"items": await state.menus(), "conditional": await state.conditional_menus()},
+        ensure_ascii=False,
+    )
+
+
+# --- user tags and personalised menus ----------------------------------------------------------
+
+
+async def _token_body(request: Request) -> tuple[str, dict[str, Any]] | HTTPResponse:
+    """The appid behind the access_token and the JSON body, or WeChat's error answer."""
+    appid, problem = await _token_app(request)
+    if problem is not None:
+        return problem
+    assert appid is not None
+    data = _body(request)
+    if isinstance(data, HTTPResponse):
+        return data
+    return appid, data
+
+
+async def tags_create(request: Request) -> HTTPResponse:
+    """POST /cgi-bin/tags/create {tag: {name}}: a new user tag."""
+    given = await _token_body(request)
+    if isinstance(given, HTTPResponse):
+        return given
+    appid, data = given
+    name = (data.get("tag") or {}).get("name")
+    if not isinstance(name, str) or not 1 <= len(name) <= 30:
+        return wx_error(47001)
+    tag_id = await route_state(request).create_tag(appid, name)
+    if tag_id is None:
+        return wx_error(45157)
+    return json_response({"tag": {"id": tag_id, "name": name}}, ensure_ascii=False)
+
+
+async def tags_get(request: Request) -> HTTPResponse:
+    """GET /cgi-bin/tags/get: the account's tags."""
+    appid, problem = await _token_app(request)
+    if problem is not None:
+        return problem
+    assert appid is not None
+    tags = await route_state(request).tags(appid)
+    items = [{"id": tag["id"], "name": tag["name"], "count": tag["count"]} for tag in tags]
+    return json_response({"tags": items}, ensure_ascii=False)
+
+
+def _tagging(on: bool) -> Callable[[Request], Awaitable[HTTPResponse]]:
+    async def tagging(request: Request) -> HTTPResponse:
+        given = await _token_body(request)
+        if isinstance(given, HTTPResponse):
+            return given
+        appid, data = given
+        openids = data.get("openid_list")
+        if not isinstance(openids, list) or not 1 <= len(openids) <= 50:
+            return wx_error(40032)
+        if not all(isinstance(openid, str) and openid for openid in openids):
+            return wx_error(40003)
+        try:
+            tag_id = int(data.get("tagid"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return wx_error(45159)
+        if not await route_state(request).tag_members(appid, tag_id, openids, on=on):
+            return wx_error(45159)
+        return wx_ok()
+
+    tagging.__name__ = "tags_batchtagging" if on else "tags_batchuntagging"
+    return tagging
+
+
+async def tags_getidlist(request: Request) -> HTTPResponse:
+    """POST /cgi-bin/tags/getidlist {openid}: the tags a user carries."""
+    given = await _token_body(request)
+    if isinstance(given, HTTPResponse):
+        return given
+    appid, data = given
+    openid = data.get("openid")
+    if not isinstance(openid, str) or not openid:
+        return wx_error(40003)
+    return json_response({"tagid_list": await route_state(request).user_tags(appid, openid)})
+
+
+async def menu_addconditional(request: Request) -> HTTPResponse:
+    """POST /cgi-bin/menu/addconditional {button, matchrule}: a personalised menu."""
+    given = await _token_body(request)
+    if isinstance(given, HTTPResponse):
+        return given
+    appid, data = given
+    if not isinstance(data.get("button"), list):
+        return wx_error(47001)
+    matchrule = data.get("matchrule")
+    if not isinstance(matchrule, dict) or not any(matchrule.values()):
+        return wx_error(65304)
+    state = route_state(request)
+    if appid not in await state.menus():
+        return wx_error(65303)
+    menuid = await state.add_conditional_menu(
+        appid, {"button": data["button"], "matchrule": matchrule}
+    )
+    return json_response({"menuid": menuid})
+
+
+async def menu_delconditional(request: Request) -> HTTPResponse:
+    """POST /cgi-bin/menu/delconditional {menuid}: remove a personalised menu."""
+    given = await _token_body(request)
+    if isinstance(given, HTTPResponse):
+        return given
+    appid, data = given
+    if not await route_state(request).delete_conditional_menu(appid, str(data.get("menuid"))):
+        return wx_error(65301)
+    return wx_ok()
+
+
+async def menu_trymatch(request: Request) -> HTTPResponse:
+    """POST /cgi-bin/menu/trymatch {user_id}: the menu this user sees.
+
+    The newest personalised menu whose `tag_id` the user carries, else the default menu.
+    """
+    given = await _token_body(request)
+    if isinstance(given, HTTPResponse):
+        return given
+    appid, data = given
+    user_id = data.get("user_id")
+    if not isinstance(user_id, str) or not user_id:
+        return wx_error(40003)
+    state = route_state(request)
+    carried = {str(tag_id) for tag_id in await state.user_tags(appid, user_id)}
+    for menu in reversed((await state.conditional_menus()).get(appid, [])):
+        if str(menu["matchrule"].get("tag_id", "")) in carried:
+            return json_response(
+                {"button": menu["button"], "menuid": menu["menuid"]}, ensure_ascii=False
+            )
+    default = (await state.menus()).get(appid)
+    if default is None:
+        return json_response({"errcode": 46003, "errmsg": "menu no exist"})
+    return json_response({"button": default.get("button", [])}, ensure_ascii=False)
+
+
+async def player_tags(request: Request) -> HTTPResponse:
+    """GET /tags?appid=: an official account's user tags and who carries each."""
+    appid = request.args.get("appid")
+    if not isinstance(appid, str) or not is_wechat_appid(appid):
+        return bad_player_request("appid must be `wx` and 16 hex digits")
+    return json_response({"items": await route_state(request).tags(appid)}, ensure_ascii=False)
 
 
 async def player_token_delay(request: Request) -> HTTPResponse:
@@ -542,6 +692,15 @@ def create_wechat_blueprint(name: str, state: SandboxState) -> Blueprint:
         (player_token_grants, "/token-grants", ["GET"]),
         (player_fail_sends, "/fail-sends", ["POST"]),
         (player_qrcodes, "/qrcodes", ["GET"]),
+        (tags_create, "/cgi-bin/tags/create", ["POST"]),
+        (tags_get, "/cgi-bin/tags/get", ["GET"]),
+        (_tagging(True), "/cgi-bin/tags/members/batchtagging", ["POST"]),
+        (_tagging(False), "/cgi-bin/tags/members/batchuntagging", ["POST"]),
+        (tags_getidlist, "/cgi-bin/tags/getidlist", ["POST"]),
+        (menu_addconditional, "/cgi-bin/menu/addconditional", ["POST"]),
+        (menu_delconditional, "/cgi-bin/menu/delconditional", ["POST"]),
+        (menu_trymatch, "/cgi-bin/menu/trymatch", ["POST"]),
+        (player_tags, "/tags", ["GET"]),
     ]
     for handler, uri, methods in routes:
         bp.add_route(handler, uri, methods=methods, name=handler.__name__, ctx_sandbox=state)

@@ -66,12 +66,18 @@ def build_xml(appid: str, message: dict[str, Any]) -> str:
         fields.setdefault("MsgId", secrets.randbits(63))
     ordered = [name for name in HEAD_FIELDS if name in fields]
     ordered += [name for name in fields if name not in HEAD_FIELDS]
-    parts = []
-    for name in ordered:
-        value = fields[name]
-        text = str(value) if isinstance(value, int) else _cdata(str(value))
-        parts.append(f"<{name}>{text}</{name}>")
-    return "<xml>" + "".join(parts) + "</xml>"
+    return "<xml>" + "".join(_element(name, fields[name]) for name in ordered) + "</xml>"
+
+
+def _element(name: str, value: Any) -> str:
+    """One field; a dict (a scan's `ScanCodeInfo`, a location's `SendLocationInfo`) nests."""
+    if isinstance(value, dict):
+        text = "".join(_element(str(key), item) for key, item in value.items())
+    elif isinstance(value, int):
+        text = str(value)
+    else:
+        text = _cdata(str(value))
+    return f"<{name}>{text}</{name}>"
 
 
 def sign_push(appid: str, xml: str, openid: str, mode: str) -> tuple[dict[str, str], bytes]:

@@ -200,3 +200,28 @@ async def route_store(*, store: Store, account: MerchantAccount) -> StorePayment
     return await StorePaymentRoute.create(
         brand_id=store.brand_id, store_id=store.id, provider=account.provider, account=account
     )
+
+
+async def make_paid_payment(
+    *, brand: Brand, amount_fen: int, member: Member | None = None, **fields: Any
+) -> Any:
+    """A payment paid just now (stored value at a till unless `fields` say otherwise)."""
+    from api.core.ports import clock
+    from api.payments.models import Payment, PaymentMethod, PaymentPurpose, PaymentState
+
+    number = next(_numbers)
+    now = clock().now()
+    return await Payment.create(
+        brand_id=brand.id,
+        member_id=member.id if member else None,
+        method=fields.pop("method", PaymentMethod.WALLET),
+        purpose=fields.pop("purpose", PaymentPurpose.POS),
+        out_trade_no=fields.pop("out_trade_no", f"T{number:012d}"),
+        amount_fen=amount_fen,
+        description=fields.pop("description", "test payment"),
+        state=fields.pop("state", PaymentState.PAID),
+        created_at=fields.pop("created_at", now),
+        expires_at=fields.pop("expires_at", now),
+        paid_at=fields.pop("paid_at", now),
+        **fields,
+    )

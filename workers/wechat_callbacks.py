@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 
-from api.core import wechat
+from api.core import outbox, wechat
 from api.core.crypto import decrypt
 from api.core.errors import DomainError
 from api.core.queue import job
 from api.member_center.identity import IdentityKey, attach_identities
 from api.member_center.models import IdentityKind
 from api.org.models import Status, WechatApp
+from api.wechat_callbacks import staff_binding
 from api.wechat_callbacks.events import LINK_UNIONID
 from config.settings import Settings
 
@@ -50,5 +51,14 @@ async def link_unionid(*, brand_id: int, appid: str, openid: str) -> bool:
     return True
 
 
+# Staff tags on the official account: put on when a scan could not, taken off when staff leave.
+OUTBOX_HANDLERS: dict[str, outbox.Handler] = {
+    staff_binding.TAG_TOPIC: staff_binding.tag_staff,
+    staff_binding.UNTAG_TOPIC: staff_binding.untag_staff,
+}
+
+
 def register(settings: Settings) -> None:
-    """Nothing to schedule: the jobs here are queued by the callback."""
+    """Nothing to schedule: the jobs here are queued by the callback; the outbox handlers."""
+    for topic, handler in OUTBOX_HANDLERS.items():
+        outbox.register_handler(topic, handler)

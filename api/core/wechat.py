@@ -427,3 +427,72 @@ async def create_menu(creds: WechatCredentials, menu: dict[str, Any]) -> None:
     """Replace the official account's custom menu."""
     client = _client(creds)
     await _call(creds.appid, "cgi-bin/menu/create", lambda: client.menu.create(menu))
+
+
+async def list_tags(creds: WechatCredentials) -> list[dict[str, Any]]:
+    """The official account's user tags: [{id, name, count}]."""
+    client = _client(creds)
+    result = await _call(creds.appid, "cgi-bin/tags/get", lambda: client.tag.get())
+    return [dict(tag) for tag in result or []]
+
+
+async def create_tag(creds: WechatCredentials, name: str) -> int:
+    """A new user tag on the official account; its id."""
+    client = _client(creds)
+    result = await _call(creds.appid, "cgi-bin/tags/create", lambda: client.tag.create(name))
+    return int(_require(result, "id"))
+
+
+async def tag_users(creds: WechatCredentials, tag_id: int, openids: list[str]) -> None:
+    """Put the tag on these followers (at most 50 at once)."""
+    client = _client(creds)
+    await _call(
+        creds.appid,
+        "cgi-bin/tags/members/batchtagging",
+        lambda: client.tag.tag_user(tag_id, openids),
+    )
+
+
+async def untag_users(creds: WechatCredentials, tag_id: int, openids: list[str]) -> None:
+    """Take the tag off these followers (at most 50 at once)."""
+    client = _client(creds)
+    await _call(
+        creds.appid,
+        "cgi-bin/tags/members/batchuntagging",
+        lambda: client.tag.untag_user(tag_id, openids),
+    )
+
+
+async def user_tag_ids(creds: WechatCredentials, openid: str) -> list[int]:
+    """The ids of the tags a follower carries."""
+    client = _client(creds)
+    result = await _call(
+        creds.appid, "cgi-bin/tags/getidlist", lambda: client.tag.get_user_tag(openid)
+    )
+    return [int(tag_id) for tag_id in result or []]
+
+
+async def add_conditional_menu(creds: WechatCredentials, menu: dict[str, Any]) -> str:
+    """A personalised menu (`button` + `matchrule`); its menuid."""
+    client = _client(creds)
+    result = await _call(
+        creds.appid, "cgi-bin/menu/addconditional", lambda: client.menu.add_conditional(menu)
+    )
+    return str(_require(result, "menuid"))
+
+
+async def delete_conditional_menu(creds: WechatCredentials, menuid: str) -> None:
+    """Remove a personalised menu."""
+    client = _client(creds)
+    await _call(
+        creds.appid, "cgi-bin/menu/delconditional", lambda: client.menu.del_conditional(menuid)
+    )
+
+
+async def try_match_menu(creds: WechatCredentials, user_id: str) -> dict[str, Any]:
+    """The menu this follower sees (WeChat's personalised-menu match)."""
+    client = _client(creds)
+    result = await _call(
+        creds.appid, "cgi-bin/menu/trymatch", lambda: client.menu.try_match(user_id)
+    )
+    return dict(result)

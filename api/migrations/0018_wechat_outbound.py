@@ -6,7 +6,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('memberhub', '0016_wechat_callbacks')]
+    dependencies = [('memberhub', '0017_staff_oa')]
 
     initial = False
 

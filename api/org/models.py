@@ -55,6 +55,8 @@ DEFAULT_BRAND_SETTINGS: dict[str, object] = {
     # (payment_success, points_earned, coupon_expiring, pickup_ready); see
     # api/wechat_callbacks/messages.py for the defaults and the data each template gets.
     "message_templates": {},
+    # The member list the official account's "my members" staff command links to (empty: none).
+    "staff_members_url": "",
 }
 
 

@@ -116,6 +116,9 @@ class BrandSettingsIn(Change):
             ],
         ]
     ] = None
+    staff_members_url: Omittable[
+        Annotated[str, Field(max_length=512, pattern=r"^(https?://[^\s]+)?$")]
+    ] = None
 
 
 class BrandUpdate(Change):

@@ -11,6 +11,7 @@ from api.core import audit
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.core.pagination import paginate
 from api.core.unset import UNSET, Maybe, given
+from api.wechat_callbacks import staff_binding
 
 from .actor import staff_ref
 from .error_codes import StaffErrorCode
@@ -171,11 +172,8 @@ async def update_staff(
             raise Conflict(
                 StaffErrorCode.CANNOT_DISABLE_SELF, "You cannot disable your own account."
             )
-        ends_tokens = (
-            bool(password)
-            or (role is not None and role != staff.role)
-            or (status == Status.DISABLED and staff.status != Status.DISABLED)
-        )
+        disabling = status == Status.DISABLED and staff.status != Status.DISABLED
+        ends_tokens = bool(password) or (role is not None and role != staff.role) or disabling
         if password_hash:
             staff.password_hash = password_hash
         staff.update_from_dict(changes)
@@ -195,6 +193,9 @@ async def update_staff(
                     StaffErrorCode.LAST_HQ_ADMIN,
                     "This is the brand's only active head-office admin; appoint another first.",
                 )
+        if disabling:
+            # The staff menu and commands on the official account go with the account.
+            await staff_binding.on_staff_disabled(db, brand_id=brand_id, staff_id=staff.id)
         await audit.record(
             brand_id=brand_id,
             actor=actor,

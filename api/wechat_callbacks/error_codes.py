@@ -26,3 +26,13 @@ class QrCodeErrorCode(StrEnum):
     NOT_FOUND = "wechat_qrcode.not_found"
     NO_APP = "wechat_qrcode.no_app"  # the brand has no active app of the kind asked for
     UNKNOWN_APP = "wechat_qrcode.unknown_app"  # the appid named is not an active app of the kind
+
+
+class StaffWechatErrorCode(StrEnum):
+    NO_OFFICIAL_ACCOUNT = "wechat_staff.no_official_account"
+    STAFF_INACTIVE = "wechat_staff.staff_inactive"
+
+
+class MenuErrorCode(StrEnum):
+    NO_CONSUMER_MENU = "wechat_menu.no_consumer_menu"
+    BUSY = "wechat_menu.busy"

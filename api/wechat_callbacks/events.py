@@ -10,6 +10,10 @@
 - `CLICK` / `VIEW` menu events: recorded for reports.
 - text messages: head office's keyword auto-replies.
 Anything else, and every mini-program push, is answered `success` and changes nothing.
+
+Staff come first: a scan of a staff invite's code (scene `inv=…`) binds the scanner as staff
+and nothing else (no visitor is made of a staff member's WeChat), and the staff commands (menu
+buttons `staff_*`, "查 1234") are answered by `staff_commands` before any consumer handling.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from api.member_center.models import IdentityKind, MemberIdentity
 from api.org.models import Store, WechatAppKind
 from config.settings import get_settings
 
-from . import auto_replies
+from . import auto_replies, staff_binding, staff_commands
 from .models import MenuEventKind, WechatMenuEvent
 from .push import PushApp
 
@@ -128,14 +132,20 @@ async def respond(app: PushApp, message: BaseMessage) -> str | None:
     openid = str(message.source or "")[:64]
     if not openid:
         return None
+    command = staff_commands.command_of(message)
+    if command is not None:
+        staff_reply = await staff_commands.answer(app, openid, command)
+        if staff_reply is not None or command.button:
+            return staff_reply
     if message.type == "event":
         event = str(getattr(message, "event", "")).lower()
+        if event in ("subscribe_scan", "scan"):
+            token = staff_binding.invite_token(message.scene_id)
+            if token is not None:
+                return await staff_binding.accept_invite(app=app, openid=openid, token=token)
+            return await _follow(app, openid, message.scene_id)
         if event == "subscribe":
             return await _follow(app, openid, None)
-        if event == "subscribe_scan":
-            return await _follow(app, openid, message.scene_id)
-        if event == "scan":
-            return await _follow(app, openid, message.scene_id)
         if event == "unsubscribe":
             await _unfollow(app, openid)
         elif event == "click":

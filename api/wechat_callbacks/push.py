@@ -173,14 +173,21 @@ def _fields(text: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _plain(value: Any) -> bool:
+    """A text or number field, or one level of them nested (a scan's `ScanCodeInfo`)."""
+    if isinstance(value, dict):
+        return all(item is None or isinstance(item, str | int) for item in value.values())
+    return isinstance(value, str | int)
+
+
 def _message(fields: dict[str, Any]) -> BaseMessage:
     if not isinstance(fields.get("MsgType"), str) or not isinstance(
         fields.get("FromUserName"), str
     ):
         raise BadRequest(CallbackErrorCode.MALFORMED, "The push names no MsgType or sender.")
-    flat = {key: value for key, value in fields.items() if isinstance(value, str | int)}
+    kept = {key: value for key, value in fields.items() if _plain(value)}
     try:
-        return parse_message(xmltodict.unparse({"xml": flat}))
+        return parse_message(xmltodict.unparse({"xml": kept}))
     except Exception:
         raise BadRequest(CallbackErrorCode.MALFORMED, "The push cannot be read.") from None
 

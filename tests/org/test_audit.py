@@ -27,11 +27,13 @@ from api.org.models import (
     Staff,
     StaffRole,
     StorePaymentRoute,
+    WechatAppKind,
 )
 from api.payments import payments
 from api.payments.models import PaymentMethod, PaymentPurpose
 from api.wechat_callbacks import auto_replies
-from api.wechat_callbacks.models import MatchKind
+from api.wechat_callbacks import menus as wechat_menus
+from api.wechat_callbacks.models import MatchKind, MenuKind
 from sandbox.keys import alipay_app_private_pem, alipay_platform_public_pem
 from tests.factories import make_brand, make_member, make_staff, make_store, make_wechat_app
 from tests.factories import member_token as member_token_of
@@ -422,6 +424,55 @@ async def _guide_qrcode(g: Given) -> Change:
     return Change(f"/admin/staff/{guide.id}/qrcodes", {"kind": "miniprogram"})
 
 
+async def _official_account(g: Given) -> str:
+    app = await make_wechat_app(brand=g.brand, kind=WechatAppKind.OFFICIAL_ACCOUNT)
+    return app.appid
+
+
+async def _guide(g: Given) -> Staff:
+    store = await make_store(brand=g.brand)
+    return await make_staff(brand=g.brand, role=StaffRole.GUIDE, store=store)
+
+
+@change("POST", "/admin/staff/<staff_id:int>/wechat-invite", "staff.wechat_invite")
+async def _staff_wechat_invite(g: Given) -> Change:
+    await _official_account(g)
+    return Change(f"/admin/staff/{(await _guide(g)).id}/wechat-invite", {})
+
+
+@change("DELETE", "/admin/staff/<staff_id:int>/wechat-binding", "staff.wechat_unbind")
+async def _staff_wechat_unbind(g: Given) -> Change:
+    return Change(f"/admin/staff/{(await _guide(g)).id}/wechat-binding")
+
+
+CONSUMER_MENU = [{"type": "click", "name": "会员", "key": "member"}]
+
+
+@change("PUT", "/admin/wechat-menus/<appid:str>/consumer", "wechat_menu.save")
+async def _wechat_consumer_menu_save(g: Given) -> Change:
+    appid = await _official_account(g)
+    return Change(f"/admin/wechat-menus/{appid}/consumer", {"button": CONSUMER_MENU})
+
+
+@change("PUT", "/admin/wechat-menus/<appid:str>/staff", "wechat_menu.save")
+async def _wechat_staff_menu_save(g: Given) -> Change:
+    appid = await _official_account(g)
+    return Change(f"/admin/wechat-menus/{appid}/staff", {"button": CONSUMER_MENU})
+
+
+@change("POST", "/admin/wechat-menus/<appid:str>/publish", "wechat_menu.publish")
+async def _wechat_menu_publish(g: Given) -> Change:
+    appid = await _official_account(g)
+    await wechat_menus.save_menu(
+        brand_id=g.brand.id,
+        actor="staff:test",
+        appid=appid,
+        kind=MenuKind.CONSUMER,
+        buttons=CONSUMER_MENU,
+    )
+    return Change(f"/admin/wechat-menus/{appid}/publish")
+
+
 async def _given(api: Api) -> Given:
     brand = await make_brand()
     admin = await make_staff(brand=brand, role=StaffRole.HQ_ADMIN)
@@ -452,7 +503,7 @@ def test_every_admin_write_route_is_in_the_table_below(app: Sanic) -> None:
 
 
 @pytest.mark.parametrize(("method", "route"), sorted(CHANGES))
-@pytest.mark.usefixtures("sandbox_url")  # some changes call WeChat (QR codes)
+@pytest.mark.usefixtures("sandbox_url")  # some changes call WeChat (a QR code, a menu)
 async def test_every_admin_change_writes_an_audit_row_with_its_request_id(
     api: Api, method: str, route: str
 ) -> None:

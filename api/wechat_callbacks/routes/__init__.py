@@ -2,10 +2,6 @@
 
 from sanic import Blueprint
 
-from . import auto_replies, callbacks
+from . import auto_replies, callbacks, menus, qrcodes, staff_wechat
 
-bp = Blueprint.group(callbacks.bp, auto_replies.bp)
-
-from . import qrcodes  # noqa: E402
-
-bp = Blueprint.group(bp, qrcodes.bp)
+bp = Blueprint.group(callbacks.bp, auto_replies.bp, menus.bp, staff_wechat.bp, qrcodes.bp)
