@@ -49,6 +49,7 @@ else:
 
 from sanic import Sanic  # noqa: E402
 from tortoise import Tortoise, connections  # noqa: E402
+from tortoise.exceptions import OperationalError  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from api.core import ports as ports_module  # noqa: E402
@@ -113,8 +114,19 @@ async def _empty_tables() -> None:
     conn = connections.get("default")
     tables = [model._meta.db_table for model in Tortoise.apps["memberhub"].values()]
     if get_settings().uses_postgres:
-        quoted = ", ".join(f'"{table}"' for table in tables)
-        await conn.execute_script(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+        # DELETE, not TRUNCATE: a test leaves a few rows in a few tables, and TRUNCATE costs
+        # about half a second for the lot, rows or not. The foreign keys' triggers are off
+        # meanwhile, so the order does not matter; that takes a superuser (the throwaway
+        # cluster's), anyone else gets the TRUNCATE.
+        deletes = "".join(f'DELETE FROM "{table}";' for table in tables)
+        try:
+            await conn.execute_script(
+                f"SET session_replication_role = replica;{deletes}"
+                "SET session_replication_role = DEFAULT;"
+            )
+        except OperationalError:
+            quoted = ", ".join(f'"{table}"' for table in tables)
+            await conn.execute_script(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
     else:
         # Rows that RESTRICT their parent's deletion (a payment's refunds) would stop the
         # cascade from the brand: the foreign keys are off while everything goes.
