@@ -49,6 +49,13 @@ DEFAULT_BRAND_SETTINGS: dict[str, object] = {
     "member_center_url": "",
     # An available coupon gets one reminder this many days before it expires (0: none).
     "coupon_expiry_reminder_days": 3,
+    # The mall: points take money off an order (`points_per_yuan` points a yuan, at most
+    # `max_pct` % of the goods; 0: points cannot be used), the delivery fee and the goods
+    # amount from which delivery is free (null: never), and how long an unpaid order is held.
+    "points_deduction": {"points_per_yuan": 100, "max_pct": 50},
+    "mall_delivery_fee_fen": 1000,
+    "mall_free_delivery_threshold_fen": 9900,
+    "mall_order_timeout_min": 30,
 }
 
 

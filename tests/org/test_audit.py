@@ -407,6 +407,62 @@ async def _wechat_auto_reply_delete(g: Given) -> Change:
     return Change(f"/admin/wechat-auto-replies/{await _auto_reply(g)}")
 
 
+async def _mall_product(g: Given) -> int:
+    from api.mall import catalogue
+
+    product = await catalogue.create_product(
+        brand_id=g.brand.id,
+        actor="staff:test",
+        name="shirt",
+        skus=[{"code": f"A{next(_numbers)}", "list_price_fen": 100}],
+    )
+    return product.id
+
+
+@change("POST", "/admin/categories", "category.create")
+async def _category_create(g: Given) -> Change:
+    return Change("/admin/categories", {"name": "衣服"})
+
+
+@change("PATCH", "/admin/categories/<category_id:int>", "category.update")
+async def _category_update(g: Given) -> Change:
+    from api.mall import catalogue
+
+    category = await catalogue.create_category(brand_id=g.brand.id, actor="staff:test", name="a")
+    return Change(f"/admin/categories/{category.id}", {"name": "b"})
+
+
+@change("POST", "/admin/products", "product.create")
+async def _product_create(g: Given) -> Change:
+    return Change("/admin/products", {"name": "shirt"})
+
+
+@change("PATCH", "/admin/products/<product_id:int>", "product.update")
+async def _product_update(g: Given) -> Change:
+    return Change(f"/admin/products/{await _mall_product(g)}", {"on_shelf": True})
+
+
+@change("POST", "/admin/products/<product_id:int>/skus", "sku.create")
+async def _sku_create(g: Given) -> Change:
+    return Change(
+        f"/admin/products/{await _mall_product(g)}/skus", {"code": "B1", "list_price_fen": 100}
+    )
+
+
+@change("PATCH", "/admin/skus/<sku_id:int>", "sku.update")
+async def _sku_update(g: Given) -> Change:
+    from api.mall.models import Sku
+
+    sku = await Sku.get(product_id=await _mall_product(g))
+    return Change(f"/admin/skus/{sku.id}", {"stock_delta": 3})
+
+
+@change("POST", "/admin/products/import", "product.import")
+async def _product_import(g: Given) -> Change:
+    csv_text = "product_name,category,sku_code,size,colour,list_price_fen,stock,image_url\n"
+    return Change("/admin/products/import", content=csv_text + "Tee,,T-1,S,,100,1,\n")
+
+
 async def _given(api: Api) -> Given:
     brand = await make_brand()
     admin = await make_staff(brand=brand, role=StaffRole.HQ_ADMIN)
