@@ -24,7 +24,12 @@ from api.org import staff_auth
 MERGE_STEPS: tuple[MergeStep, ...] = (move_coupons_for_merge, move_mall_for_merge)
 # Job modules whose jobs the API queues: with the in-process queue (no Redis) the API process
 # runs them itself, so it must know them; a worker knows them all anyway.
-QUEUED_JOB_MODULES = ("workers.payments", "workers.coupons", "workers.wechat_callbacks")
+QUEUED_JOB_MODULES = (
+    "workers.payments",
+    "workers.coupons",
+    "workers.wechat_callbacks",
+    "workers.mall",
+)
 
 
 def wire() -> None:

@@ -26,6 +26,7 @@ JOB_MODULES = [
     "workers.payments",
     "workers.coupons",
     "workers.wechat_callbacks",
+    "workers.mall",
 ]
 
 

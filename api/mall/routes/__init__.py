@@ -2,6 +2,6 @@
 
 from sanic import Blueprint
 
-from . import cart, catalogue
+from . import cart, catalogue, orders
 
-bp = Blueprint.group(catalogue.bp, cart.bp)
+bp = Blueprint.group(catalogue.bp, cart.bp, orders.bp)

@@ -1,0 +1,156 @@
+"""Mall orders: preview, create, read, cancel, pay; the store's pickup."""
+
+from __future__ import annotations
+
+from sanic import Blueprint, HTTPResponse, Request
+
+from api.core.auth import member_required
+from api.mall import orders as service
+from api.mall import paying, pickup
+from api.mall.schemas_orders import (
+    OrderIn,
+    OrderOut,
+    OrderPage,
+    OrderQuery,
+    PayIn,
+    PayOut,
+    PickupIn,
+    PickupOut,
+    PreviewOut,
+)
+from api.org.access import ALL_STAFF, staff_required
+from api.web.http import body, doc, idempotency_key, out, query
+
+bp = Blueprint("mall_orders", url_prefix="/api/v1")
+
+ORDER = {"order_id": "The order's id"}
+
+
+async def _order_out(order_id: int, brand_id: int, member_id: int) -> OrderOut:
+    order = await service.get_order(brand_id=brand_id, member_id=member_id, order_id=order_id)
+    lines = await service.order_lines([order.id])
+    return OrderOut.of(order, lines[order.id])
+
+
+@bp.post("/mall/orders/preview")
+@doc(
+    summary="Price an order as it would be created now (nothing is held)",
+    tag="mall",
+    body=OrderIn,
+    response=PreviewOut,
+    errors=(404, 409),
+)
+@member_required()
+async def preview_order(request: Request) -> HTTPResponse:
+    payload = body(request, OrderIn)
+    quote = await service.quote_order(
+        brand_id=request.ctx.brand_id, member_id=request.ctx.member_id, request=payload.request()
+    )
+    return out(PreviewOut.of(quote))
+
+
+@bp.post("/mall/orders")
+@doc(
+    summary="Create an order: stock, coupons and points held until it is paid or closed",
+    description="The same Idempotency-Key answers the first order; another body with it is "
+    "refused 409 `mall_order.key_reused`.",
+    tag="mall",
+    body=OrderIn,
+    response=OrderOut,
+    status=201,
+    errors=(404, 409),
+    idempotent=True,
+)
+@member_required()
+async def create_order(request: Request) -> HTTPResponse:
+    key = idempotency_key(request)
+    payload = body(request, OrderIn)
+    order = await service.create_order(
+        brand_id=request.ctx.brand_id,
+        member_id=request.ctx.member_id,
+        request_key=key,
+        request=payload.request(),
+    )
+    return out(await _order_out(order.id, request.ctx.brand_id, request.ctx.member_id), status=201)
+
+
+@bp.get("/mall/orders")
+@doc(summary="My orders, newest first", tag="mall", query=OrderQuery, response=OrderPage)
+@member_required()
+async def list_orders(request: Request) -> HTTPResponse:
+    params = query(request, OrderQuery)
+    rows, next_cursor = await service.list_orders(
+        brand_id=request.ctx.brand_id, member_id=request.ctx.member_id, **params.model_dump()
+    )
+    lines = await service.order_lines([o.id for o in rows])
+    return out(
+        OrderPage(items=[OrderOut.of(o, lines[o.id]) for o in rows], next_cursor=next_cursor)
+    )
+
+
+@bp.get("/mall/orders/<order_id:int>")
+@doc(summary="One of my orders", tag="mall", response=OrderOut, errors=(404,), params=ORDER)
+@member_required()
+async def get_order(request: Request, order_id: int) -> HTTPResponse:
+    return out(await _order_out(order_id, request.ctx.brand_id, request.ctx.member_id))
+
+
+@bp.post("/mall/orders/<order_id:int>/cancel")
+@doc(
+    summary="Cancel my unpaid order: its stock, coupons and points come back",
+    tag="mall",
+    response=OrderOut,
+    errors=(404, 409),
+    params=ORDER,
+)
+@member_required()
+async def cancel_order(request: Request, order_id: int) -> HTTPResponse:
+    order = await service.cancel_order(
+        brand_id=request.ctx.brand_id, member_id=request.ctx.member_id, order_id=order_id
+    )
+    return out(await _order_out(order.id, request.ctx.brand_id, request.ctx.member_id))
+
+
+@bp.post("/mall/orders/<order_id:int>/pay")
+@doc(
+    summary="Pay my order through WeChat Pay, Alipay or my stored value",
+    tag="mall",
+    body=PayIn,
+    response=PayOut,
+    errors=(404, 409, 502),
+    params=ORDER,
+)
+@member_required()
+async def pay_order(request: Request, order_id: int) -> HTTPResponse:
+    payload = body(request, PayIn)
+    paid = await paying.pay_order(
+        brand_id=request.ctx.brand_id,
+        member_id=request.ctx.member_id,
+        order_id=order_id,
+        provider=payload.provider,
+        client_ip=request.client_ip or "127.0.0.1",
+    )
+    return out(PayOut.of(paid))
+
+
+@bp.post("/pos/pickups/verify")
+@doc(
+    summary="Hand a paid pickup order over at its store",
+    description="Staff of that store (head office: any). Another store's order: 409 "
+    "`pickup.wrong_store`; handed over already: 409 `pickup.already_picked_up`.",
+    tag="mall",
+    body=PickupIn,
+    response=PickupOut,
+    errors=(404, 409),
+)
+@staff_required(*ALL_STAFF)
+async def verify_pickup(request: Request) -> HTTPResponse:
+    payload = body(request, PickupIn)
+    order = await pickup.verify_pickup(
+        brand_id=request.ctx.brand_id,
+        scope=request.ctx.scope,
+        store_id=payload.store_id,
+        pickup_code=payload.pickup_code,
+        staff_id=request.ctx.staff_id,
+    )
+    return out(PickupOut.of(order))
