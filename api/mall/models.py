@@ -31,7 +31,7 @@ class Category(Model):
 
 
 class Product(Model):
-    """A product (SPU): what the shelf shows; its SKUs are what is sold."""
+    """A product (SPU): what the shelf shows, sold as its SKUs."""
 
     id = fields.IntField(primary_key=True)
     brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
@@ -184,8 +184,14 @@ class MallOrder(Model):
 
     class Meta:
         table = "mall_order"
-        unique_together = (("brand", "key"), ("brand", "pickup_code"))
-        indexes = (Index(fields=("member_id", "state")), Index(fields=("state", "expires_at")))
+        unique_together = (("brand", "key"),)
+        # Six digits repeat over time and across stores: unique only among orders waiting at
+        # one store (drawn so by `paid`), hence an index, not a constraint.
+        indexes = (
+            Index(fields=("member_id", "state")),
+            Index(fields=("state", "expires_at")),
+            Index(fields=("brand_id", "pickup_code")),
+        )
 
 
 class MallOrderLine(Model):
