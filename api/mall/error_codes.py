@@ -43,3 +43,11 @@ class PickupErrorCode(StrEnum):
     WRONG_STORE = "pickup.wrong_store"
     ALREADY_PICKED_UP = "pickup.already_picked_up"
     NOT_READY = "pickup.not_ready"
+
+
+class MallRefundErrorCode(StrEnum):
+    NOT_FOUND = "mall_refund.not_found"
+    NOT_REFUNDABLE = "mall_refund.not_refundable"  # the order is not paid
+    TOO_MANY = "mall_refund.too_many"  # more units than are left to refund
+    LINE_NOT_FOUND = "mall_refund.line_not_found"
+    NOT_REQUESTED = "mall_refund.not_requested"  # decided already

@@ -141,6 +141,7 @@ class OrderState(StrEnum):
     READY_FOR_PICKUP = "ready_for_pickup"
     PICKED_UP = "picked_up"
     COMPLETED = "completed"
+    REFUNDED = "refunded"  # every unit refunded
     CANCELLED = "cancelled"  # by the member, before paying
     CLOSED = "closed"  # left unpaid past the brand's timeout
 
@@ -215,6 +216,43 @@ class MallOrderLine(Model):
     points_fen = fields.BigIntField(default=0)
     points = fields.IntField(default=0)
     payable_fen = fields.BigIntField()
+    # Units asked back by refunds not rejected (guarded: never above quantity).
+    refunded_quantity = fields.IntField(default=0)
 
     class Meta:
         table = "mall_order_line"
+
+
+class RefundRequestState(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"  # the payment's refund asked of the platform
+    REFUNDED = "refunded"  # the money went back: units, points and coupons came back with it
+    REJECTED = "rejected"
+
+
+class MallRefund(Model):
+    """A member's request to refund units of a paid order, decided by the store or head office."""
+
+    id = fields.IntField(primary_key=True)
+    brand_id = fields.IntField()
+    order: fields.ForeignKeyRelation[MallOrder] = fields.ForeignKeyField(
+        "memberhub.MallOrder", related_name=False
+    )
+    order_id: int
+    member_id = fields.IntField()
+    state = fields.CharEnumField(
+        RefundRequestState, max_length=16, default=RefundRequestState.REQUESTED
+    )
+    lines: list[dict[str, int]] = fields.JSONField(default=list)  # [{line_id, quantity}]
+    amount_fen = fields.BigIntField()
+    points = fields.IntField(default=0)  # of the points the order used, given back
+    closes_order = fields.BooleanField(default=False)  # the last units: fee and coupons back
+    reason = fields.CharField(max_length=80)
+    out_refund_no = fields.CharField(max_length=64, null=True)
+    decided_by = fields.CharField(max_length=64, default="")
+    decided_at = fields.DatetimeField(null=True)
+    refunded_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "mall_refund"

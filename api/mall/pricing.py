@@ -149,7 +149,9 @@ def apportion(total: int, weights: Sequence[int]) -> list[int]:
     return shares
 
 
-def _applies(template: CouponTemplate, line: LineIn) -> bool:
+def _applies(template: CouponTemplate, line: LineIn, channel: Channel) -> bool:
+    if channel is not Channel.MALL:
+        return True  # the till has no products: a template's lists are the mall's
     if template.product_ids and line.product_id in template.product_ids:
         return True
     if template.category_ids and line.category_id in template.category_ids:
@@ -214,7 +216,7 @@ def price(given: PricingInput) -> Breakdown:
             if now is not None
             else None
         )
-        eligible = [i for i, ln in enumerate(lines) if _applies(template, ln)]
+        eligible = [i for i, ln in enumerate(lines) if _applies(template, ln, given.channel)]
         if reason is None and not eligible:
             reason = CouponErrorCode.NOT_VALID_FOR_PRODUCTS
         base = sum(after_level[i] for i in eligible)

@@ -11,7 +11,7 @@ from api.core.fields import Cursor, Id, Line
 from api.core.pagination import Page
 from api.payments.models import PaymentMethod
 
-from .models import Fulfilment, MallOrder, MallOrderLine, OrderState
+from .models import Fulfilment, MallOrder, MallOrderLine, MallRefund, OrderState, RefundRequestState
 from .orders import OrderRequest, Quote
 from .paying import OrderPayment
 
@@ -264,4 +264,50 @@ class PickupOut(BaseModel):
             state=order.state,
             picked_up_at=order.picked_up_at,
             picked_up_staff_id=order.picked_up_staff_id,
+        )
+
+
+class RefundLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku_id: Id
+    quantity: Quantity
+
+
+class RefundIn(BaseModel):
+    """Units of the order to refund (none: all that is left), and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lines: Annotated[list[RefundLineIn], Field(min_length=1, max_length=50)] | None = None
+    reason: Annotated[str, Line, StringConstraints(min_length=1, max_length=80)]
+
+
+class RefundOut(BaseModel):
+    id: int
+    order_id: int
+    state: RefundRequestState
+    lines: list[dict[str, int]] = Field(description="[{line_id, quantity}]")
+    amount_fen: int
+    points: int = Field(description="of the points the order used, given back when refunded")
+    reason: str
+    out_refund_no: str | None
+    created_at: datetime
+    decided_at: datetime | None
+    refunded_at: datetime | None
+
+    @classmethod
+    def of(cls, refund: MallRefund) -> RefundOut:
+        return cls(
+            id=refund.id,
+            order_id=refund.order_id,
+            state=refund.state,
+            lines=refund.lines,
+            amount_fen=refund.amount_fen,
+            points=refund.points,
+            reason=refund.reason,
+            out_refund_no=refund.out_refund_no,
+            created_at=refund.created_at,
+            decided_at=refund.decided_at,
+            refunded_at=refund.refunded_at,
         )

@@ -1,7 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
-from api.mall.models import Fulfilment, OrderState
+from api.mall.models import Fulfilment, OrderState, RefundRequestState
 from json import dumps, loads
 from tortoise.fields.base import OnDelete
 from tortoise import fields
@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
                 ('member_id', fields.IntField()),
                 ('key', fields.CharField(max_length=160)),
                 ('request_hash', fields.CharField(max_length=64)),
-                ('state', fields.CharEnumField(default=OrderState.PENDING_PAYMENT, description='PENDING_PAYMENT: pending_payment\nPAID: paid\nSHIPPED: shipped\nDELIVERED: delivered\nREADY_FOR_PICKUP: ready_for_pickup\nPICKED_UP: picked_up\nCOMPLETED: completed\nCANCELLED: cancelled\nCLOSED: closed', enum_type=OrderState, max_length=20)),
+                ('state', fields.CharEnumField(default=OrderState.PENDING_PAYMENT, description='PENDING_PAYMENT: pending_payment\nPAID: paid\nSHIPPED: shipped\nDELIVERED: delivered\nREADY_FOR_PICKUP: ready_for_pickup\nPICKED_UP: picked_up\nCOMPLETED: completed\nREFUNDED: refunded\nCANCELLED: cancelled\nCLOSED: closed', enum_type=OrderState, max_length=20)),
                 ('fulfilment', fields.CharEnumField(description='DELIVERY: delivery\nPICKUP: pickup', enum_type=Fulfilment, max_length=16)),
                 ('store_id', fields.IntField(null=True)),
                 ('address', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
@@ -79,8 +79,31 @@ class Migration(migrations.Migration):
                 ('points_fen', fields.BigIntField(default=0)),
                 ('points', fields.IntField(default=0)),
                 ('payable_fen', fields.BigIntField()),
+                ('refunded_quantity', fields.IntField(default=0)),
             ],
             options={'table': 'mall_order_line', 'app': 'memberhub', 'pk_attr': 'id', 'table_description': 'One SKU of an order and its share of every discount, in whole fen.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='MallRefund',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('brand_id', fields.IntField()),
+                ('order', fields.ForeignKeyField('memberhub.MallOrder', source_field='order_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
+                ('member_id', fields.IntField()),
+                ('state', fields.CharEnumField(default=RefundRequestState.REQUESTED, description='REQUESTED: requested\nAPPROVED: approved\nREFUNDED: refunded\nREJECTED: rejected', enum_type=RefundRequestState, max_length=16)),
+                ('lines', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('amount_fen', fields.BigIntField()),
+                ('points', fields.IntField(default=0)),
+                ('closes_order', fields.BooleanField(default=False)),
+                ('reason', fields.CharField(max_length=80)),
+                ('out_refund_no', fields.CharField(null=True, max_length=64)),
+                ('decided_by', fields.CharField(default='', max_length=64)),
+                ('decided_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('refunded_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'mall_refund', 'app': 'memberhub', 'pk_attr': 'id', 'table_description': "A member's request to refund units of a paid order, decided by the store or head office."},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -463,6 +463,55 @@ async def _product_import(g: Given) -> Change:
     return Change("/admin/products/import", content=csv_text + "Tee,,T-1,S,,100,1,\n")
 
 
+async def _mall_refund_request(g: Given) -> int:
+    from api.mall import after_sale, catalogue, orders, paying
+    from api.mall.models import Fulfilment
+
+    product = await catalogue.create_product(
+        brand_id=g.brand.id,
+        actor="staff:test",
+        name="shirt",
+        on_shelf=True,
+        skus=[{"code": f"R{next(_numbers)}", "list_price_fen": 100, "stock": 1}],
+    )
+    from api.mall.models import Sku
+
+    sku = await Sku.get(product_id=product.id)
+    member = await make_member(brand=g.brand)
+    await wallet.recharge_wallet(
+        brand_id=g.brand.id, member_id=member.id, principal_fen=10_000, key="seed"
+    )
+    order = await orders.create_order(
+        brand_id=g.brand.id,
+        member_id=member.id,
+        request_key="k",
+        request=orders.OrderRequest(
+            fulfilment=Fulfilment.DELIVERY, items=[(sku.id, 1)], address={"detail": "x"}
+        ),
+    )
+    await paying.pay_order(
+        brand_id=g.brand.id,
+        member_id=member.id,
+        order_id=order.id,
+        provider="wallet",
+        client_ip="127.0.0.1",
+    )
+    refund = await after_sale.request_refund(
+        brand_id=g.brand.id, member_id=member.id, order_id=order.id, reason="x"
+    )
+    return refund.id
+
+
+@change("POST", "/admin/mall-refunds/<refund_id:int>/approve", "payment.refund")
+async def _mall_refund_approve(g: Given) -> Change:
+    return Change(f"/admin/mall-refunds/{await _mall_refund_request(g)}/approve")
+
+
+@change("POST", "/admin/mall-refunds/<refund_id:int>/reject", "mall_refund.reject")
+async def _mall_refund_reject(g: Given) -> Change:
+    return Change(f"/admin/mall-refunds/{await _mall_refund_request(g)}/reject")
+
+
 async def _given(api: Api) -> Given:
     brand = await make_brand()
     admin = await make_staff(brand=brand, role=StaffRole.HQ_ADMIN)

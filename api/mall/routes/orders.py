@@ -5,8 +5,8 @@ from __future__ import annotations
 from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import member_required
+from api.mall import after_sale, paying, pickup
 from api.mall import orders as service
-from api.mall import paying, pickup
 from api.mall.schemas_orders import (
     OrderIn,
     OrderOut,
@@ -17,13 +17,16 @@ from api.mall.schemas_orders import (
     PickupIn,
     PickupOut,
     PreviewOut,
+    RefundIn,
+    RefundOut,
 )
-from api.org.access import ALL_STAFF, staff_required
+from api.org.access import ADMINS, ALL_STAFF, staff_required
 from api.web.http import body, doc, idempotency_key, out, query
 
 bp = Blueprint("mall_orders", url_prefix="/api/v1")
 
 ORDER = {"order_id": "The order's id"}
+REFUND = {"refund_id": "The refund request's id"}
 
 
 async def _order_out(order_id: int, brand_id: int, member_id: int) -> OrderOut:
@@ -154,3 +157,68 @@ async def verify_pickup(request: Request) -> HTTPResponse:
         staff_id=request.ctx.staff_id,
     )
     return out(PickupOut.of(order))
+
+
+# ---------------------------------------------------------------- after-sale
+
+
+@bp.post("/mall/orders/<order_id:int>/refund")
+@doc(
+    summary="Ask for units of my paid order back (none named: all that is left)",
+    tag="mall",
+    body=RefundIn,
+    response=RefundOut,
+    status=201,
+    errors=(404, 409),
+    params=ORDER,
+)
+@member_required()
+async def request_refund(request: Request, order_id: int) -> HTTPResponse:
+    payload = body(request, RefundIn)
+    refund = await after_sale.request_refund(
+        brand_id=request.ctx.brand_id,
+        member_id=request.ctx.member_id,
+        order_id=order_id,
+        reason=payload.reason,
+        lines=None if payload.lines is None else [(ln.sku_id, ln.quantity) for ln in payload.lines],
+    )
+    return out(RefundOut.of(refund), status=201)
+
+
+@bp.post("/admin/mall-refunds/<refund_id:int>/approve")
+@doc(
+    summary="Approve a refund request: the money goes back through the payments service",
+    description="The order's store manager, or head office (a delivery's: head office only).",
+    tag="mall-admin",
+    response=RefundOut,
+    errors=(404, 409, 502),
+    params=REFUND,
+)
+@staff_required(*ADMINS)
+async def approve_refund(request: Request, refund_id: int) -> HTTPResponse:
+    refund = await after_sale.approve_refund(
+        brand_id=request.ctx.brand_id,
+        scope=request.ctx.scope,
+        actor=request.ctx.staff.audit_name,
+        refund_id=refund_id,
+    )
+    return out(RefundOut.of(refund))
+
+
+@bp.post("/admin/mall-refunds/<refund_id:int>/reject")
+@doc(
+    summary="Reject a refund request",
+    tag="mall-admin",
+    response=RefundOut,
+    errors=(404, 409),
+    params=REFUND,
+)
+@staff_required(*ADMINS)
+async def reject_refund(request: Request, refund_id: int) -> HTTPResponse:
+    refund = await after_sale.reject_refund(
+        brand_id=request.ctx.brand_id,
+        scope=request.ctx.scope,
+        actor=request.ctx.staff.audit_name,
+        refund_id=refund_id,
+    )
+    return out(RefundOut.of(refund))
