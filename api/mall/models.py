@@ -163,6 +163,10 @@ class MallOrder(Model):
     store_id = fields.IntField(null=True)
     address: dict[str, Any] = fields.JSONField(default=dict)
     guide_code = fields.CharField(max_length=32, default="")
+    # Who the sale is credited to: the guide of the share link, else the member's own guide,
+    # and that guide's (or the member's) store.
+    guide_id = fields.IntField(null=True)
+    attributed_store_id = fields.IntField(null=True)
     level_id = fields.IntField(null=True)
     discount_pct = fields.IntField(default=100)
     list_fen = fields.BigIntField()

@@ -39,6 +39,7 @@ from api.member_center.points import earn_points, spend_points
 from api.org.models import Brand, Status, Store
 
 from . import cart as cart_service
+from .attribution import attribute_order
 from .catalogue import MemberPricing, member_pricing
 from .error_codes import MallOrderErrorCode
 from .models import (
@@ -331,6 +332,9 @@ async def _write(
             )
         return earlier
     b = quote.breakdown
+    guide_id, attributed_store_id = await attribute_order(
+        brand_id=brand_id, member_id=member_id, guide_code=request.guide_code
+    )
     order = await MallOrder.create(
         using_db=db,
         brand_id=brand_id,
@@ -341,6 +345,8 @@ async def _write(
         store_id=quote.store_id,
         address=request.address or {},
         guide_code=request.guide_code,
+        guide_id=guide_id,
+        attributed_store_id=attributed_store_id,
         level_id=quote.pricing.level_id,
         discount_pct=quote.pricing.discount_pct if b.level_applied else 100,
         list_fen=b.list_fen,

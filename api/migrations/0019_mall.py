@@ -38,6 +38,8 @@ class Migration(migrations.Migration):
                 ('store_id', fields.IntField(null=True)),
                 ('address', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('guide_code', fields.CharField(default='', max_length=32)),
+                ('guide_id', fields.IntField(null=True)),
+                ('attributed_store_id', fields.IntField(null=True)),
                 ('level_id', fields.IntField(null=True)),
                 ('discount_pct', fields.IntField(default=100)),
                 ('list_fen', fields.BigIntField()),
