@@ -167,6 +167,9 @@ class MallOrder(Model):
     # and that guide's (or the member's) store.
     guide_id = fields.IntField(null=True)
     attributed_store_id = fields.IntField(null=True)
+    # A guide's order for the member (the size was missing in store): delivered from central
+    # stock, credited to that guide, and paid by the member in the mini-program.
+    created_by_staff_id = fields.IntField(null=True)
     level_id = fields.IntField(null=True)
     discount_pct = fields.IntField(default=100)
     list_fen = fields.BigIntField()

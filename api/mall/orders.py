@@ -270,14 +270,24 @@ async def _take_units(
 
 
 async def create_order(
-    *, brand_id: int, member_id: int, request_key: str, request: OrderRequest
+    *,
+    brand_id: int,
+    member_id: int,
+    request_key: str,
+    request: OrderRequest,
+    staff: tuple[int, int | None] | None = None,
 ) -> MallOrder:
     """Create the order once per key: stock, coupons and points held (see the module doc).
 
     The refusals of `quote_order`, and 409 `mall_order.out_of_stock`, `mall_order.key_reused`,
-    `points.insufficient`, `coupon.locked_by_another_order`.
+    `points.insufficient`, `coupon.locked_by_another_order`. `staff` (the guide's id and
+    store) makes it a guide's order for the member, credited to them.
     """
-    key = f"{member_id}:{request_key}"
+    key = (
+        f"{member_id}:{request_key}"
+        if staff is None
+        else f"{member_id}:staff:{staff[0]}:{request_key}"
+    )
     fingerprint = request.fingerprint()
     earlier = await _stored(brand_id, key, fingerprint)
     if earlier is not None:
@@ -296,6 +306,7 @@ async def create_order(
                 request=request,
                 quote=quote,
                 expires_at=clock().now() + timeout,
+                staff=staff,
             )
     except IntegrityError:
         # The same key committed by a concurrent request.
@@ -322,6 +333,7 @@ async def _write(
     request: OrderRequest,
     quote: Quote,
     expires_at: datetime,
+    staff: tuple[int, int | None] | None = None,
 ) -> MallOrder:
     await lock_member(db, brand_id=brand_id, member_id=member_id)
     earlier = await MallOrder.filter(brand_id=brand_id, key=key).using_db(db).first()
@@ -332,9 +344,13 @@ async def _write(
             )
         return earlier
     b = quote.breakdown
-    guide_id, attributed_store_id = await attribute_order(
-        brand_id=brand_id, member_id=member_id, guide_code=request.guide_code
-    )
+    guide_id: int | None
+    if staff is not None:
+        guide_id, attributed_store_id = staff
+    else:
+        guide_id, attributed_store_id = await attribute_order(
+            brand_id=brand_id, member_id=member_id, guide_code=request.guide_code
+        )
     order = await MallOrder.create(
         using_db=db,
         brand_id=brand_id,
@@ -347,6 +363,7 @@ async def _write(
         guide_code=request.guide_code,
         guide_id=guide_id,
         attributed_store_id=attributed_store_id,
+        created_by_staff_id=staff[0] if staff is not None else None,
         level_id=quote.pricing.level_id,
         discount_pct=quote.pricing.discount_pct if b.level_applied else 100,
         list_fen=b.list_fen,

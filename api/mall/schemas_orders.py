@@ -311,3 +311,22 @@ class RefundOut(BaseModel):
             decided_at=refund.decided_at,
             refunded_at=refund.refunded_at,
         )
+
+
+class StaffOrderIn(BaseModel):
+    """A guide's order for a member: delivered home from central stock, paid by the member."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    member_id: Id
+    items: Annotated[list[ItemIn], Field(min_length=1, max_length=50)]
+    address: AddressIn
+    coupon_ids: Annotated[list[Id], Field(max_length=5)] = Field(default_factory=list)
+
+    def request(self) -> OrderRequest:
+        return OrderRequest(
+            fulfilment=Fulfilment.DELIVERY,
+            items=[(i.sku_id, i.quantity) for i in self.items],
+            coupon_ids=tuple(self.coupon_ids),
+            address=self.address.model_dump(),
+        )

@@ -40,6 +40,7 @@ class Migration(migrations.Migration):
                 ('guide_code', fields.CharField(default='', max_length=32)),
                 ('guide_id', fields.IntField(null=True)),
                 ('attributed_store_id', fields.IntField(null=True)),
+                ('created_by_staff_id', fields.IntField(null=True)),
                 ('level_id', fields.IntField(null=True)),
                 ('discount_pct', fields.IntField(default=100)),
                 ('list_fen', fields.BigIntField()),

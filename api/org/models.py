@@ -56,6 +56,9 @@ DEFAULT_BRAND_SETTINGS: dict[str, object] = {
     "mall_delivery_fee_fen": 1000,
     "mall_free_delivery_threshold_fen": 9900,
     "mall_order_timeout_min": 30,
+    # A guide's order for a size the store lacks earns the member one coupon of this template
+    # when it is paid (null: none).
+    "o2o_compensation_template_id": None,
 }
 
 

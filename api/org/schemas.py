@@ -115,6 +115,7 @@ class BrandSettingsIn(Change):
     mall_delivery_fee_fen: Omittable[Annotated[int, Field(ge=0, le=1_000_000)]] = None
     mall_free_delivery_threshold_fen: Omittable[Annotated[int, Field(ge=0, le=100_000_000)]] = None
     mall_order_timeout_min: Omittable[Annotated[int, Field(ge=5, le=1440)]] = None
+    o2o_compensation_template_id: Omittable[Id] = None
 
 
 class BrandUpdate(Change):

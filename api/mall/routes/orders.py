@@ -5,6 +5,7 @@ from __future__ import annotations
 from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import member_required
+from api.core.errors import Forbidden
 from api.mall import after_sale, paying, pickup
 from api.mall import orders as service
 from api.mall.schemas_orders import (
@@ -19,8 +20,11 @@ from api.mall.schemas_orders import (
     PreviewOut,
     RefundIn,
     RefundOut,
+    StaffOrderIn,
 )
 from api.org.access import ADMINS, ALL_STAFF, staff_required
+from api.org.error_codes import AuthErrorCode
+from api.org.models import StaffRole
 from api.web.http import body, doc, idempotency_key, out, query
 
 bp = Blueprint("mall_orders", url_prefix="/api/v1")
@@ -222,3 +226,37 @@ async def reject_refund(request: Request, refund_id: int) -> HTTPResponse:
         refund_id=refund_id,
     )
     return out(RefundOut.of(refund))
+
+
+# ---------------------------------------------------------------- a guide's order
+
+
+@bp.post("/staff/orders")
+@doc(
+    summary="A guide orders for a member a size the store lacks, delivered from central stock",
+    description="Priced for the member as their own order would be, credited to the guide and "
+    "their store; the member pays it in the mini-program (`/mall/orders/{id}/pay`) and then "
+    "receives the brand's compensation coupon (`o2o_compensation_template_id`).",
+    tag="mall",
+    body=StaffOrderIn,
+    response=OrderOut,
+    status=201,
+    errors=(403, 404, 409),
+    idempotent=True,
+)
+@staff_required(StaffRole.GUIDE, StaffRole.STORE_MANAGER)
+async def create_staff_order(request: Request) -> HTTPResponse:
+    key = idempotency_key(request)
+    payload = body(request, StaffOrderIn)
+    staff = request.ctx.staff
+    if staff.store_id is None:
+        raise Forbidden(AuthErrorCode.ROLE_FORBIDDEN, "Only staff of a store order for members.")
+    order = await service.create_order(
+        brand_id=request.ctx.brand_id,
+        member_id=payload.member_id,
+        request_key=key,
+        request=payload.request(),
+        staff=(staff.id, staff.store_id),
+    )
+    lines = await service.order_lines([order.id])
+    return out(OrderOut.of(order, lines[order.id]), status=201)
