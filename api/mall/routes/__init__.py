@@ -2,6 +2,6 @@
 
 from sanic import Blueprint
 
-from . import cart, catalogue, orders
+from . import cart, catalogue, orders, reports
 
-bp = Blueprint.group(catalogue.bp, cart.bp, orders.bp)
+bp = Blueprint.group(catalogue.bp, cart.bp, orders.bp, reports.bp)
