@@ -37,6 +37,9 @@ from api.coupons.models import Channel, Coupon
 from api.member_center.ledger import lock_member
 from api.member_center.points import earn_points, spend_points
 from api.org.models import Brand, Status, Store
+from api.payments import payments
+from api.payments.models import Payment, PaymentState
+from api.payments.providers.base import ProviderUnavailable
 
 from . import cart as cart_service
 from .attribution import attribute_order
@@ -531,7 +534,33 @@ async def close_expired_orders(*, now: datetime | None = None, limit: int = CLOS
     closed = 0
     for order in due:
         try:
+            if await _payment_pending(order, now=now):
+                continue
             closed += await _end(order, OrderState.CLOSED)
         except DomainError:
             continue
     return closed
+
+
+async def _payment_pending(order: MallOrder, *, now: datetime) -> bool:
+    """Whether the order's payment may still be paid: not expired at the platform yet, or the
+    platform says it was paid (applied now, which marks the order paid) or cannot be asked."""
+    if order.payment_id is None:
+        return False
+    payment = await Payment.get_or_none(id=order.payment_id)
+    if payment is None or payment.state is not PaymentState.CREATED or payment.account_id is None:
+        return False
+    if payment.expires_at > now:
+        return True
+    try:
+        _, applied = await payments.refresh_from_platform(payment, now=now)
+        if applied.payment.state is PaymentState.CREATED:
+            # Unpaid past its time: closed at the platform first, so it can no longer be paid.
+            await (await payments.provider_of(payment)).close(payment.out_trade_no)
+            await Payment.filter(id=payment.id, state=PaymentState.CREATED).update(
+                state=PaymentState.CLOSED, closed_at=now
+            )
+            return False
+    except (DomainError, payments.TradeMismatch, ProviderUnavailable):
+        return True  # asked again by the next run
+    return applied.payment.state is not PaymentState.CLOSED

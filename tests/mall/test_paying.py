@@ -7,9 +7,10 @@ import asyncio
 
 import pytest
 
+from api.core.clock import FrozenClock
 from api.coupons.models import Coupon, CouponState
 from api.mall import orders
-from api.mall.models import Fulfilment, MallOrder, OrderState
+from api.mall.models import Fulfilment, MallOrder, OrderState, Sku
 from api.mall.orders import OrderRequest
 from api.member_center import wallet
 from api.member_center.identity import IdentityKey, attach_identities
@@ -196,3 +197,45 @@ async def test_a_pickup_takes_the_stores_stock_not_the_central_one() -> None:
     line_sku = (await orders.order_lines([order.id]))[order.id][0].sku_id
     assert (await StoreStock.get(sku_id=line_sku, store_id=here.id)).stock == 0
     assert (await Sku.get(id=line_sku)).stock == 50
+
+
+@pytest.mark.usefixtures("live_url")
+async def test_the_close_job_asks_the_platform_before_closing_an_order_being_paid(
+    api: Api, player: Player, clock: FrozenClock
+) -> None:
+    chain = await make_chain(settings={"points_frozen_days": 0})
+    shelf = await make_shelf(chain.brand)
+    member = await _wechat_member(chain.brand.id, chain.appid, shelf.gold.id)
+    token = member_token(member)
+    ids = []
+    for key in ("paid-quietly", "never-paid"):
+        created = await api.post(
+            "/mall/orders",
+            {
+                "items": [{"sku_id": shelf.socks.id, "quantity": 1}],
+                "fulfilment": "delivery",
+                "address": ADDRESS,
+            },
+            token=token,
+            headers={"Idempotency-Key": key},
+        )
+        started = await api.post(
+            f"/mall/orders/{created.json['id']}/pay", {"provider": "wechat"}, token=token
+        )
+        ids.append((created.json["id"], started.json["out_trade_no"]))
+    # The first is paid but its notification is lost; the second is never paid.
+    await player.pay(ids[0][1], deliveries=0)
+
+    clock.advance(minutes=29)
+    early = await orders.close_expired_orders()
+    clock.advance(minutes=2)
+    closed = await orders.close_expired_orders()
+
+    assert (early, closed) == (0, 1)
+    assert (await MallOrder.get(id=ids[0][0])).state is OrderState.PAID
+    assert (await MallOrder.get(id=ids[1][0])).state is OrderState.CLOSED
+    assert [p.state for p in await Payment.all().order_by("id")] == [
+        PaymentState.PAID,
+        PaymentState.CLOSED,
+    ]
+    assert (await Sku.get(id=shelf.socks.id)).stock == 49
