@@ -36,6 +36,7 @@ class MallOrderErrorCode(StrEnum):
     NOT_CANCELLABLE = "mall_order.not_cancellable"
     NOT_PAYABLE = "mall_order.not_payable"
     POINTS_NOT_ALLOWED = "mall_order.points_not_allowed"
+    INVALID_TRANSITION = "mall_order.invalid_transition"
 
 
 class PickupErrorCode(StrEnum):

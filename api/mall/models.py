@@ -181,6 +181,8 @@ class MallOrder(Model):
     delivery_fee_fen = fields.BigIntField(default=0)
     payable_fen = fields.BigIntField()
     payment_id = fields.IntField(null=True)
+    shipping: dict[str, Any] = fields.JSONField(default=dict)  # {carrier, tracking_no}
+    shipped_at = fields.DatetimeField(null=True)
     pickup_code = fields.CharField(max_length=6, null=True)
     expires_at = fields.DatetimeField()
     paid_at = fields.DatetimeField(null=True)

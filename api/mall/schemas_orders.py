@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from api.core.fields import Cursor, Id, Line
 from api.core.pagination import Page
@@ -329,4 +329,36 @@ class StaffOrderIn(BaseModel):
             items=[(i.sku_id, i.quantity) for i in self.items],
             coupon_ids=tuple(self.coupon_ids),
             address=self.address.model_dump(),
+        )
+
+
+class AdvanceIn(BaseModel):
+    """The state the order moves to; a shipment names its carrier and tracking number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: Literal["shipped", "delivered", "completed"]
+    carrier: Annotated[str, Line, StringConstraints(max_length=32)] = ""
+    tracking_no: Annotated[str, Line, StringConstraints(max_length=64)] = ""
+
+    @model_validator(mode="after")
+    def _shipment(self) -> AdvanceIn:
+        if self.to == "shipped" and not (self.carrier and self.tracking_no):
+            raise ValueError("a shipment needs its carrier and tracking_no")
+        return self
+
+
+class AdvancedOut(BaseModel):
+    order_id: int
+    state: OrderState
+    shipping: dict[str, Any]
+    shipped_at: datetime | None
+
+    @classmethod
+    def of(cls, order: MallOrder) -> AdvancedOut:
+        return cls(
+            order_id=order.id,
+            state=order.state,
+            shipping=order.shipping,
+            shipped_at=order.shipped_at,
         )

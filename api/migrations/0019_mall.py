@@ -52,6 +52,8 @@ class Migration(migrations.Migration):
                 ('delivery_fee_fen', fields.BigIntField(default=0)),
                 ('payable_fen', fields.BigIntField()),
                 ('payment_id', fields.IntField(null=True)),
+                ('shipping', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('shipped_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('pickup_code', fields.CharField(null=True, max_length=6)),
                 ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('paid_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),

@@ -512,6 +512,15 @@ async def _mall_refund_reject(g: Given) -> Change:
     return Change(f"/admin/mall-refunds/{await _mall_refund_request(g)}/reject")
 
 
+@change("POST", "/admin/mall-orders/<order_id:int>/advance", "mall_order.shipped")
+async def _mall_order_advance(g: Given) -> Change:
+    from api.mall.models import MallRefund
+
+    order_id = (await MallRefund.get(id=await _mall_refund_request(g))).order_id
+    body = {"to": "shipped", "carrier": "SF", "tracking_no": "SF1"}
+    return Change(f"/admin/mall-orders/{order_id}/advance", body)
+
+
 async def _given(api: Api) -> Given:
     brand = await make_brand()
     admin = await make_staff(brand=brand, role=StaffRole.HQ_ADMIN)

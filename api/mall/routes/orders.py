@@ -6,9 +6,12 @@ from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import member_required
 from api.core.errors import Forbidden
-from api.mall import after_sale, paying, pickup
+from api.mall import after_sale, fulfilment, paying, pickup
 from api.mall import orders as service
+from api.mall.models import OrderState
 from api.mall.schemas_orders import (
+    AdvancedOut,
+    AdvanceIn,
     OrderIn,
     OrderOut,
     OrderPage,
@@ -260,3 +263,30 @@ async def create_staff_order(request: Request) -> HTTPResponse:
     )
     lines = await service.order_lines([order.id])
     return out(OrderOut.of(order, lines[order.id]), status=201)
+
+
+@bp.post("/admin/mall-orders/<order_id:int>/advance")
+@doc(
+    summary="Move a paid order on: shipped (carrier, tracking number), delivered, completed",
+    description="Head office (any order) or the order's store manager. A delivery is shipped "
+    "then delivered; a delivered or picked-up order is completed. Repeating the last move "
+    "answers the order as it is; anything else is 409 `mall_order.invalid_transition`.",
+    tag="mall-admin",
+    body=AdvanceIn,
+    response=AdvancedOut,
+    errors=(404, 409),
+    params=ORDER,
+)
+@staff_required(*ADMINS)
+async def advance_order(request: Request, order_id: int) -> HTTPResponse:
+    payload = body(request, AdvanceIn)
+    order = await fulfilment.advance_order(
+        brand_id=request.ctx.brand_id,
+        scope=request.ctx.scope,
+        actor=request.ctx.staff.audit_name,
+        order_id=order_id,
+        to=OrderState(payload.to),
+        carrier=payload.carrier,
+        tracking_no=payload.tracking_no,
+    )
+    return out(AdvancedOut.of(order))
