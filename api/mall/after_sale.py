@@ -168,8 +168,8 @@ async def approve_refund(
                     amount_fen=refund.amount_fen,
                 )
             except DomainError as exc:
-                # Being recorded by the approval that moved it at this very moment.
-                if moved or exc.code != RefundErrorCode.EXCEEDS or not await asked.exists():
+                # The same refund number recorded by a concurrent approval at this very moment.
+                if exc.code != RefundErrorCode.EXCEEDS or not await asked.exists():
                     raise
     return await MallRefund.get(id=refund.id)
 
