@@ -1,6 +1,7 @@
 """A mall order's payment was paid: the order is paid and uses its coupons (called by
 `api.payments.effects.on_paid` inside the paid transaction, and for an order that owes
-nothing). A pickup order is ready at its store with a 6-digit pickup code. A guide's order
+nothing). A pickup order is ready at its store with a 6-digit pickup code, and the member is
+told so (a `pickup_ready` message through the outbox). A guide's order
 (the size missing in store) queues the brand's compensation coupon for the member."""
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from api.core.ports import clock
 from api.coupons import wallet as coupon_wallet
 from api.coupons.models import Channel
 from api.coupons.rewards import compensate
-from api.org.models import Brand
+from api.org.models import Brand, Store
+from api.wechat_callbacks.messages import MemberMessageEvent, queue_member_message
 
 from .models import Fulfilment, MallOrder, OrderState
 
@@ -49,6 +51,7 @@ async def mark_order_paid(db: BaseDBAsyncClient, *, order_id: int, payment_id: i
     if order is None:
         return False
     pickup = order.fulfilment is Fulfilment.PICKUP
+    pickup_code = await _pickup_code(db, order) if pickup else None
     moved = await (
         MallOrder.filter(id=order.id, state=OrderState.PENDING_PAYMENT)
         .using_db(db)
@@ -56,9 +59,23 @@ async def mark_order_paid(db: BaseDBAsyncClient, *, order_id: int, payment_id: i
             state=OrderState.READY_FOR_PICKUP if pickup else OrderState.PAID,
             paid_at=clock().now(),
             payment_id=payment_id,
-            pickup_code=await _pickup_code(db, order) if pickup else None,
+            pickup_code=pickup_code,
         )
     )
+    if moved and pickup_code is not None:
+        store = await Store.get_or_none(id=order.store_id, using_db=db)
+        await queue_member_message(
+            db,
+            brand_id=order.brand_id,
+            member_id=order.member_id,
+            event=MemberMessageEvent.PICKUP_READY,
+            fields={
+                "order_no": order.id,
+                "store": store.name if store else "",
+                "pickup_code": pickup_code,
+            },
+            dedupe_key=f"mall_order:{order.id}",
+        )
     if moved and order.created_by_staff_id is not None:
         brand = await Brand.get(id=order.brand_id, using_db=db)
         template_id = brand.setting("o2o_compensation_template_id")

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from api.core.clock import FrozenClock
+from api.core.models import OutboxMessage
 from api.coupons.models import Coupon, CouponState
 from api.mall import orders
 from api.mall.models import Fulfilment, MallOrder, OrderState, Sku
@@ -17,6 +18,7 @@ from api.member_center.identity import IdentityKey, attach_identities
 from api.member_center.models import IdentityKind, Member
 from api.org.models import StaffRole, Store
 from api.payments.models import Payment, PaymentPurpose, PaymentState
+from api.wechat_callbacks.messages import MESSAGE_TOPIC
 from sandbox.state import new_openid
 from tests.factories import make_staff, member_token, staff_token
 from tests.payments.chain import make_chain
@@ -157,6 +159,12 @@ async def test_a_pickup_order_is_handed_over_at_its_store_only_and_only_once(api
     at_there = staff_token(await make_staff(brand=brand, role=StaffRole.CASHIER, store=there))
     code = order.pickup_code
     assert order.state is OrderState.READY_FOR_PICKUP and code and len(code) == 6
+    # and the member is told the store and the code (a pickup_ready message, through the outbox)
+    [told] = await OutboxMessage.filter(
+        topic=MESSAGE_TOPIC, dedupe_key__contains="pickup_ready"
+    ).values_list("payload", flat=True)
+    assert (told["member_id"], told["fields"]["pickup_code"]) == (order.member_id, code)
+    assert told["fields"]["store"] == here.name
 
     wrong_store = await api.post(
         "/pos/pickups/verify", {"store_id": there.id, "pickup_code": code}, token=at_there
