@@ -30,7 +30,7 @@ UV_STAMP := $(VENV)/.uv-$(UV_VERSION)
 HOST ?= $(or $(MEMBERHUB_HOST),127.0.0.1)
 PORT ?= $(or $(MEMBERHUB_PORT),8000)
 
-MYPY_TARGETS := $(wildcard config api/core api/web api/org api/member_center api/payments api/coupons api/wechat_callbacks sandbox workers)
+MYPY_TARGETS := $(wildcard config api/core api/web api/org api/member_center api/payments api/coupons api/wechat_callbacks api/mall sandbox workers)
 
 # Root needs no sudo; anyone else uses it when present.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || ! command -v sudo >/dev/null 2>&1 || echo sudo)

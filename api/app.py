@@ -34,6 +34,7 @@ access_log = logging.getLogger("memberhub.access")
 BODY_MAX_BYTES = 1 << 20
 BODY_MAX_BYTES_BY_ROUTE = {
     "api/v1/admin/store-payment-routes/import": 4 << 20,
+    "api/v1/admin/products/import": 4 << 20,
     "api/v1/admin/payment-onboarding": 2 << 20,  # 5,000 stores of up to ~400 bytes
 }
 
@@ -161,6 +162,7 @@ def _add_head_and_options(app: Sanic) -> None:
 
 def _register_blueprints(app: Sanic, settings: Settings) -> None:
     from .coupons.routes import bp as coupons_bp
+    from .mall.routes import bp as mall_bp
     from .member_center.routes import bp as member_center_bp
     from .org.routes import bp as org_bp
     from .payments.routes import bp as payments_bp
@@ -181,6 +183,7 @@ def _register_blueprints(app: Sanic, settings: Settings) -> None:
     app.blueprint(payments_bp)
     app.blueprint(coupons_bp)
     app.blueprint(wechat_callbacks_bp)
+    app.blueprint(mall_bp)
     if settings.sandbox:
         from sandbox.app import create_sandbox_blueprint
         from sandbox.state import SandboxState

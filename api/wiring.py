@@ -14,16 +14,22 @@ from typing import Any
 
 from api.core.auth import TokenKind, register_resolver, registered_resolvers
 from api.coupons.merging import move_coupons_for_merge
+from api.mall.merging import move_mall_for_merge
 from api.member_center import members
 from api.member_center.merge import MergeStep, merge_steps, register_merge_step
 from api.org import staff_auth
 
 # Each domain that keeps rows per member adds the step that moves them to the survivor of a
 # merge here (coupons, orders …). The member center's own rows move inside merge_members.
-MERGE_STEPS: tuple[MergeStep, ...] = (move_coupons_for_merge,)
+MERGE_STEPS: tuple[MergeStep, ...] = (move_coupons_for_merge, move_mall_for_merge)
 # Job modules whose jobs the API queues: with the in-process queue (no Redis) the API process
 # runs them itself, so it must know them; a worker knows them all anyway.
-QUEUED_JOB_MODULES = ("workers.payments", "workers.coupons", "workers.wechat_callbacks")
+QUEUED_JOB_MODULES = (
+    "workers.payments",
+    "workers.coupons",
+    "workers.wechat_callbacks",
+    "workers.mall",
+)
 
 
 def wire() -> None:

@@ -27,6 +27,7 @@ JOB_MODULES = [
     "workers.coupons",
     "workers.wechat_callbacks",
     "workers.wechat_messages",
+    "workers.mall",
 ]
 
 

@@ -19,6 +19,7 @@ MODEL_MODULES = [
     "api.payments.models",
     "api.coupons.models",
     "api.wechat_callbacks.models",
+    "api.mall.models",
 ]
 
 

@@ -47,6 +47,7 @@ class CouponErrorCode(StrEnum):
     DOES_NOT_STACK = "coupon.does_not_stack"
     MEMBER_REQUIRED = "coupon.member_required"
     LISTED_TWICE = "coupon.listed_twice"
+    NOT_VALID_FOR_PRODUCTS = "coupon.not_valid_for_products"  # no line of its products
 
 
 class CouponIssueErrorCode(StrEnum):

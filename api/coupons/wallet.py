@@ -305,7 +305,7 @@ async def release_order_coupons(*, brand_id: int, order_ref: str) -> int:
 
 
 async def use_order_coupons(
-    *, brand_id: int, order_ref: str, store_id: int, staff_id: int | None, channel: Channel
+    *, brand_id: int, order_ref: str, store_id: int | None, staff_id: int | None, channel: Channel
 ) -> int:
     """The order is paid: every coupon it holds is used, with where, by whom and what it took
     off; how many moved now (0 when done before)."""

@@ -27,6 +27,7 @@ from api.core import audit
 from api.core.clock import shanghai_midnight, to_shanghai
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.core.ports import clock
+from api.mall.attribution import attributed_mall_sales
 from api.org.actor import staff_ref
 from api.org.models import AttributionPolicy, Brand, Staff, StaffRole, Status, Store
 from api.org.scope import StoreScope
@@ -415,12 +416,11 @@ class Performance:
 async def attributed_sales(
     *, brand_id: int, guide_id: int | None, store_id: int | None, since: datetime | None
 ) -> tuple[int, int]:
-    """Paid amount in fen and order count attributed to a guide or store.
-
-    memberhub records no orders yet (the mall and the till come with the payments work), so
-    there is nothing to attribute: both figures are zero.
-    """
-    return 0, 0
+    """Paid amount in fen (less refunds) and order count attributed to a guide or store: the
+    mall's orders (till sales carry no guide)."""
+    return await attributed_mall_sales(
+        brand_id=brand_id, guide_id=guide_id, store_id=store_id, since=since
+    )
 
 
 async def guide_performance(

@@ -57,6 +57,16 @@ DEFAULT_BRAND_SETTINGS: dict[str, object] = {
     "message_templates": {},
     # The member list the official account's "my members" staff command links to (empty: none).
     "staff_members_url": "",
+    # The mall: points take money off an order (`points_per_yuan` points a yuan, at most
+    # `max_pct` % of the goods; 0: points cannot be used), the delivery fee and the goods
+    # amount from which delivery is free (null: never), and how long an unpaid order is held.
+    "points_deduction": {"points_per_yuan": 100, "max_pct": 50},
+    "mall_delivery_fee_fen": 1000,
+    "mall_free_delivery_threshold_fen": 9900,
+    "mall_order_timeout_min": 30,
+    # A guide's order for a size the store lacks earns the member one coupon of this template
+    # when it is paid (null: none).
+    "o2o_compensation_template_id": None,
 }
 
 

@@ -79,6 +79,13 @@ class PaymentRewardRule(Strict):
     template_id: Id
 
 
+class PointsDeduction(Strict):
+    """`points_per_yuan` points take one yuan off a mall order, at most `max_pct` % of it."""
+
+    points_per_yuan: Annotated[int, Field(ge=1, le=100_000)]
+    max_pct: Annotated[int, Field(ge=0, le=100)]
+
+
 class BrandSettingsIn(Change):
     member_code_ttl_s: Omittable[Annotated[int, Field(ge=15, le=600)]] = None
     attribution_policy: Omittable[AttributionPolicy] = None
@@ -119,6 +126,11 @@ class BrandSettingsIn(Change):
     staff_members_url: Omittable[
         Annotated[str, Field(max_length=512, pattern=r"^(https?://[^\s]+)?$")]
     ] = None
+    points_deduction: Omittable[PointsDeduction] = None
+    mall_delivery_fee_fen: Omittable[Annotated[int, Field(ge=0, le=1_000_000)]] = None
+    mall_free_delivery_threshold_fen: Omittable[Annotated[int, Field(ge=0, le=100_000_000)]] = None
+    mall_order_timeout_min: Omittable[Annotated[int, Field(ge=5, le=1440)]] = None
+    o2o_compensation_template_id: Omittable[Id] = None
 
 
 class BrandUpdate(Change):

@@ -21,6 +21,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from api.core.clock import to_shanghai
 from api.core.ports import clock
 from api.coupons.rewards import queue_new_member_gift, queue_payment_reward
+from api.mall.paid import mark_order_paid
 from api.member_center.identity import registration_changes
 from api.member_center.levels import add_growth
 from api.member_center.models import Level, Member, MemberStatus, RelationSource
@@ -79,6 +80,10 @@ async def on_paid(db: BaseDBAsyncClient, payment: Payment) -> None:
             connection=db,
         )
     else:
+        if payment.purpose == PaymentPurpose.MALL and "mall_order_id" in payment.details:
+            await mark_order_paid(
+                db, order_id=int(payment.details["mall_order_id"]), payment_id=payment.id
+            )
         points = await points_for(db, brand=brand, member=member, amount_fen=payment.amount_fen)
         if points > 0:
             await earn_points(

@@ -57,6 +57,11 @@ async def _payer(*, brand_id: int, member_id: int, account: MerchantAccount) -> 
     )
 
 
+async def member_payer(*, brand_id: int, member_id: int, account: MerchantAccount) -> Payer:
+    """The member as the platform of `account` knows them; 422 `payment.no_payer`."""
+    return await _payer(brand_id=brand_id, member_id=member_id, account=account)
+
+
 async def start_recharge(
     *,
     brand_id: int,

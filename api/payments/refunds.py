@@ -57,6 +57,7 @@ from tortoise.transactions import in_transaction
 from api.core import audit
 from api.core.errors import Conflict, InvalidInput
 from api.core.ports import clock
+from api.mall.refunded import on_refund_succeeded
 from api.member_center import wallet
 from api.member_center.error_codes import WalletErrorCode
 from api.member_center.levels import take_back_growth
@@ -440,6 +441,8 @@ async def _succeed(
     await _claw_back(db, payment, refund, before=before, after=after)
     if state == PaymentState.REFUNDED:
         await till.return_coupons_on_refund(db, payment)
+    if payment.purpose == PaymentPurpose.MALL:
+        await on_refund_succeeded(db, out_refund_no=refund.out_refund_no)
     return True
 
 

@@ -1,11 +1,12 @@
 """The till: a sale rung up at a store, priced for the member at the counter, paid by a payment
 code (WeChat micropay, alipay.trade.pay) or by the member's own code from their stored value.
 
-Pricing: the list amount, less the member's level discount (`Level.discount_pct`, the payable
-rounded half up to a whole fen: 95 % of 1 999 fen is 1 899.05, paid as 1 899), less what the
-coupons the member chose take off (`coupons.pricing.price_order`, channel `till`: a coupon that
-does not stack with the level discount prices the order on its list amount instead). The price
-is fixed when the order is created; paying never re-prices it.
+Pricing, by the one pricing engine (`api.mall.pricing`, the sale as one line): the list
+amount, less the member's level discount (`Level.discount_pct`, the payable rounded half up to
+a whole fen: 95 % of 1 999 fen is 1 899.05, paid as 1 899), less what the coupons the member
+chose take off (the coupon domain's rules, channel `till`: a coupon that does not stack with
+the level discount prices the order on its list amount instead). The price is fixed when the
+order is created; paying never re-prices it.
 
 Coupons (`coupon_ids`, the member known by their code): every one must apply, or the order is
 refused with the first one's code (`coupon.not_valid_in_store`, `coupon.below_threshold` …)
@@ -52,7 +53,8 @@ from api.core.ports import clock
 from api.coupons import pricing
 from api.coupons import wallet as coupon_wallet
 from api.coupons.error_codes import CouponErrorCode
-from api.coupons.models import Channel, OrderCoupon
+from api.coupons.models import Channel, Coupon, OrderCoupon
+from api.mall import pricing as engine
 from api.member_center.member_code import resolve_member_code
 from api.org.models import Brand, Status, Store
 from api.org.scope import StoreScope
@@ -137,10 +139,9 @@ async def _price(
     coupon_ids: list[int],
 ) -> pricing.Priced:
     _check_coupon_ids(coupon_ids, member_known=member_id is not None)
-    priced = await pricing.price_order(
+    priced = await _price_with_engine(
         brand_id=brand_id,
         store_id=store_id,
-        channel=Channel.TILL,
         member_id=member_id,
         amount_fen=amount_fen,
         discount_pct=discount_pct,
@@ -156,6 +157,51 @@ async def _price(
             details={"coupon_id": refusal.coupon_id},
         )
     return priced
+
+
+async def _price_with_engine(
+    *,
+    brand_id: int,
+    store_id: int,
+    member_id: int | None,
+    amount_fen: int,
+    discount_pct: int,
+    coupon_ids: list[int],
+) -> pricing.Priced:
+    """The sale priced by the mall's engine as one line (the till has no products)."""
+    rows: dict[int, Coupon] = {}
+    if coupon_ids and member_id is not None:
+        found = await Coupon.filter(
+            id__in=coupon_ids, brand_id=brand_id, member_id=member_id
+        ).prefetch_related("template")
+        rows = {c.id: c for c in found}
+    chosen = [
+        (cid, rows.get(cid), rows[cid].template if cid in rows else None) for cid in coupon_ids
+    ]
+    breakdown = engine.price(
+        engine.PricingInput(
+            lines=[engine.LineIn(sku_id=0, quantity=1, list_price_fen=amount_fen)],
+            store_id=store_id,
+            channel=Channel.TILL,
+            now=clock().now(),
+            discount_pct=discount_pct,
+            coupons=chosen,
+            order_ref=None,
+        )
+    )
+    level_fen = pricing.level_price(amount_fen, discount_pct)
+    return pricing.Priced(
+        amount_fen=amount_fen,
+        level_fen=level_fen,
+        base_fen=level_fen if breakdown.level_applied else amount_fen,
+        level_applied=breakdown.level_applied,
+        lines=[
+            pricing.CouponLine(cid, coupon, template, out.reason, out.discount_fen)
+            for (cid, coupon, template), out in zip(chosen, breakdown.coupons, strict=True)
+        ],
+        coupon_discount_fen=breakdown.coupon_discount_fen,
+        payable_fen=breakdown.payable_fen,
+    )
 
 
 # Orders -------------------------------------------------------------------------------------

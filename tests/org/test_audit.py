@@ -473,6 +473,120 @@ async def _wechat_menu_publish(g: Given) -> Change:
     return Change(f"/admin/wechat-menus/{appid}/publish")
 
 
+async def _mall_product(g: Given) -> int:
+    from api.mall import catalogue
+
+    product = await catalogue.create_product(
+        brand_id=g.brand.id,
+        actor="staff:test",
+        name="shirt",
+        skus=[{"code": f"A{next(_numbers)}", "list_price_fen": 100}],
+    )
+    return product.id
+
+
+@change("POST", "/admin/categories", "category.create")
+async def _category_create(g: Given) -> Change:
+    return Change("/admin/categories", {"name": "衣服"})
+
+
+@change("PATCH", "/admin/categories/<category_id:int>", "category.update")
+async def _category_update(g: Given) -> Change:
+    from api.mall import catalogue
+
+    category = await catalogue.create_category(brand_id=g.brand.id, actor="staff:test", name="a")
+    return Change(f"/admin/categories/{category.id}", {"name": "b"})
+
+
+@change("POST", "/admin/products", "product.create")
+async def _product_create(g: Given) -> Change:
+    return Change("/admin/products", {"name": "shirt"})
+
+
+@change("PATCH", "/admin/products/<product_id:int>", "product.update")
+async def _product_update(g: Given) -> Change:
+    return Change(f"/admin/products/{await _mall_product(g)}", {"on_shelf": True})
+
+
+@change("POST", "/admin/products/<product_id:int>/skus", "sku.create")
+async def _sku_create(g: Given) -> Change:
+    return Change(
+        f"/admin/products/{await _mall_product(g)}/skus", {"code": "B1", "list_price_fen": 100}
+    )
+
+
+@change("PATCH", "/admin/skus/<sku_id:int>", "sku.update")
+async def _sku_update(g: Given) -> Change:
+    from api.mall.models import Sku
+
+    sku = await Sku.get(product_id=await _mall_product(g))
+    return Change(f"/admin/skus/{sku.id}", {"stock_delta": 3})
+
+
+@change("POST", "/admin/products/import", "product.import")
+async def _product_import(g: Given) -> Change:
+    csv_text = "product_name,category,sku_code,size,colour,list_price_fen,stock,image_url\n"
+    return Change("/admin/products/import", content=csv_text + "Tee,,T-1,S,,100,1,\n")
+
+
+async def _mall_refund_request(g: Given) -> int:
+    from api.mall import after_sale, catalogue, orders, paying
+    from api.mall.models import Fulfilment
+
+    product = await catalogue.create_product(
+        brand_id=g.brand.id,
+        actor="staff:test",
+        name="shirt",
+        on_shelf=True,
+        skus=[{"code": f"R{next(_numbers)}", "list_price_fen": 100, "stock": 1}],
+    )
+    from api.mall.models import Sku
+
+    sku = await Sku.get(product_id=product.id)
+    member = await make_member(brand=g.brand)
+    await wallet.recharge_wallet(
+        brand_id=g.brand.id, member_id=member.id, principal_fen=10_000, key="seed"
+    )
+    order = await orders.create_order(
+        brand_id=g.brand.id,
+        member_id=member.id,
+        request_key="k",
+        request=orders.OrderRequest(
+            fulfilment=Fulfilment.DELIVERY, items=[(sku.id, 1)], address={"detail": "x"}
+        ),
+    )
+    await paying.pay_order(
+        brand_id=g.brand.id,
+        member_id=member.id,
+        order_id=order.id,
+        provider="wallet",
+        client_ip="127.0.0.1",
+    )
+    refund = await after_sale.request_refund(
+        brand_id=g.brand.id, member_id=member.id, order_id=order.id, reason="x"
+    )
+    return refund.id
+
+
+@change("POST", "/admin/mall-refunds/<refund_id:int>/approve", "payment.refund")
+async def _mall_refund_approve(g: Given) -> Change:
+    return Change(f"/admin/mall-refunds/{await _mall_refund_request(g)}/approve")
+
+
+@change("POST", "/admin/mall-refunds/<refund_id:int>/reject", "mall_refund.reject")
+async def _mall_refund_reject(g: Given) -> Change:
+    return Change(f"/admin/mall-refunds/{await _mall_refund_request(g)}/reject")
+
+
+@change("POST", "/admin/mall-orders/<order_id:int>/advance", "mall_order.shipped")
+async def _mall_order_advance(g: Given) -> Change:
+    from api.mall.models import MallRefund
+
+    order_id = (await MallRefund.get(id=await _mall_refund_request(g))).order_id
+    body = {"to": "shipped", "carrier": "SF", "tracking_no": "SF1"}
+    return Change(f"/admin/mall-orders/{order_id}/advance", body)
+
+
 async def _given(api: Api) -> Given:
     brand = await make_brand()
     admin = await make_staff(brand=brand, role=StaffRole.HQ_ADMIN)

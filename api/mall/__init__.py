@@ -1,0 +1,1 @@
+"""The micro-mall: catalogue, cart, one pricing engine, orders, payment and store pickup."""
