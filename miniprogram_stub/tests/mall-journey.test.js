@@ -86,7 +86,11 @@ test.before(async () => {
 })
 
 test('the shelf: newest first, a page at a time, searched and by category', async () => {
-  // when the mall opens
+  // when the member opens the mall from the member center
+  const center = renderPage('pages/member/index')
+  await center.instance.onShow()
+  center.querySelector('#shop-link').dispatchEvent('tap')
+  assert.deepEqual(await navigated(), { kind: 'navigateTo', url: '/pages/mall/index' })
   const shelf = renderPage('pages/mall/index')
   shelf.instance.onLoad({})
   await shelf.instance.onShow()
@@ -95,7 +99,7 @@ test('the shelf: newest first, a page at a time, searched and by category', asyn
   const names = shelf.data.products.map((product) => product.name)
   assert.equal(names.length, PAGE_SIZE)
   assert.deepEqual(names.slice(0, 2), [BEANS, MACHINE])
-  assert.equal(textOf(shelf, '#level-note'), '普卡会员专享价')
+  assert.equal(textOf(shelf, '#level-note'), '按普卡会员价格显示')
   const cards = shelf.querySelectorAll('.product')
   assert.equal(cards[0].dom.textContent.replace(/\s+/g, ''), `${BEANS}¥88.00起`)
   assert.equal(cards[1].dom.textContent.replace(/\s+/g, ''), `${MACHINE}¥1299.00`)
@@ -226,7 +230,7 @@ test('at 银卡, a delivery shows the level discount and its fee, and is listed 
   const shelf = renderPage('pages/mall/index')
   shelf.instance.onLoad({})
   await shelf.instance.onShow()
-  assert.equal(textOf(shelf, '#level-note'), '银卡会员专享价')
+  assert.equal(textOf(shelf, '#level-note'), '按银卡会员价格显示')
   assert.equal(shelf.querySelectorAll('.product')[0].dom.textContent.replace(/\s+/g, ''),
     `${BEANS}¥83.60起¥88.00`)
 
