@@ -1,8 +1,9 @@
 """A real `memberhub serve` with the sandbox and a demo-like brand, for the client page tests.
 
 The brand is `memberhub bootstrap-demo`'s, completed through the admin API as head office
-would: a level ladder, coupon templates in the coupon center, a points-mall item and a recharge
-package. Everything runs on the embedded stack (a SQLite file, the in-process cache).
+would: a level ladder, coupon templates in the coupon center, a points-mall item, a recharge
+package and the mall's shelf (tests/support/mall_demo.py). Everything runs on the embedded
+stack (a SQLite file, the in-process cache).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import _free_port
+from tests.support.mall_demo import complete_mall
 from tests.support.serve_process import ServeProcess, run_command, serve_process
 
 LEVELS = (
@@ -114,4 +116,5 @@ def member_center_server(tmp: Path) -> Iterator[tuple[ServeProcess, dict[str, An
     with serve_process(port=port, workers=1, env=env) as server:
         _wait_until_serving(server)
         demo.update(complete_demo(server.url, demo))
+        demo.update(complete_mall(server.url, demo))
         yield server, demo

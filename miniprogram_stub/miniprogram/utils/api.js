@@ -86,4 +86,6 @@ module.exports = {
   token,
   get: (path) => request('GET', path),
   post: (path, data, headers) => request('POST', path, data === undefined ? {} : data, headers),
+  patch: (path, data) => request('PATCH', path, data),
+  del: (path) => request('DELETE', path),
 }

@@ -1,5 +1,5 @@
 // The member center: level and the progress to the next one, points, wallet, coupons, home
-// store and guide.
+// store and guide; links to the other pages and the mall.
 const api = require('../../utils/api')
 const format = require('../../utils/format')
 
@@ -57,6 +57,12 @@ Component({
     },
     openRecharge() {
       wx.navigateTo({ url: '/pages/recharge/index' })
+    },
+    openShop() {
+      wx.navigateTo({ url: '/pages/mall/index' })
+    },
+    openOrders() {
+      wx.navigateTo({ url: '/pages/mall/orders' })
     },
   },
 })
