@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from api.core.errors import Conflict, NotFound
 from api.core.ports import clock
+from api.org.models import Status, Store
 from api.org.scope import StoreScope
 from api.org.stores import get_store
 
 from .error_codes import PickupErrorCode
 from .models import MallOrder, OrderState
+
+
+async def pickup_stores(*, brand_id: int) -> list[Store]:
+    """The brand's active stores, where a pickup order may be collected, by city and name."""
+    return await Store.filter(brand_id=brand_id, status=Status.ACTIVE).order_by(
+        "city", "name", "id"
+    )
 
 
 async def verify_pickup(

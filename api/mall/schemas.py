@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.core.fields import Change, Cursor, Id, Line, Omittable
 from api.core.pagination import Page
+from api.org.models import Store
 
 from .catalogue import MemberPricing
 from .models import CartItem, Category, Product, Sku
@@ -59,6 +60,21 @@ class CategoryOut(BaseModel):
 
 class CategoryList(BaseModel):
     items: list[CategoryOut]
+
+
+class PickupStoreOut(BaseModel):
+    id: int
+    name: str
+    city: str
+    address: str
+
+    @classmethod
+    def of(cls, store: Store) -> PickupStoreOut:
+        return cls(id=store.id, name=store.name, city=store.city, address=store.address)
+
+
+class PickupStoreList(BaseModel):
+    items: list[PickupStoreOut]
 
 
 # ---------------------------------------------------------------- products and SKUs

@@ -126,6 +126,14 @@ test('the shelf: newest first, a page at a time, searched and by category', asyn
   category.querySelector('#category').dispatchEvent('tap')
   await until(() => category.data.products.length === PAGE_SIZE, 'the whole shelf')
 
+  // when they pick a category from the shelf's own list
+  const chips = shelf.querySelectorAll('#categories .chip')
+  assert.deepEqual(chips.map((chip) => chip.dom.textContent.trim()), Object.keys(MALL.categories))
+  const tools = chips.find((chip) => chip.dom.textContent.trim() === '器具')
+  tools.dispatchEvent('tap')
+  await until(() => shelf.data.products.length === 1, 'the category')
+  assert.equal(shelf.data.products[0].name, MACHINE)
+
   // and a product's card opens it
   cards[1].dispatchEvent('tap')
   assert.deepEqual(await navigated(), {
@@ -169,6 +177,13 @@ test('a pickup order with a coupon and points is paid and shows its pickup code'
   checkout.querySelector('#pickup-tab').dispatchEvent('tap')
   await until(() => checkout.data.preview, 'the preview')
   assert.equal(textOf(checkout, '#pickup-store'), `自提门店：${MALL.pickup_store.name}`)
+  // (every store of the brand is offered, theirs chosen)
+  const offered = checkout.querySelectorAll('#pickup-stores .store-choice')
+  const stores = (await asMember('GET', '/mall/stores')).items
+  assert.ok(stores.length > 1)
+  assert.deepEqual(offered.map((row) => row.dom.textContent.trim()),
+    stores.map((store) => `${store.city} · ${store.name}`))
+  assert.ok(textOf(checkout, '#pickup-stores .active').endsWith(MALL.pickup_store.name))
 
   // and chooses the mall coupon and their points
   const coupon = checkout.data.coupons.find((item) => item.name === '商城满100减20')

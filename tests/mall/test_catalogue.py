@@ -5,7 +5,7 @@ from __future__ import annotations
 from api.core.models import AuditLog
 from api.mall.models import Category, Product, Sku, StoreStock
 from api.member_center.merge import merge_members
-from api.org.models import StaffRole
+from api.org.models import StaffRole, Status
 from api.wiring import wire
 from tests.factories import make_brand, make_member, make_staff, make_store, member_token
 from tests.factories import staff_token as staff_token_of
@@ -153,6 +153,30 @@ async def test_bad_catalogue_input_is_refused_and_changes_nothing(api: Api) -> N
 
     assert [(a.status, a.error_code) for a in answers] == [(422, "request.invalid")] * 5
     assert await Product.all().count() == 0
+
+
+async def test_members_see_their_brands_categories_and_pickup_stores(api: Api) -> None:
+    # given a brand with a shelf, two active stores and a closed one, and another brand
+    shelf = await make_shelf()
+    await make_store(brand=shelf.brand, name="徐汇店", city="上海")
+    await make_store(brand=shelf.brand, name="鼓楼店", city="南京")
+    await make_store(brand=shelf.brand, name="关了的店", status=Status.DISABLED)
+    other = await make_shelf()
+    await make_store(brand=other.brand, name="别家店")
+    member = await make_member(brand=shelf.brand)
+
+    # when a member asks for the shelf's categories and the pickup stores
+    categories = await api.get("/mall/categories", token=member_token(member))
+    stores = await api.get("/mall/stores", token=member_token(member))
+    as_staff = await api.get("/mall/stores", token=await _hq(shelf.brand.id))
+
+    # then they see their own brand's categories and active stores, by city, and staff are refused
+    assert [c["name"] for c in categories.json["items"]] == ["衣服"]
+    assert [(s["city"], s["name"]) for s in stores.json["items"]] == [
+        ("上海", "徐汇店"),
+        ("南京", "鼓楼店"),
+    ]
+    assert as_staff.status == 403
 
 
 async def test_only_head_office_edits_the_catalogue(api: Api) -> None:

@@ -6,12 +6,15 @@ from sanic import Blueprint, HTTPResponse, Request
 
 from api.core.auth import member_required
 from api.mall import catalogue as service
+from api.mall import pickup
 from api.mall.schemas import (
     CategoryIn,
     CategoryList,
     CategoryOut,
     CategoryUpdate,
     ImportOut,
+    PickupStoreList,
+    PickupStoreOut,
     ProductIn,
     ProductOut,
     ProductPage,
@@ -224,6 +227,24 @@ async def import_products(request: Request) -> HTTPResponse:
 
 
 # ---------------------------------------------------------------- members: the shelf
+
+
+@bp.get("/mall/categories")
+@doc(summary="The mall's categories, for the shelf's filter", tag="mall", response=CategoryList)
+@member_required()
+async def browse_categories(request: Request) -> HTTPResponse:
+    rows = await service.list_categories(brand_id=request.ctx.brand_id)
+    return out(CategoryList(items=[CategoryOut.of(c) for c in rows]))
+
+
+@bp.get("/mall/stores")
+@doc(
+    summary="The stores where a pickup order may be collected", tag="mall", response=PickupStoreList
+)
+@member_required()
+async def browse_pickup_stores(request: Request) -> HTTPResponse:
+    rows = await pickup.pickup_stores(brand_id=request.ctx.brand_id)
+    return out(PickupStoreList(items=[PickupStoreOut.of(s) for s in rows]))
 
 
 @bp.get("/mall/products")

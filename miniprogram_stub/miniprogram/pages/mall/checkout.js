@@ -1,5 +1,5 @@
-// Checkout of the cart's selected lines: delivered to an address or picked up at the member's
-// store, one of the member's coupons, their points; memberhub prices the order (the preview,
+// Checkout of the cart's selected lines: delivered to an address or picked up at a store of the
+// brand (the member's own first), one of the member's coupons, their points; memberhub prices the order (the preview,
 // shown line by line) and creates it, and the order page takes the payment.
 const api = require('../../utils/api')
 const format = require('../../utils/format')
@@ -12,6 +12,7 @@ Component({
     fulfilment: 'delivery',
     address: { name: '', phone: '', detail: '' },
     store: null,
+    stores: [],
     lines: [],
     coupons: [],
     couponId: 0,
@@ -32,13 +33,17 @@ Component({
 
     async load() {
       try {
-        const [member, cart, wallet] = await Promise.all([
+        const [member, cart, wallet, stores] = await Promise.all([
           api.get('/me'),
           api.get('/mall/cart'),
           api.get('/me/coupons?status=available&limit=100'),
+          api.get('/mall/stores'),
         ])
+        const home = member.home_store
+          && stores.items.find((store) => store.id === member.home_store.id)
         this.setData({
-          store: member.home_store,
+          store: home || stores.items[0] || null,
+          stores: stores.items.map((store) => ({ id: store.id, name: store.name, city: store.city })),
           pointsAvailable: member.points,
           lines: cart.items.filter((line) => line.selected).map((line) => ({
             id: line.id,
@@ -69,7 +74,7 @@ Component({
         points_to_use: this.data.usePoints ? this.data.pointsAvailable : 0,
       }
       if (this.data.fulfilment === 'pickup') {
-        if (!this.data.store) return { missing: '未绑定门店，暂不能到店自提' }
+        if (!this.data.store) return { missing: '暂无可自提的门店' }
         return { body: { ...body, store_id: this.data.store.id } }
       }
       const { name, phone, detail } = this.data.address
@@ -112,6 +117,11 @@ Component({
       this.setData({ [`address.${event.currentTarget.dataset.field}`]: event.detail.value.trim() })
     },
     addressDone() {
+      return this.preview()
+    },
+    chooseStore(event) {
+      const id = Number(event.currentTarget.dataset.id)
+      this.setData({ store: this.data.stores.find((store) => store.id === id) || null })
       return this.preview()
     },
     chooseCoupon(event) {

@@ -1,4 +1,4 @@
-// The mall's shelf: search, a category (opened from a link naming it), one page at a time,
+// The mall's shelf: search, the brand's categories (or a link naming one), one page at a time,
 // every price at the member's level as memberhub answers it.
 const api = require('../../utils/api')
 const format = require('../../utils/format')
@@ -22,7 +22,7 @@ function shown(product) {
 
 Component({
   data: {
-    keyword: '', categoryId: 0, categoryName: '', levelName: '', products: [],
+    keyword: '', categoryId: 0, categoryName: '', categories: [], levelName: '', products: [],
     nextCursor: null, loaded: false, loading: false, error: '',
   },
   methods: {
@@ -53,11 +53,13 @@ Component({
     async load() {
       this.setData({ loading: true, error: '' })
       try {
-        const [page, member] = await Promise.all([
+        const [page, member, categories] = await Promise.all([
           api.get(`/mall/products?${this.params()}`),
           api.get('/me'),
+          api.get('/mall/categories'),
         ])
         this.setData({
+          categories: categories.items.map((category) => ({ id: category.id, name: category.name })),
           products: page.items.map(shown),
           nextCursor: page.next_cursor,
           levelName: member.level ? member.level.name : '',
@@ -90,6 +92,11 @@ Component({
       this.setData({ keyword: event.detail.value.trim() })
     },
     search() {
+      return this.load()
+    },
+    pickCategory(event) {
+      const { id, name } = event.currentTarget.dataset
+      this.setData({ categoryId: Number(id), categoryName: name })
       return this.load()
     },
     clearCategory() {

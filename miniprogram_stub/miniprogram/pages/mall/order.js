@@ -27,25 +27,25 @@ Component({
 
     async load() {
       try {
-        const [order, member] = await Promise.all([
+        const [order, stores] = await Promise.all([
           api.get(`/mall/orders/${this.orderId}`),
-          api.get('/me'),
+          api.get('/mall/stores'),
         ])
-        this.show(order, member.home_store)
+        this.show(order, stores.items)
       } catch (error) {
         this.setData({ error: `加载失败：${api.describe(error)}` })
       }
     },
 
-    show(order, homeStore) {
+    show(order, stores) {
       const { address } = order
       const where = address
         ? [address.province, address.city, address.district, address.detail].filter(Boolean)
         : []
       let storeName = ''
       if (order.fulfilment === 'pickup') {
-        const home = homeStore && homeStore.id === order.store_id
-        storeName = home ? homeStore.name : `门店 ${order.store_id}`
+        const store = stores.find((candidate) => candidate.id === order.store_id)
+        storeName = store ? store.name : `门店 ${order.store_id}`
       }
       this.setData({
         order: {
