@@ -339,10 +339,11 @@ def main() -> None:
         env, runs=args.runs, duration_s=args.duration, connections=args.connections
     )
     report("postgresql + redis", results)
-    demand = SCARCE_STOCK * SCARCE_DEMAND
+    demand, connections = SCARCE_STOCK * SCARCE_DEMAND, args.connections
     print(
-        f"\nscarce SKU: {demand} members ordering {SCARCE_STOCK} units at once, "
-        f"{scarce.requests} answers ({scarce.errors} sold out or refused), "
+        f"\nscarce SKU: {demand} members ordering its {SCARCE_STOCK} units, {connections} at once "
+        f"for {SCARCE_S}s: {scarce.requests} answers, {scarce.errors} of them sold out (wrk sends "
+        f"the {demand} requests again when it runs out: a repeat is a replay or another sold out), "
         f"{SCARCE_STOCK - stock['scarce_left']} units sold"
     )
     print(f"oversold: {stock['problems'] or 'none'}")
