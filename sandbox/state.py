@@ -503,3 +503,37 @@ class SandboxState:
         """The personalised menus, oldest first, by appid."""
         menus: dict[str, list[dict[str, Any]]] = await self._get_json("wx:conditional-menus") or {}
         return menus
+
+    # --- mini-program shipping uploads ------------------------------------------------------
+
+    async def record_shipping_upload(self, appid: str, payload: dict[str, Any]) -> None:
+        """Remember a shipping upload memberhub made to the mini-program appid."""
+        store, prefix = await self._scope()
+        upload = {
+            "appid": appid,
+            "payload": payload,
+            "uploaded_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        }
+        async with store.lock(prefix + "wx:shipping"):
+            uploads = await self._get_json("wx:shipping") or []
+            uploads.append(upload)
+            await self._set_json("wx:shipping", uploads[-SENT_KEPT:], ttl_s=KEEP_S)
+
+    async def shipping_uploads(self) -> list[dict[str, Any]]:
+        """The shipping uploads, oldest first."""
+        uploads: list[dict[str, Any]] = await self._get_json("wx:shipping") or []
+        return uploads
+
+    async def set_shipping_failures(self, appid: str, failures: int) -> None:
+        """The next `failures` shipping uploads to appid answer a system error."""
+        await self._set_json(f"wx:shipping-fail:{appid}", failures, ttl_s=KEEP_S)
+
+    async def take_shipping_failure(self, appid: str) -> bool:
+        """Whether this shipping upload to appid fails (one fewer to fail afterwards)."""
+        store, prefix = await self._scope()
+        async with store.lock(prefix + f"wx:shipping-fail:{appid}"):
+            left = int(await self._get_json(f"wx:shipping-fail:{appid}") or 0)
+            if left <= 0:
+                return False
+            await self._set_json(f"wx:shipping-fail:{appid}", left - 1, ttl_s=KEEP_S)
+            return True

@@ -48,6 +48,11 @@ ERRORS = {
     65301: "this menuid does not exist",
     65303: "there is no selfmenu, please create selfmenu first",
     65304: "match rule empty",
+    -1: "system error",
+    10060001: "支付单不存在",
+    10060005: "物流类型有误",
+    10060008: "商品描述 item_desc 字段不能为空",
+    10060014: "参数错误",
 }
 
 NICKNAME = "沙箱用户"
@@ -419,6 +424,54 @@ def _remember(answer: HTTPResponse, name: str, value: str) -> None:
     answer.add_cookie(name, value, path=COOKIE_PATH, httponly=True, samesite="Lax", secure=False)
 
 
+async def upload_shipping_info(request: Request) -> HTTPResponse:
+    """POST /wxa/sec/order/upload_shipping_info: a mini-program payment's shipping information,
+    for a trade the sandbox's WeChat Pay knows (by transaction_id, or mchid and out_trade_no)."""
+    appid, problem = await _token_app(request)
+    if problem is not None:
+        return problem
+    assert appid is not None
+    data = _body(request)
+    if isinstance(data, HTTPResponse):
+        return data
+    state = route_state(request)
+    if await state.take_shipping_failure(appid):
+        return wx_error(-1)
+    key, shipping_list = data.get("order_key"), data.get("shipping_list")
+    if not isinstance(key, dict) or not isinstance(shipping_list, list) or not shipping_list:
+        return wx_error(47001)
+    if data.get("logistics_type") not in (1, 2, 3, 4) or data.get("delivery_mode") not in (1, 2):
+        return wx_error(10060005)
+    if not all(isinstance(s, dict) and s.get("item_desc") for s in shipping_list):
+        return wx_error(10060008)
+    express = data["logistics_type"] == 1
+    if express and not all(
+        s.get("tracking_no") and s.get("express_company") for s in shipping_list
+    ):
+        return wx_error(10060014)
+    if not data.get("upload_time") or not (data.get("payer") or {}).get("openid"):
+        return wx_error(10060014)
+    if not await _wechat_trade_exists(state, key):
+        return wx_error(10060001)
+    await state.record_shipping_upload(appid, data)
+    return wx_ok()
+
+
+async def _wechat_trade_exists(state: SandboxState, key: dict[str, Any]) -> bool:
+    """Whether the order_key names a WeChat Pay trade the sandbox has."""
+    if key.get("order_number_type") == 1:
+        trade = await state.trade_data(str(key.get("out_trade_no") or ""))
+        return trade is not None and key.get("mchid") in (trade["mchid"], trade["sub_mchid"])
+    transaction_id = key.get("transaction_id")
+    if key.get("order_number_type") != 2 or not transaction_id:
+        return False
+    for out_trade_no in reversed(await state.trade_numbers()):
+        trade = await state.trade_data(out_trade_no)
+        if trade and trade["platform"] != "alipay" and trade["transaction_id"] == transaction_id:
+            return True
+    return False
+
+
 # --- player routes: a test or a person plays the platform's users --------------------------
 
 
@@ -665,6 +718,28 @@ async def player_qrcodes(request: Request) -> HTTPResponse:
     return json_response({"items": calls}, ensure_ascii=False)
 
 
+async def player_shipping_uploads(request: Request) -> HTTPResponse:
+    """GET /shipping-uploads?appid=: the shipping uploads memberhub made, oldest first."""
+    items = await route_state(request).shipping_uploads()
+    appid = request.args.get("appid")
+    if appid:
+        items = [item for item in items if item["appid"] == appid]
+    return json_response({"items": items}, ensure_ascii=False)
+
+
+async def player_shipping_outage(request: Request) -> HTTPResponse:
+    """POST /shipping-outage {appid, failures}: the next `failures` shipping uploads to appid
+    answer errcode -1 (system error), as WeChat does in an outage."""
+    data = player_body(request)
+    appid, failures = data.get("appid"), data.get("failures")
+    if not isinstance(appid, str) or not is_wechat_appid(appid):
+        return bad_player_request("appid must be `wx` and 16 hex digits")
+    if not isinstance(failures, int) or failures < 0:
+        return bad_player_request("failures must be a whole number, 0 or more")
+    await route_state(request).set_shipping_failures(appid, failures)
+    return json_response({"appid": appid, "failures": failures})
+
+
 def create_wechat_blueprint(name: str, state: SandboxState) -> Blueprint:
     """WeChat's API and the player routes, as a fresh blueprint named name, remembering in state."""
     bp = Blueprint(name, url_prefix="/wechat")
@@ -701,6 +776,9 @@ def create_wechat_blueprint(name: str, state: SandboxState) -> Blueprint:
         (menu_delconditional, "/cgi-bin/menu/delconditional", ["POST"]),
         (menu_trymatch, "/cgi-bin/menu/trymatch", ["POST"]),
         (player_tags, "/tags", ["GET"]),
+        (upload_shipping_info, "/wxa/sec/order/upload_shipping_info", ["POST"]),
+        (player_shipping_uploads, "/shipping-uploads", ["GET"]),
+        (player_shipping_outage, "/shipping-outage", ["POST"]),
     ]
     for handler, uri, methods in routes:
         bp.add_route(handler, uri, methods=methods, name=handler.__name__, ctx_sandbox=state)

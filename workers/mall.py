@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from api.core import outbox
 from api.core.queue import job, schedule
-from api.mall import orders, paid
+from api.mall import orders, paid, shipping_upload
 from config.settings import Settings
 
 MALL_CLOSE_UNPAID = "mall.close_unpaid"
@@ -17,9 +17,11 @@ async def close_unpaid_orders() -> dict[str, int]:
     return {"orders_closed": await orders.close_expired_orders()}
 
 
-# The mall's outbox topics: the compensation coupon of a paid guide's order.
+# The mall's outbox topics: the compensation coupon of a paid guide's order, the upload of a
+# WeChat Pay order's shipping to WeChat.
 OUTBOX_HANDLERS: dict[str, outbox.Handler] = {
     paid.COMPENSATION_TOPIC: paid.give_o2o_compensation,
+    shipping_upload.UPLOAD_TOPIC: shipping_upload.upload_shipping,
 }
 
 

@@ -496,3 +496,16 @@ async def try_match_menu(creds: WechatCredentials, user_id: str) -> dict[str, An
         creds.appid, "cgi-bin/menu/trymatch", lambda: client.menu.try_match(user_id)
     )
     return dict(result)
+
+
+async def upload_shipping_info(creds: WechatCredentials, info: dict[str, Any]) -> None:
+    """Upload a mini-program payment's shipping information (发货信息录入), which WeChat waits
+    for before it settles the payment; `info` is the body WeChat documents (order_key,
+    logistics_type, delivery_mode, shipping_list, upload_time, payer)."""
+    client = _client(creds)
+    url = f"{client.api_base}/wxa/sec/order/upload_shipping_info"
+    await _call(
+        creds.appid,
+        "wxa/sec/order/upload_shipping_info",
+        lambda: client.post(url, data=info),
+    )

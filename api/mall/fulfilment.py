@@ -1,6 +1,7 @@
 """Moving a paid order on: a delivery is shipped (with its carrier and tracking number), then
 delivered; a delivered or picked-up order is completed. Each move is a guarded update from the
-states it may come from, audited; repeating the last move answers the order as it is."""
+states it may come from, audited; repeating the last move answers the order as it is. Shipping
+a WeChat Pay order queues the upload of its shipping to WeChat (see `shipping_upload`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from api.core.errors import Conflict, NotFound
 from api.core.ports import clock
 from api.org.scope import StoreScope
 
+from . import shipping_upload
 from .error_codes import MallOrderErrorCode
 from .models import Fulfilment, MallOrder, OrderState
 
@@ -59,6 +61,8 @@ async def advance_order(
                 details=shipping,
                 connection=db,
             )
+            if to is OrderState.SHIPPED:
+                await shipping_upload.queue_upload(db, order=order, kind=to.value)
     order = await MallOrder.get(id=order.id)
     if not moved and order.state is not to:
         raise Conflict(

@@ -183,6 +183,9 @@ class MallOrder(Model):
     payment_id = fields.IntField(null=True)
     shipping: dict[str, Any] = fields.JSONField(default=dict)  # {carrier, tracking_no}
     shipped_at = fields.DatetimeField(null=True)
+    # When WeChat accepted the shipping information of a WeChat Pay order (shipped or picked
+    # up): it settles the payment only after that (see `shipping_upload`).
+    shipping_uploaded_at = fields.DatetimeField(null=True)
     pickup_code = fields.CharField(max_length=6, null=True)
     expires_at = fields.DatetimeField()
     paid_at = fields.DatetimeField(null=True)

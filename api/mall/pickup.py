@@ -1,6 +1,9 @@
-"""A pickup order is handed over at its store, by that store's staff, once."""
+"""A pickup order is handed over at its store, by that store's staff, once; for a WeChat Pay order
+that queues the upload of the pickup to WeChat (see `shipping_upload`)."""
 
 from __future__ import annotations
+
+from tortoise.transactions import in_transaction
 
 from api.core.errors import Conflict, NotFound
 from api.core.ports import clock
@@ -8,6 +11,7 @@ from api.org.models import Status, Store
 from api.org.scope import StoreScope
 from api.org.stores import get_store
 
+from . import shipping_upload
 from .error_codes import PickupErrorCode
 from .models import MallOrder, OrderState
 
@@ -49,9 +53,16 @@ async def verify_pickup(
         )
     waiting = [o for o in here if o.state is OrderState.READY_FOR_PICKUP]
     order = waiting[0] if waiting else here[0]
-    moved = await MallOrder.filter(id=order.id, state=OrderState.READY_FOR_PICKUP).update(
-        state=OrderState.PICKED_UP, picked_up_at=clock().now(), picked_up_staff_id=staff_id
-    )
+    async with in_transaction() as db:
+        moved = await (
+            MallOrder.filter(id=order.id, state=OrderState.READY_FOR_PICKUP)
+            .using_db(db)
+            .update(
+                state=OrderState.PICKED_UP, picked_up_at=clock().now(), picked_up_staff_id=staff_id
+            )
+        )
+        if moved:
+            await shipping_upload.queue_upload(db, order=order, kind=OrderState.PICKED_UP.value)
     order = await MallOrder.get(id=order.id)
     if not moved:
         raise Conflict(

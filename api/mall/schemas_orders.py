@@ -353,6 +353,7 @@ class AdvancedOut(BaseModel):
     state: OrderState
     shipping: dict[str, Any]
     shipped_at: datetime | None
+    shipping_uploaded_at: datetime | None  # when WeChat accepted the shipping (WeChat Pay)
 
     @classmethod
     def of(cls, order: MallOrder) -> AdvancedOut:
@@ -361,4 +362,5 @@ class AdvancedOut(BaseModel):
             state=order.state,
             shipping=order.shipping,
             shipped_at=order.shipped_at,
+            shipping_uploaded_at=order.shipping_uploaded_at,
         )
