@@ -80,6 +80,70 @@ async def test_a_wechat_payment_notified_by_the_platform_marks_the_order_paid(
     assert payment.points_earned == 150  # 150 yuan at 1 point a yuan
 
 
+async def _unpaid_wechat_order(api: Api) -> tuple[str, int]:
+    chain = await make_chain(settings={"points_frozen_days": 0})
+    shelf = await make_shelf(chain.brand)
+    member = await _wechat_member(chain.brand.id, chain.appid, shelf.gold.id)
+    token = member_token(member)
+    created = await api.post(
+        "/mall/orders",
+        {
+            "items": [{"sku_id": shelf.socks.id, "quantity": 1}],
+            "fulfilment": "delivery",
+            "address": ADDRESS,
+        },
+        token=token,
+        headers={"Idempotency-Key": "again"},
+    )
+    assert created.status == 201, created
+    return token, created.json["id"]
+
+
+@pytest.mark.usefixtures("live_url")
+async def test_paying_again_closes_the_payment_started_before(api: Api, player: Player) -> None:
+    # given an order whose WeChat Pay sheet the member dismissed
+    token, order_id = await _unpaid_wechat_order(api)
+    first = await api.post(f"/mall/orders/{order_id}/pay", {"provider": "wechat"}, token=token)
+
+    # when they pay again, twice at once
+    second, third = await asyncio.gather(
+        *(
+            api.post(f"/mall/orders/{order_id}/pay", {"provider": "wechat"}, token=token)
+            for _ in range(2)
+        )
+    )
+
+    # then only the newest payment is open: the others are closed here and at WeChat Pay
+    assert {first.status, second.status, third.status} == {200}
+    payments = await Payment.filter(purpose=PaymentPurpose.MALL).order_by("id")
+    assert [p.state for p in payments] == [PaymentState.CLOSED] * 2 + [PaymentState.CREATED]
+    for closed in payments[:2]:
+        assert (await player.trade(closed.out_trade_no))["state"] == "CLOSED"
+    newest = payments[-1]
+    assert (await MallOrder.get(id=order_id)).payment_id == newest.id
+    await player.pay(newest.out_trade_no)
+    assert (await MallOrder.get(id=order_id)).state is OrderState.PAID
+
+
+@pytest.mark.usefixtures("live_url")
+async def test_a_payment_whose_notification_was_lost_is_found_before_paying_again(
+    api: Api, player: Player
+) -> None:
+    # given an order paid at WeChat Pay whose notification never arrived
+    token, order_id = await _unpaid_wechat_order(api)
+    first = await api.post(f"/mall/orders/{order_id}/pay", {"provider": "wechat"}, token=token)
+    await player.pay(first.json["out_trade_no"], deliveries=0)
+    assert (await MallOrder.get(id=order_id)).state is OrderState.PENDING_PAYMENT
+
+    # when the member tries to pay again
+    again = await api.post(f"/mall/orders/{order_id}/pay", {"provider": "alipay"}, token=token)
+
+    # then the platform is asked first: the order is paid, and no second payment is started
+    assert (again.status, again.error_code) == (409, "mall_order.not_payable")
+    assert (await MallOrder.get(id=order_id)).state is OrderState.PAID
+    assert await Payment.filter(purpose=PaymentPurpose.MALL).count() == 1
+
+
 async def test_wallet_pay_marks_the_order_paid_at_once_and_only_once(api: Api) -> None:
     shelf = await make_shelf(points_frozen_days=0)
     member = await _wechat_member(shelf.brand.id, "wx0000000000000001", shelf.gold.id)
