@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 
 from api.core import outbox, wechat
-from api.core.crypto import decrypt
 from api.core.errors import DomainError
 from api.core.queue import job
 from api.member_center.identity import IdentityKey, attach_identities
 from api.member_center.models import IdentityKind
+from api.org.apps import wechat_credentials
 from api.org.models import Status, WechatApp
 from api.wechat_callbacks import staff_binding
 from api.wechat_callbacks.events import LINK_UNIONID
@@ -32,7 +32,7 @@ async def link_unionid(*, brand_id: int, appid: str, openid: str) -> bool:
     app = await WechatApp.get_or_none(appid=appid, brand_id=brand_id, status=Status.ACTIVE)
     if app is None:
         return False
-    creds = wechat.WechatCredentials(appid=app.appid, secret=decrypt(app.secret_enc))
+    creds = wechat_credentials(app)
     try:
         info = await wechat.user_info(creds, openid)
     except DomainError as exc:

@@ -16,7 +16,7 @@ from api.core import ports
 from api.core.errors import Conflict
 from api.core.ports import clock
 from api.payments import payments
-from api.payments.models import Payment, PaymentMethod, PaymentPurpose, PaymentState
+from api.payments.models import Payment, PaymentPurpose, PaymentState
 from api.payments.providers.base import Prepay, TradeState
 from api.payments.recharge import member_payer
 
@@ -82,38 +82,33 @@ async def _pay_order(
     if order.state is not OrderState.PENDING_PAYMENT or order.expires_at <= clock().now():
         raise _not_payable(order)
     await _close_earlier_payment(order)
-    details = {"mall_order_id": order.id}
-    if provider == "wallet":
-        payment = await payments.create_payment(
-            brand_id=brand_id,
-            account=None,
-            purpose=PaymentPurpose.MALL,
-            amount_fen=order.payable_fen,
-            description=DESCRIPTION,
-            store_id=order.store_id,
-            member_id=member_id,
-            details=details,
-            method=PaymentMethod.WALLET,
+    account = (
+        None
+        if provider == "wallet"
+        else await payments.account_for_channel(
+            brand_id=brand_id, channel=provider, store_id=order.store_id
         )
-        await MallOrder.filter(id=order.id).update(payment_id=payment.id)
-        applied = await payments.pay_with_wallet(payment)
-        return OrderPayment(await MallOrder.get(id=order.id), applied.payment, None)
-    account = await payments.account_for_channel(
-        brand_id=brand_id, channel=provider, store_id=order.store_id
     )
-    payer = await member_payer(brand_id=brand_id, member_id=member_id, account=account)
+    payer = (
+        await member_payer(brand_id=brand_id, member_id=member_id, account=account)
+        if account is not None
+        else None
+    )
     payment = await payments.create_payment(
         brand_id=brand_id,
-        account=account,
+        account=account,  # None: the stored value
         purpose=PaymentPurpose.MALL,
         amount_fen=order.payable_fen,
         description=DESCRIPTION,
         store_id=order.store_id,
         member_id=member_id,
-        details=details,
+        details={"mall_order_id": order.id},
     )
     await MallOrder.filter(id=order.id, state=OrderState.PENDING_PAYMENT).update(
         payment_id=payment.id
     )
+    if payer is None:
+        applied = await payments.pay_with_wallet(payment)
+        return OrderPayment(await MallOrder.get(id=order.id), applied.payment, None)
     prepay = await payments.prepay(payment, payer=payer, client_ip=client_ip)
     return OrderPayment(await MallOrder.get(id=order.id), payment, prepay)

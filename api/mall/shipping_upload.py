@@ -19,8 +19,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from api.core import outbox, wechat
 from api.core.clock import to_shanghai
-from api.core.crypto import decrypt
 from api.core.ports import clock
+from api.org.apps import wechat_credentials
 from api.org.models import WechatApp, WechatAppKind
 from api.payments.models import Payment, PaymentMethod
 
@@ -94,7 +94,7 @@ async def upload_shipping(payload: dict[str, Any]) -> None:
         return
     lines = await MallOrderLine.filter(order_id=order.id).order_by("id")
     info = shipping_info(order=order, payment=payment, lines=lines, at=clock().now())
-    creds = wechat.WechatCredentials(appid=app.appid, secret=decrypt(app.secret_enc))
+    creds = wechat_credentials(app)
     await wechat.upload_shipping_info(creds, info)
     await MallOrder.filter(id=order.id, shipping_uploaded_at=None).update(
         shipping_uploaded_at=clock().now()

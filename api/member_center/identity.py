@@ -19,6 +19,7 @@ from api.core.auth import TokenKind, issue_token
 from api.core.crypto import decrypt, encrypt, lookup_hash
 from api.core.errors import Conflict, InvalidInput, NotFound
 from api.core.ports import cache, clock
+from api.org.apps import wechat_credentials
 from api.org.models import AlipayApp, Brand, Status, WechatApp, WechatAppKind
 
 from . import relations
@@ -134,10 +135,6 @@ async def _brand_active(brand_id: int) -> bool:
     return await Brand.exists(id=brand_id, status=Status.ACTIVE)
 
 
-def _credentials(app: WechatApp) -> wechat.WechatCredentials:
-    return wechat.WechatCredentials(appid=app.appid, secret=decrypt(app.secret_enc))
-
-
 def _wechat_keys(appid: str, openid: str, unionid: str | None) -> list[IdentityKey]:
     keys = [IdentityKey(IdentityKind.WECHAT_OPENID, openid, appid)]
     if unionid:
@@ -148,7 +145,7 @@ def _wechat_keys(appid: str, openid: str, unionid: str | None) -> list[IdentityK
 async def login_wxa(*, appid: str, code: str, scene: str | None = None) -> Login:
     """Mini-program login: code2session, then the member behind the OpenID (and UnionID)."""
     app = await _wechat_app(appid, WechatAppKind.MINIPROGRAM)
-    session = await wechat.code_to_session(_credentials(app), code)
+    session = await wechat.code_to_session(wechat_credentials(app), code)
     # The session_key stays here, encrypted, for the platform calls that need it.
     await cache().set(
         f"wxa-session:{appid}:{session.openid}",
@@ -165,7 +162,7 @@ async def login_wxa(*, appid: str, code: str, scene: str | None = None) -> Login
 async def login_oa(*, appid: str, code: str, scene: str | None = None) -> Login:
     """Official-account web authorization, for the H5 member center."""
     app = await _wechat_app(appid, WechatAppKind.OFFICIAL_ACCOUNT)
-    user = await wechat.oauth_exchange(_credentials(app), code)
+    user = await wechat.oauth_exchange(wechat_credentials(app), code)
     member = await attach_identities(
         brand_id=app.brand_id, keys=_wechat_keys(appid, user.openid, user.unionid)
     )
@@ -213,7 +210,10 @@ async def bind_alipay_phone(
             SignInErrorCode.ALIPAY_NO_AES_KEY, "This Alipay app has no content encryption key."
         )
     phone = alipay.decrypt_phone(
-        _alipay_credentials(app), aes_key=decrypt(app.aes_key_enc), response=response, sign=sign
+        _alipay_credentials(app),
+        aes_key=decrypt(app.aes_key_enc),
+        response=response,
+        sign=sign,
     )
     member = await bind_phone(brand_id=brand_id, member_id=member_id, phone=phone)
     return Login(token=member_token(member), member=await _reload(member))
@@ -244,7 +244,7 @@ async def bind_wxa_phone(
             raise NotFound(
                 SignInErrorCode.WECHAT_APP_NOT_FOUND, "No such mini-program in this brand."
             )
-    phone = await wechat.get_phone_number(_credentials(app), code)
+    phone = await wechat.get_phone_number(wechat_credentials(app), code)
     member = await bind_phone(brand_id=brand_id, member_id=member_id, phone=phone)
     await relations.apply_scene(brand_id=brand_id, member_id=member.id, scene=scene)
     return Login(token=member_token(member), member=await _reload(member))

@@ -13,7 +13,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from api.core import outbox, wechat
-from api.core.crypto import decrypt
+from api.org.apps import wechat_credentials
 from api.org.models import Brand, Status, WechatApp, WechatAppKind
 
 from .models import IdentityKind, Member, MemberIdentity
@@ -58,7 +58,7 @@ async def mini_program_recipient(
     if identity is None:
         return None
     app = apps[identity.app_id]
-    return wechat.WechatCredentials(appid=app.appid, secret=decrypt(app.secret_enc)), identity.value
+    return wechat_credentials(app), identity.value
 
 
 async def send_welcome(payload: dict[str, Any]) -> None:

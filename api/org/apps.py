@@ -7,13 +7,18 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from api.core import audit
-from api.core.crypto import encrypt
+from api.core import audit, wechat
+from api.core.crypto import decrypt, encrypt
 from api.core.errors import Conflict, NotFound
 
 from .brands import get_brand_by_code
 from .error_codes import AlipayAppErrorCode, WechatAppErrorCode
 from .models import AlipayApp, MessageMode, Status, WechatApp, WechatAppKind
+
+
+def wechat_credentials(app: WechatApp) -> wechat.WechatCredentials:
+    """The app's appid and AppSecret (decrypted), for WeChat's server APIs."""
+    return wechat.WechatCredentials(appid=app.appid, secret=decrypt(app.secret_enc))
 
 
 async def _save_changes(

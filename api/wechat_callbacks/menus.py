@@ -21,10 +21,11 @@ from tortoise.transactions import in_transaction
 from api.core import audit, wechat
 from api.core.errors import Conflict, UpstreamError
 from api.core.ports import clock
+from api.org.apps import wechat_credentials
 
 from .error_codes import MenuErrorCode
 from .models import MenuKind, WechatMenu, WechatStaffTag
-from .staff_binding import credentials, official_account, staff_tag_id
+from .staff_binding import official_account, staff_tag_id
 
 STAFF_TODAY = "staff_today"
 STAFF_REDEEM = "staff_redeem"
@@ -130,7 +131,7 @@ async def publish_menus(*, brand_id: int, actor: str, appid: str) -> Menus:
             ignore_conflicts=True,
         )
         staff = await WechatMenu.get(appid=app.appid, kind=MenuKind.STAFF)
-    creds = credentials(app)
+    creds = wechat_credentials(app)
     tag_id = await staff_tag_id(app)
     await wechat.create_menu(creds, {"button": consumer.buttons})
     if staff.conditional_menuid:

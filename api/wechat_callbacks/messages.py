@@ -37,9 +37,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
 from api.core import outbox, ports, wechat
-from api.core.crypto import decrypt
 from api.member_center.models import IdentityKind, MemberIdentity
 from api.member_center.welcome import mini_program_recipient
+from api.org.apps import wechat_credentials
 from api.org.models import Brand, Status, WechatApp, WechatAppKind
 from config.settings import get_settings
 
@@ -279,7 +279,7 @@ async def _recipient(brand_id: int, member_id: int) -> _Recipient | None:
     if follower is None:
         return None
     app = accounts[follower.app_id]
-    creds = wechat.WechatCredentials(appid=app.appid, secret=decrypt(app.secret_enc))
+    creds = wechat_credentials(app)
     return _Recipient(WechatAppKind.OFFICIAL_ACCOUNT, creds, follower.value)
 
 

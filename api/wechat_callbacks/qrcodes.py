@@ -19,9 +19,9 @@ import segno
 from tortoise.transactions import in_transaction
 
 from api.core import audit, ports, wechat
-from api.core.crypto import decrypt
 from api.core.errors import Conflict, InvalidInput, NotFound, UpstreamError
 from api.member_center.relations import guide_scene, store_scene
+from api.org.apps import wechat_credentials
 from api.org.error_codes import StaffErrorCode, StoreErrorCode
 from api.org.models import Brand, Staff, Status, Store, WechatApp, WechatAppKind
 from api.org.scope import StoreScope
@@ -188,7 +188,7 @@ async def _qrcode(
         found = await WechatQrCode.get_or_none(appid=app.appid, scene=scene, page=page)
         if found is not None:
             return MadeQrCode(found, created=False)
-        creds = wechat.WechatCredentials(appid=app.appid, secret=decrypt(app.secret_enc))
+        creds = wechat_credentials(app)
         ticket = url = ""
         if app.kind == WechatAppKind.OFFICIAL_ACCOUNT:
             answer = await wechat.create_qrcode_scene(creds, scene)

@@ -31,10 +31,10 @@ from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from api.core import audit, outbox, wechat
-from api.core.crypto import decrypt
 from api.core.errors import Conflict, DomainError, NotFound, UpstreamError
 from api.core.ports import clock
 from api.org.actor import staff_ref
+from api.org.apps import wechat_credentials
 from api.org.error_codes import StaffErrorCode
 from api.org.models import Staff, Status, WechatApp, WechatAppKind
 from api.org.scope import StoreScope
@@ -80,11 +80,6 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def credentials(app: WechatApp) -> wechat.WechatCredentials:
-    """The app's appid and AppSecret (decrypted) for WeChat's server APIs."""
-    return wechat.WechatCredentials(appid=app.appid, secret=decrypt(app.secret_enc))
-
-
 async def official_account(*, brand_id: int, appid: str | None = None) -> WechatApp:
     """The brand's active official account (the one named, else its first); 404 otherwise."""
     apps = WechatApp.filter(
@@ -123,7 +118,9 @@ async def create_invite(
     app = await official_account(brand_id=brand_id, appid=appid)
     token = secrets.token_urlsafe(24)  # 32 characters: the scene stays far under WeChat's 64
     scene = INVITE_SCENE_PREFIX + token
-    qrcode = await wechat.create_qrcode_scene(credentials(app), scene, expire_seconds=INVITE_TTL_S)
+    qrcode = await wechat.create_qrcode_scene(
+        wechat_credentials(app), scene, expire_seconds=INVITE_TTL_S
+    )
     ticket, url = qrcode.get("ticket"), qrcode.get("url")
     if not ticket or not url:
         raise UpstreamError("wechat.upstream", "WeChat's answer carried no QR code.")
@@ -170,7 +167,7 @@ async def staff_tag_id(app: WechatApp) -> int:
     known = await WechatStaffTag.get_or_none(appid=app.appid)
     if known is not None:
         return known.tag_id
-    creds = credentials(app)
+    creds = wechat_credentials(app)
     tag_id = await _find_tag(creds)
     if tag_id is None:
         try:
@@ -280,7 +277,7 @@ async def accept_invite(*, app: PushApp, openid: str, token: str) -> str:
 
 async def _tag(appid: str, openid: str) -> None:
     app = await WechatApp.get(appid=appid)
-    await wechat.tag_users(credentials(app), await staff_tag_id(app), [openid])
+    await wechat.tag_users(wechat_credentials(app), await staff_tag_id(app), [openid])
 
 
 def _active_binding(appid: str, openid: str) -> Any:
@@ -310,7 +307,7 @@ async def untag_staff(payload: dict[str, Any]) -> None:
     tag = await WechatStaffTag.get_or_none(appid=appid)
     if app is None or tag is None:
         return
-    await wechat.untag_users(credentials(app), tag.tag_id, [openid])
+    await wechat.untag_users(wechat_credentials(app), tag.tag_id, [openid])
 
 
 async def on_staff_disabled(db: BaseDBAsyncClient, *, brand_id: int, staff_id: int) -> int:
