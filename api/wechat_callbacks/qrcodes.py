@@ -22,9 +22,10 @@ from api.core import audit, ports, wechat
 from api.core.errors import Conflict, InvalidInput, NotFound, UpstreamError
 from api.member_center.relations import guide_scene, store_scene
 from api.org.apps import wechat_credentials
-from api.org.error_codes import StaffErrorCode, StoreErrorCode
 from api.org.models import Brand, Staff, Status, Store, WechatApp, WechatAppKind
 from api.org.scope import StoreScope
+from api.org.staff import get_staff
+from api.org.stores import get_store
 
 from .error_codes import QrCodeErrorCode
 from .models import QrTarget, WechatQrCode
@@ -50,9 +51,7 @@ async def create_store_qrcode(
     appid: str | None = None,
 ) -> MadeQrCode:
     """The store's QR code in the brand's app of `kind` (made and stored on first asking)."""
-    store = await Store.get_or_none(id=store_id, brand_id=brand_id)
-    if store is None or not scope.allows(store.id):
-        raise NotFound(StoreErrorCode.NOT_FOUND, "No such store.")
+    store = await get_store(brand_id=brand_id, scope=scope, store_id=store_id)
     app = await _app(brand_id=brand_id, kind=kind, appid=appid)
     return await _qrcode(
         app=app,
@@ -74,9 +73,7 @@ async def create_guide_qrcode(
     appid: str | None = None,
 ) -> MadeQrCode:
     """The guide's QR code in the brand's app of `kind`; 422 when they have no guide code."""
-    staff = await Staff.get_or_none(id=staff_id, brand_id=brand_id)
-    if staff is None or not scope.allows(staff.store_id):
-        raise NotFound(StaffErrorCode.NOT_FOUND, "No such staff member.")
+    staff = await get_staff(brand_id=brand_id, scope=scope, staff_id=staff_id)
     scene = guide_scene(staff)
     app = await _app(brand_id=brand_id, kind=kind, appid=appid)
     return await _qrcode(

@@ -33,9 +33,9 @@ from tortoise.transactions import in_transaction
 from api.core import audit, outbox, wechat
 from api.core.errors import Conflict, DomainError, NotFound, UpstreamError
 from api.core.ports import clock
+from api.org import staff as org_staff
 from api.org.actor import staff_ref
 from api.org.apps import wechat_credentials
-from api.org.error_codes import StaffErrorCode
 from api.org.models import Staff, Status, WechatApp, WechatAppKind
 from api.org.scope import StoreScope
 
@@ -65,15 +65,6 @@ class Invite:
     url: str
     qr_png_base64: str
     expires_at: datetime
-
-
-async def get_staff(*, brand_id: int, scope: StoreScope, staff_id: int) -> Staff:
-    """One staff member in scope; 404 `staff.not_found` otherwise."""
-    # Not api.org.staff's own: that module calls into this one when a staff member is disabled.
-    staff = await scope.limit(Staff.filter(brand_id=brand_id)).get_or_none(id=staff_id)
-    if staff is None:
-        raise NotFound(StaffErrorCode.NOT_FOUND, "No such staff member.")
-    return staff
 
 
 def _hash(token: str) -> str:
@@ -112,7 +103,7 @@ async def create_invite(
     404 `staff.not_found`, `wechat_staff.no_official_account`; 409 `wechat_staff.staff_inactive`;
     502 `wechat.upstream` when WeChat does not make the code.
     """
-    staff = await get_staff(brand_id=brand_id, scope=scope, staff_id=staff_id)
+    staff = await org_staff.get_staff(brand_id=brand_id, scope=scope, staff_id=staff_id)
     if staff.status != Status.ACTIVE:
         raise Conflict(StaffWechatErrorCode.STAFF_INACTIVE, "The staff member is disabled.")
     app = await official_account(brand_id=brand_id, appid=appid)
@@ -332,14 +323,14 @@ async def list_bindings(
     *, brand_id: int, scope: StoreScope, staff_id: int
 ) -> list[StaffWechatBinding]:
     """The staff member's WeChat bindings, one per official account."""
-    staff = await get_staff(brand_id=brand_id, scope=scope, staff_id=staff_id)
+    staff = await org_staff.get_staff(brand_id=brand_id, scope=scope, staff_id=staff_id)
     return await StaffWechatBinding.filter(brand_id=brand_id, staff_id=staff.id).order_by("id")
 
 
 async def unbind_staff(*, brand_id: int, scope: StoreScope, actor: str, staff_id: int) -> int:
     """Unbind the staff member's WeChat everywhere (the tag comes off through the outbox);
     how many bindings there were. 404 `staff.not_found`."""
-    staff = await get_staff(brand_id=brand_id, scope=scope, staff_id=staff_id)
+    staff = await org_staff.get_staff(brand_id=brand_id, scope=scope, staff_id=staff_id)
     async with in_transaction() as db:
         removed = await on_staff_disabled(db, brand_id=brand_id, staff_id=staff.id)
         await audit.record(
