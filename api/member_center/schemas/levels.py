@@ -18,40 +18,6 @@ PointsRatePct = Annotated[int, Field(ge=1, le=1000)]
 DiscountPct = Annotated[int, Field(ge=1, le=100)]
 
 
-class LevelOut(BaseModel):
-    id: int
-    name: str
-    rank: int
-    growth_threshold: int
-    points_rate_pct: int
-    discount_pct: int
-    free_delivery: bool
-    birthday_coupon: bool
-    benefits: list[str]
-    active: bool
-    created_at: datetime
-
-    @classmethod
-    def of(cls, level: Level) -> LevelOut:
-        return cls(
-            id=level.id,
-            name=level.name,
-            rank=level.rank,
-            growth_threshold=level.growth_threshold,
-            points_rate_pct=level.points_rate_pct,
-            discount_pct=level.discount_pct,
-            free_delivery=level.free_delivery,
-            birthday_coupon=level.birthday_coupon,
-            benefits=list(level.benefits or []),
-            active=level.active,
-            created_at=level.created_at,
-        )
-
-
-class LevelList(BaseModel):
-    items: list[LevelOut]
-
-
 class LadderStepOut(BaseModel):
     """A level as members see it: what it takes and what it gives."""
 
@@ -80,6 +46,27 @@ class LadderStepOut(BaseModel):
 
 class LadderOut(BaseModel):
     items: list[LadderStepOut]
+
+
+class LevelOut(LadderStepOut):
+    """A level as head office sees it: the member's view, and its settings."""
+
+    birthday_coupon: bool
+    active: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, level: Level) -> LevelOut:
+        return cls(
+            **LadderStepOut.of(level).model_dump(),
+            birthday_coupon=level.birthday_coupon,
+            active=level.active,
+            created_at=level.created_at,
+        )
+
+
+class LevelList(BaseModel):
+    items: list[LevelOut]
 
 
 class LevelIn(BaseModel):
