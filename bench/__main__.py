@@ -54,6 +54,17 @@ class Result:
     baseline: Figures  # the bare route, measured right before and right after this scenario
 
 
+def services_env(module: str) -> dict[str, str]:
+    """The PostgreSQL and Redis the bench `module` runs on: the test servers named in the
+    environment; without them, the bench runs again under scripts/test-services' throwaway ones."""
+    database = os.environ.get("MEMBERHUB_TEST_DATABASE_URL")
+    redis = os.environ.get("MEMBERHUB_TEST_REDIS_URL")
+    if not (database and redis):
+        command = [str(ROOT / "scripts" / "test-services"), "run", "--", PYTHON, "-m", module]
+        raise SystemExit(subprocess.call([*command, *sys.argv[1:]], cwd=ROOT))
+    return {"MEMBERHUB_DATABASE_URL": database, "MEMBERHUB_REDIS_URL": redis}
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

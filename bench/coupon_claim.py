@@ -27,13 +27,12 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .__main__ import PAUSE_S, PYTHON, ROOT, _free_port, served
+from .__main__ import PAUSE_S, PYTHON, ROOT, _free_port, served, services_env
 from .wrk import Figures, require_wrk, run_wrk
 
 BARE_S = 5
@@ -398,17 +397,12 @@ def main() -> None:
         asyncio.run(_count([int(t) for t in args.count.split(",")], args.seed_out))
         return
     require_wrk()
-    database = os.environ.get("MEMBERHUB_TEST_DATABASE_URL")
-    redis = os.environ.get("MEMBERHUB_TEST_REDIS_URL")
-    if not (database and redis):
-        command = [str(ROOT / "scripts" / "test-services"), "run", "--", PYTHON, "-m"]
-        raise SystemExit(subprocess.call([*command, "bench.coupon_claim", *sys.argv[1:]], cwd=ROOT))
+    env = services_env("bench.coupon_claim")
     print(
         f"memberhub bench: the flash claim, {os.cpu_count()} cores, {args.claims} claims for "
         f"{args.stock} coupons, {args.concurrency} at once, one API process, PostgreSQL + Redis, "
         f"{args.runs} runs"
     )
-    env = {"MEMBERHUB_DATABASE_URL": database, "MEMBERHUB_REDIS_URL": redis}
     results, problems = run_bench(
         env, runs=args.runs, claims=args.claims, stock=args.stock, concurrency=args.concurrency
     )

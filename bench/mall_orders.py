@@ -27,15 +27,24 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from .__main__ import PAUSE_S, PYTHON, ROOT, WARMUP_S, Result, _free_port, report, served
+from .__main__ import (
+    PAUSE_S,
+    PYTHON,
+    ROOT,
+    WARMUP_S,
+    Result,
+    _free_port,
+    report,
+    served,
+    services_env,
+)
 from .scenarios import Scenario
-from .wrk import NOTIFICATIONS_LUA, Figures, parse, require_wrk, run_wrk
+from .wrk import Figures, require_wrk, run_wrk
 
 SCENARIO = Scenario(
     "mall_order_create",
@@ -224,20 +233,6 @@ async def _check(seeded: Path, out: Path) -> None:
 # Measuring ----------------------------------------------------------------------------------
 
 
-def _send(url: str, requests: Path, *, connections: int, seconds: int) -> Figures:
-    """wrk sends the prepared orders; a slow answer is measured, not cut off at wrk's 2 s."""
-    with tempfile.NamedTemporaryFile(prefix="memberhub-wrk-", suffix=".txt") as out:
-        env = os.environ | {
-            "WRK_REQUESTS": str(requests),
-            "WRK_THREADS": "2",
-            "WRK_REPORT": out.name,
-        }
-        command = [require_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
-        command += ["-s", str(NOTIFICATIONS_LUA), url]
-        subprocess.run(command, env=env, cwd=ROOT, capture_output=True, check=True)
-        return parse(Path(out.name).read_text())
-
-
 def run_bench(
     env: dict[str, str], *, runs: int, duration_s: int, connections: int
 ) -> tuple[list[Result], Figures, dict[str, Any]]:
@@ -275,7 +270,13 @@ def run_bench(
                 write_orders(skus["plenty"], members[used : used + count], requests)
                 used += count
                 time.sleep(PAUSE_S)
-                figures = _send(base, requests, connections=connections, seconds=seconds)
+                figures = run_wrk(
+                    base,
+                    requests_file=requests,
+                    connections=connections,
+                    duration_s=seconds,
+                    timeout_s=10,
+                )
                 if figures.requests > count:
                     print("warning: the run outgrew its prepared orders; repeats were replays")
                 return figures
@@ -291,7 +292,13 @@ def run_bench(
             requests = work / "scarce.txt"
             write_orders(skus["scarce"], plan["scarce_members"], requests)
             time.sleep(PAUSE_S)
-            scarce = _send(base, requests, connections=connections, seconds=SCARCE_S)
+            scarce = run_wrk(
+                base,
+                requests_file=requests,
+                connections=connections,
+                duration_s=SCARCE_S,
+                timeout_s=10,
+            )
         checked = work / "check.json"
         subprocess.run(
             [PYTHON, "-m", "bench.mall_orders", "--check", str(seeded), "--seed-out", str(checked)],
@@ -324,17 +331,12 @@ def main() -> None:
         asyncio.run(_seed(members=args.members, scarce_members=args.scarce, out=args.seed_out))
         return
     require_wrk()
-    database = os.environ.get("MEMBERHUB_TEST_DATABASE_URL")
-    redis = os.environ.get("MEMBERHUB_TEST_REDIS_URL")
-    if not (database and redis):
-        command = [str(ROOT / "scripts" / "test-services"), "run", "--", PYTHON, "-m"]
-        raise SystemExit(subprocess.call([*command, "bench.mall_orders", *sys.argv[1:]], cwd=ROOT))
+    env = services_env("bench.mall_orders")
     print(
         f"memberhub bench: mall orders with a coupon and points, {os.cpu_count()} cores, "
         f"{args.connections} connections, one API process, PostgreSQL + Redis, "
         f"{args.runs} runs of {args.duration}s"
     )
-    env = {"MEMBERHUB_DATABASE_URL": database, "MEMBERHUB_REDIS_URL": redis}
     results, scarce, stock = run_bench(
         env, runs=args.runs, duration_s=args.duration, connections=args.connections
     )

@@ -29,7 +29,17 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .__main__ import PAUSE_S, PYTHON, ROOT, WARMUP_S, Result, _free_port, _wait_ready, report
+from .__main__ import (
+    PAUSE_S,
+    PYTHON,
+    ROOT,
+    WARMUP_S,
+    Result,
+    _free_port,
+    _wait_ready,
+    report,
+    services_env,
+)
 from .scenarios import SCENARIOS
 from .wrk import LUA, Figures, parse, require_wrk, run_wrk
 
@@ -244,12 +254,7 @@ def main() -> None:
     )
     env: dict[str, str] = {}
     if args.stack == "postgres":
-        database = os.environ.get("MEMBERHUB_TEST_DATABASE_URL")
-        redis = os.environ.get("MEMBERHUB_TEST_REDIS_URL")
-        if not (database and redis):
-            command = [str(ROOT / "scripts" / "test-services"), "run", "--", PYTHON, "-m"]
-            raise SystemExit(subprocess.call([*command, "bench.till", *sys.argv[1:]], cwd=ROOT))
-        env = {"MEMBERHUB_DATABASE_URL": database, "MEMBERHUB_REDIS_URL": redis}
+        env = services_env("bench.till")
     results = run_stack(
         args.stack, env, runs=args.runs, duration_s=args.duration, connections=args.connections
     )

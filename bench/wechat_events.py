@@ -19,15 +19,24 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from .__main__ import PAUSE_S, PYTHON, ROOT, WARMUP_S, Result, _free_port, report, served
+from .__main__ import (
+    PAUSE_S,
+    PYTHON,
+    ROOT,
+    WARMUP_S,
+    Result,
+    _free_port,
+    report,
+    served,
+    services_env,
+)
 from .scenarios import Scenario
-from .wrk import NOTIFICATIONS_LUA, Figures, parse, require_wrk, run_wrk
+from .wrk import Figures, require_wrk, run_wrk
 
 SCENARIO = Scenario(
     "wechat_subscribe_safe",
@@ -92,20 +101,6 @@ def write_pushes(appid: str, count: int, path: Path) -> int:
     return count
 
 
-def _send(url: str, requests: Path, *, connections: int, seconds: int) -> Figures:
-    """wrk sends the prepared pushes; a slow answer is measured, not cut off at wrk's 2 s."""
-    with tempfile.NamedTemporaryFile(prefix="memberhub-wrk-", suffix=".txt") as out:
-        env = os.environ | {
-            "WRK_REQUESTS": str(requests),
-            "WRK_THREADS": "2",
-            "WRK_REPORT": out.name,
-        }
-        command = [require_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
-        command += ["-s", str(NOTIFICATIONS_LUA), url]
-        subprocess.run(command, env=env, cwd=ROOT, capture_output=True, check=True)
-        return parse(Path(out.name).read_text())
-
-
 def run_stack(env: dict[str, str], *, runs: int, duration_s: int, connections: int) -> list[Result]:
     """Seed, serve and measure the follows `runs` times."""
     work = Path(tempfile.mkdtemp(prefix="memberhub-bench-wechat-"))
@@ -134,7 +129,13 @@ def run_stack(env: dict[str, str], *, runs: int, duration_s: int, connections: i
                 requests = work / "pushes.txt"
                 write_pushes(appid, REQUESTS_PER_S * seconds, requests)
                 time.sleep(PAUSE_S)
-                return _send(base, requests, connections=connections, seconds=seconds)
+                return run_wrk(
+                    base,
+                    requests_file=requests,
+                    connections=connections,
+                    duration_s=seconds,
+                    timeout_s=10,
+                )
 
             bare(WARMUP_S)
             results = []
@@ -162,19 +163,12 @@ def main() -> None:
         asyncio.run(_seed(args.seed_out))
         return
     require_wrk()
-    database = os.environ.get("MEMBERHUB_TEST_DATABASE_URL")
-    redis = os.environ.get("MEMBERHUB_TEST_REDIS_URL")
-    if not (database and redis):
-        command = [str(ROOT / "scripts" / "test-services"), "run", "--", PYTHON, "-m"]
-        raise SystemExit(
-            subprocess.call([*command, "bench.wechat_events", *sys.argv[1:]], cwd=ROOT)
-        )
+    env = services_env("bench.wechat_events")
     print(
         f"memberhub bench: official-account follows through a store QR code (safe mode), "
         f"{os.cpu_count()} cores, {args.connections} connections, one API process, "
         f"{args.runs} runs of {args.duration}s"
     )
-    env = {"MEMBERHUB_DATABASE_URL": database, "MEMBERHUB_REDIS_URL": redis}
     results = run_stack(env, runs=args.runs, duration_s=args.duration, connections=args.connections)
     report("postgresql + redis", results)
 

@@ -83,11 +83,13 @@ def run_wrk(
     connections: int = 64,
     threads: int = 2,
     duration_s: int = 10,
+    timeout_s: int | None = None,
 ) -> Figures:
     """Load one URL with `connections` open connections for `duration_s` seconds.
 
     With `requests_file` (see `notifications.write_requests`), the requests are the file's,
-    each sent once (to its own path on the URL's server) until the file runs out."""
+    each sent once (to its own path on the URL's server) until the file runs out. With
+    `timeout_s`, an answer slower than wrk's default 2 s is measured instead of cut off."""
     with tempfile.NamedTemporaryFile(prefix="memberhub-wrk-", suffix=".txt") as report:
         env = {
             "WRK_METHOD": method,
@@ -106,6 +108,7 @@ def run_wrk(
             f"-t{threads}",
             f"-c{connections}",
             f"-d{duration_s}s",
+            *(("--timeout", f"{timeout_s}s") if timeout_s else ()),
             "-s",
             str(LUA if requests_file is None else NOTIFICATIONS_LUA),
             url,
