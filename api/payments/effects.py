@@ -19,12 +19,13 @@ from __future__ import annotations
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from api.core.clock import to_shanghai
+from api.core.money import fen_to_yuan
 from api.core.ports import clock
 from api.coupons.rewards import queue_new_member_gift, queue_payment_reward
 from api.mall.paid import mark_order_paid
 from api.member_center.identity import registration_changes
 from api.member_center.levels import add_growth
-from api.member_center.models import Level, Member, MemberStatus, RelationSource
+from api.member_center.models import Level, Member, MemberStatus, PointsEntry, RelationSource
 from api.member_center.points import earn_points
 from api.member_center.relations import bind_member
 from api.member_center.wallet import recharge_wallet
@@ -69,6 +70,7 @@ async def on_paid(db: BaseDBAsyncClient, payment: Payment) -> None:
         )
         member = await Member.get(id=member.id, using_db=db)
     key = payment_key(payment)
+    earned: PointsEntry | None = None
     if payment.purpose == PaymentPurpose.RECHARGE:
         await recharge_wallet(
             brand_id=payment.brand_id,
@@ -86,7 +88,7 @@ async def on_paid(db: BaseDBAsyncClient, payment: Payment) -> None:
             )
         points = await points_for(db, brand=brand, member=member, amount_fen=payment.amount_fen)
         if points > 0:
-            await earn_points(
+            earned = await earn_points(
                 brand_id=payment.brand_id,
                 member_id=member.id,
                 amount=points,
@@ -118,7 +120,7 @@ async def on_paid(db: BaseDBAsyncClient, payment: Payment) -> None:
         await queue_welcome(db, brand_id=payment.brand_id, member_id=member.id, reason="payment")
         await queue_new_member_gift(db, brand=brand, member_id=member.id)
     await reward_paid_payment(db, brand=brand, payment=payment, member_id=member.id)
-    await queue_paid_messages(db, payment_id=payment.id, member_id=member.id)
+    await queue_paid_messages(db, payment=payment, member_id=member.id, earned=earned)
 
 
 async def reward_paid_payment(
@@ -129,36 +131,36 @@ async def reward_paid_payment(
     await queue_payment_reward(db, brand=brand, payment=payment, member_id=member_id)
 
 
-async def queue_paid_messages(db: BaseDBAsyncClient, *, payment_id: int, member_id: int) -> None:
-    """Queue the member's payment-success message, and points-earned when the payment earned
+async def queue_paid_messages(
+    db: BaseDBAsyncClient, *, payment: Payment, member_id: int, earned: PointsEntry | None
+) -> None:
+    """Queue the member's payment-success message, and points-earned when the payment `earned`
     points, inside the paid transaction (each once per payment)."""
-    paid = await Payment.get(id=payment_id, using_db=db)
-    store = await Store.get_or_none(id=paid.store_id, using_db=db) if paid.store_id else None
-    paid_at = to_shanghai(paid.paid_at or clock().now())
-    key = payment_key(paid)
+    store = await Store.get_or_none(id=payment.store_id, using_db=db) if payment.store_id else None
+    paid_at = to_shanghai(payment.paid_at or clock().now())
+    key = payment_key(payment)
     await queue_member_message(
         db,
-        brand_id=paid.brand_id,
+        brand_id=payment.brand_id,
         member_id=member_id,
         event=MemberMessageEvent.PAYMENT_SUCCESS,
         fields={
-            "amount": f"{paid.amount_fen // 100}.{paid.amount_fen % 100:02d}元",
+            "amount": f"{fen_to_yuan(payment.amount_fen)}元",
             "store": store.name if store else "",
             "paid_at": paid_at.strftime("%Y-%m-%d %H:%M"),
-            "out_trade_no": paid.out_trade_no,
+            "out_trade_no": payment.out_trade_no,
         },
         dedupe_key=key,
     )
-    if paid.points_earned > 0:
-        member = await Member.get(id=member_id, using_db=db)
+    if earned is not None:
         await queue_member_message(
             db,
-            brand_id=paid.brand_id,
+            brand_id=payment.brand_id,
             member_id=member_id,
             event=MemberMessageEvent.POINTS_EARNED,
             fields={
-                "points": paid.points_earned,
-                "balance": member.points_balance,
+                "points": earned.delta,
+                "balance": earned.balance_after,
                 "reason": store.name if store else "消费积分",
             },
             dedupe_key=key,

@@ -30,6 +30,7 @@ from wechatpy.messages import BaseMessage
 
 from api.core.clock import shanghai_midnight, to_shanghai
 from api.core.errors import DomainError
+from api.core.money import fen_to_yuan
 from api.core.ports import clock
 from api.coupons.error_codes import CouponErrorCode
 from api.coupons.models import Coupon, CouponState
@@ -112,7 +113,7 @@ async def answer(app: PushApp, openid: str, command: Command) -> str | None:
 
 
 def _fen(amount: int) -> str:
-    return f"¥{amount // 100}.{amount % 100:02d}"
+    return f"¥{fen_to_yuan(amount)}"
 
 
 def _mask(nickname: str) -> str:
