@@ -498,12 +498,23 @@ async def player_phone_code(request: Request) -> HTTPResponse:
     return json_response({"code": await route_state(request).add_phone_code(appid, phone)})
 
 
+def _asked_appid(request: Request) -> str | HTTPResponse:
+    """The `appid` query argument a player route needs, or its 400 answer."""
+    appid = request.args.get("appid")
+    if not isinstance(appid, str) or not is_wechat_appid(appid):
+        return bad_player_request("appid must be `wx` and 16 hex digits")
+    return appid
+
+
+def _of_asked_app(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items of the `appid` the query names; all of them when it names none."""
+    appid = request.args.get("appid")
+    return [item for item in items if item["appid"] == appid] if appid else items
+
+
 async def player_sent(request: Request) -> HTTPResponse:
     """GET /sent: messages memberhub sent, newest first."""
-    items = await route_state(request).sent_newest_first()
-    appid = request.args.get("appid")
-    if appid:
-        items = [item for item in items if item["appid"] == appid]
+    items = _of_asked_app(request, await route_state(request).sent_newest_first())
     return json_response({"items": items}, ensure_ascii=False)
 
 
@@ -656,9 +667,9 @@ async def menu_trymatch(request: Request) -> HTTPResponse:
 
 async def player_tags(request: Request) -> HTTPResponse:
     """GET /tags?appid=: an official account's user tags and who carries each."""
-    appid = request.args.get("appid")
-    if not isinstance(appid, str) or not is_wechat_appid(appid):
-        return bad_player_request("appid must be `wx` and 16 hex digits")
+    appid = _asked_appid(request)
+    if isinstance(appid, HTTPResponse):
+        return appid
     return json_response({"items": await route_state(request).tags(appid)}, ensure_ascii=False)
 
 
@@ -687,9 +698,9 @@ def _most_in_flight(grants: list[dict[str, float]]) -> int:
 
 async def player_token_grants(request: Request) -> HTTPResponse:
     """GET /token-grants?appid=: the app's cgi-bin/token grants and the most at once."""
-    appid = request.args.get("appid")
-    if not appid or not is_wechat_appid(appid):
-        return bad_player_request("appid must be `wx` and 16 hex digits")
+    appid = _asked_appid(request)
+    if isinstance(appid, HTTPResponse):
+        return appid
     grants = await route_state(request).token_grants(appid)
     return json_response({"items": grants, "max_in_flight": _most_in_flight(grants)})
 
@@ -711,19 +722,16 @@ async def player_fail_sends(request: Request) -> HTTPResponse:
 async def player_qrcodes(request: Request) -> HTTPResponse:
     """GET /qrcodes?appid=: the QR codes (qrcode/create) and mini-program codes
     (getwxacodeunlimit) the app asked for, oldest first."""
-    appid = request.args.get("appid")
-    if not appid or not is_wechat_appid(appid):
-        return bad_player_request("appid must be `wx` and 16 hex digits")
+    appid = _asked_appid(request)
+    if isinstance(appid, HTTPResponse):
+        return appid
     calls = await route_state(request).qrcode_calls(appid)
     return json_response({"items": calls}, ensure_ascii=False)
 
 
 async def player_shipping_uploads(request: Request) -> HTTPResponse:
     """GET /shipping-uploads?appid=: the shipping uploads memberhub made, oldest first."""
-    items = await route_state(request).shipping_uploads()
-    appid = request.args.get("appid")
-    if appid:
-        items = [item for item in items if item["appid"] == appid]
+    items = _of_asked_app(request, await route_state(request).shipping_uploads())
     return json_response({"items": items}, ensure_ascii=False)
 
 
